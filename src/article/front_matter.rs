@@ -1,0 +1,556 @@
+//! Splitting a post into front matter and body, and reading the front
+//! matter's YAML into typed fields. The only place that knows YAML.
+
+use std::collections::BTreeMap;
+
+use serde_yaml::{Mapping, Value};
+
+/// A post cut into its parts; line numbers are 1-based in the file.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Split<'a> {
+    pub yaml: Option<&'a str>,
+    pub yaml_line: usize,
+    pub body: &'a str,
+}
+
+/// Cuts the text the way Hexo does: an optional run of blank lines, then a
+/// `---` (or `;;;` for JSON) fence, the front matter, and a closing fence.
+/// Hexo also accepts front matter with no opening fence; that form is taken
+/// only when the first line looks like a `key:` so that a plain Markdown
+/// file with a `---` rule is not mistaken for one.
+pub fn split(text: &str) -> Split<'_> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let lines = Lines::new(text);
+    let first = lines.clone().find(|l| !l.text.trim().is_empty());
+    let Some(first) = first else {
+        return no_front_matter(text);
+    };
+    let fence = first.text.trim_end();
+    if is_fence(fence) {
+        let closing = lines
+            .clone()
+            .skip_while(|l| l.start <= first.start)
+            .find(|l| l.text.trim_end() == fence);
+        return match closing {
+            Some(close) => Split {
+                yaml: Some(&text[first.end..close.start]),
+                yaml_line: first.number + 1,
+                body: &text[close.end..],
+            },
+            None => no_front_matter(text),
+        };
+    }
+    if !looks_like_key(first.text) {
+        return no_front_matter(text);
+    }
+    match lines.clone().find(|l| is_fence(l.text.trim_end())) {
+        Some(close) => Split {
+            yaml: Some(&text[..close.start]),
+            yaml_line: 1,
+            body: &text[close.end..],
+        },
+        None => no_front_matter(text),
+    }
+}
+
+fn no_front_matter(text: &str) -> Split<'_> {
+    Split {
+        yaml: None,
+        yaml_line: 1,
+        body: text,
+    }
+}
+
+fn is_fence(line: &str) -> bool {
+    line.len() >= 3 && (line.bytes().all(|b| b == b'-') || line.bytes().all(|b| b == b';'))
+}
+
+/// `title: x`, `"date": y`: a plain or quoted key followed by a colon.
+fn looks_like_key(line: &str) -> bool {
+    let line = line.trim_end();
+    let Some((key, _)) = line.split_once(':') else {
+        return false;
+    };
+    let key = key.trim_matches(|c| c == '"' || c == '\'');
+    !key.is_empty()
+        && !key.starts_with(char::is_whitespace)
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | ' '))
+}
+
+/// Lines with their byte spans (end includes the newline) and numbers.
+#[derive(Clone)]
+struct Lines<'a> {
+    text: &'a str,
+    pos: usize,
+    number: usize,
+}
+
+struct Line<'a> {
+    text: &'a str,
+    start: usize,
+    end: usize,
+    number: usize,
+}
+
+impl<'a> Lines<'a> {
+    fn new(text: &'a str) -> Self {
+        Lines {
+            text,
+            pos: 0,
+            number: 0,
+        }
+    }
+}
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = Line<'a>;
+    fn next(&mut self) -> Option<Line<'a>> {
+        if self.pos >= self.text.len() {
+            return None;
+        }
+        let start = self.pos;
+        let rest = &self.text[start..];
+        let (len, end) = match rest.find('\n') {
+            Some(i) => (i, start + i + 1),
+            None => (rest.len(), self.text.len()),
+        };
+        self.pos = end;
+        self.number += 1;
+        let text = rest[..len].strip_suffix('\r').unwrap_or(&rest[..len]);
+        Some(Line {
+            text,
+            start,
+            end,
+            number: self.number,
+        })
+    }
+}
+
+/// A problem with the front matter, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    pub line: Option<usize>,
+    pub column: Option<usize>,
+    pub field: Option<String>,
+    pub reason: String,
+}
+
+/// A scalar front-matter value with the line its key is on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Located {
+    pub value: String,
+    pub line: Option<usize>,
+}
+
+/// Front matter as typed values; keys refeed does not use stay in `extra`.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct FrontMatter {
+    pub title: Option<String>,
+    pub date: Option<Located>,
+    pub updated: Option<Located>,
+    /// Category hierarchies, each root first.
+    pub categories: Vec<Vec<String>>,
+    pub tags: Vec<String>,
+    pub author: Option<String>,
+    pub image: Option<String>,
+    pub description: Option<String>,
+    pub permalink: Option<String>,
+    pub link: Option<String>,
+    pub comments: Option<bool>,
+    pub published: Option<bool>,
+    pub id: Option<String>,
+    pub extra: BTreeMap<String, serde_json::Value>,
+    /// Problems that do not reject the file (a key of the wrong shape).
+    pub warnings: Vec<FieldError>,
+}
+
+/// Keys whose values refeed reads; everything else is kept in `extra`.
+const IMAGE_KEYS: &[&str] = &["headimg", "thumbnail", "cover", "image"];
+const ID_KEYS: &[&str] = &["id", "guid", "abbrlink", "uuid"];
+const DESCRIPTION_KEYS: &[&str] = &["description", "excerpt", "summary"];
+
+/// Parses the YAML of a [`Split`]. `None` front matter is an empty one.
+pub fn parse(split: &Split<'_>) -> Result<FrontMatter, FieldError> {
+    let Some(yaml) = split.yaml else {
+        return Ok(FrontMatter::default());
+    };
+    let map = match serde_yaml::from_str::<Value>(yaml) {
+        Ok(Value::Mapping(m)) => m,
+        Ok(Value::Null) => Mapping::new(),
+        Ok(other) => {
+            return Err(FieldError {
+                line: Some(split.yaml_line),
+                column: None,
+                field: None,
+                reason: format!(
+                    "front matter is a {}, not a mapping of keys",
+                    kind_name(&other)
+                ),
+            });
+        }
+        Err(e) => return Err(yaml_error(&e, split.yaml_line)),
+    };
+    Ok(Reader::new(map, yaml, split.yaml_line).read())
+}
+
+fn yaml_error(e: &serde_yaml::Error, first_line: usize) -> FieldError {
+    let location = e.location();
+    // serde_yaml appends " at line L column C" itself; the location goes in
+    // the report's own place instead, counted in the file, not the YAML.
+    let message = e.to_string();
+    let reason = match message.find(" at line ") {
+        Some(i) => message[..i].to_string(),
+        None => message,
+    };
+    FieldError {
+        line: location.as_ref().map(|l| l.line() + first_line - 1),
+        column: location.as_ref().map(|l| l.column()),
+        field: None,
+        reason: format!("invalid YAML: {reason}"),
+    }
+}
+
+fn kind_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Sequence(_) => "list",
+        Value::Mapping(_) => "mapping",
+        Value::Tagged(_) => "tagged value",
+    }
+}
+
+/// Takes known keys out of the mapping one by one; what is left is extra.
+struct Reader<'a> {
+    map: Mapping,
+    yaml: &'a str,
+    first_line: usize,
+    warnings: Vec<FieldError>,
+}
+
+impl<'a> Reader<'a> {
+    fn new(map: Mapping, yaml: &'a str, first_line: usize) -> Self {
+        Reader {
+            map,
+            yaml,
+            first_line,
+            warnings: Vec::new(),
+        }
+    }
+
+    fn read(mut self) -> FrontMatter {
+        let mut fm = FrontMatter {
+            title: self.text("title"),
+            date: self.located("date"),
+            updated: self.located("updated"),
+            ..FrontMatter::default()
+        };
+        let categories = self.take_either("categories", "category");
+        fm.categories = self.categories(categories);
+        let tags = self.take_either("tags", "tag");
+        fm.tags = self.tags(tags);
+        fm.author = self.author();
+        fm.image = self.first_text(IMAGE_KEYS);
+        fm.description = self.first_text(DESCRIPTION_KEYS);
+        fm.permalink = self.text("permalink");
+        fm.link = self.text("link");
+        fm.comments = self.boolean("comments");
+        fm.published = self.boolean("published");
+        fm.id = self.first_text(ID_KEYS);
+        fm.extra = self.extra();
+        fm.warnings = self.warnings;
+        fm
+    }
+
+    /// The file line of a top-level key, found by its text since YAML
+    /// values carry no positions.
+    fn line_of(&self, key: &str) -> Option<usize> {
+        self.yaml
+            .lines()
+            .position(|l| {
+                let l = l.trim_start_matches(['"', '\'']);
+                l.strip_prefix(key)
+                    .map(|r| {
+                        r.trim_start_matches(['"', '\''])
+                            .trim_start()
+                            .starts_with(':')
+                    })
+                    .unwrap_or(false)
+            })
+            .map(|i| i + self.first_line)
+    }
+
+    fn warn(&mut self, key: &str, reason: String) {
+        let line = self.line_of(key);
+        self.warnings.push(FieldError {
+            line,
+            column: None,
+            field: Some(key.to_string()),
+            reason,
+        });
+    }
+
+    fn take(&mut self, key: &str) -> Option<Value> {
+        self.map.remove(key).filter(|v| !v.is_null())
+    }
+
+    fn take_either(&mut self, plural: &str, singular: &str) -> (String, Option<Value>) {
+        match self.take(plural) {
+            Some(v) => (plural.to_string(), Some(v)),
+            None => (singular.to_string(), self.take(singular)),
+        }
+    }
+
+    fn text(&mut self, key: &str) -> Option<String> {
+        let value = self.take(key)?;
+        match scalar_text(&value) {
+            Some(s) => Some(s).filter(|s| !s.trim().is_empty()),
+            None => {
+                let reason = format!("expected text, found a {}; ignored", kind_name(&value));
+                self.warn(key, reason);
+                None
+            }
+        }
+    }
+
+    fn first_text(&mut self, keys: &[&str]) -> Option<String> {
+        let mut found = None;
+        for key in keys {
+            let value = self.text(key);
+            found = found.or(value);
+        }
+        found
+    }
+
+    fn located(&mut self, key: &str) -> Option<Located> {
+        let line = self.line_of(key);
+        self.text(key).map(|value| Located { value, line })
+    }
+
+    fn boolean(&mut self, key: &str) -> Option<bool> {
+        match self.take(key)? {
+            Value::Bool(b) => Some(b),
+            Value::String(s) if s.eq_ignore_ascii_case("true") => Some(true),
+            Value::String(s) if s.eq_ignore_ascii_case("false") => Some(false),
+            other => {
+                let reason = format!("expected true or false, found {}", kind_name(&other));
+                self.warn(key, reason);
+                None
+            }
+        }
+    }
+
+    /// `author: name` or Hexo's `author: { name: x, ... }`.
+    fn author(&mut self) -> Option<String> {
+        match self.take("author")? {
+            Value::Mapping(m) => m
+                .get("name")
+                .and_then(scalar_text)
+                .filter(|s| !s.trim().is_empty()),
+            other => {
+                self.map.insert("author".into(), other);
+                self.text("author")
+            }
+        }
+    }
+
+    /// Hexo's rule: if any element is a list, every element is its own
+    /// hierarchy; otherwise the whole flat list is one hierarchy.
+    fn categories(&mut self, (key, value): (String, Option<Value>)) -> Vec<Vec<String>> {
+        let items = match value {
+            None => return Vec::new(),
+            Some(Value::Sequence(items)) => items,
+            Some(v) => vec![v],
+        };
+        let nested = items.iter().any(Value::is_sequence);
+        let hierarchies: Vec<Vec<Value>> = if nested {
+            items
+                .into_iter()
+                .map(|v| match v {
+                    Value::Sequence(inner) => inner,
+                    other => vec![other],
+                })
+                .collect()
+        } else {
+            vec![items]
+        };
+        let mut out: Vec<Vec<String>> = Vec::new();
+        for h in hierarchies {
+            let path = self.names(&key, h);
+            if !path.is_empty() && !out.contains(&path) {
+                out.push(path);
+            }
+        }
+        out
+    }
+
+    fn tags(&mut self, (key, value): (String, Option<Value>)) -> Vec<String> {
+        let items = match value {
+            None => return Vec::new(),
+            Some(Value::Sequence(items)) => items,
+            Some(v) => vec![v],
+        };
+        let mut tags = Vec::new();
+        for tag in self.names(&key, items) {
+            if !tags.contains(&tag) {
+                tags.push(tag);
+            }
+        }
+        tags
+    }
+
+    /// Scalars as names; empty ones dropped; anything else warned about.
+    fn names(&mut self, key: &str, values: Vec<Value>) -> Vec<String> {
+        let mut names = Vec::new();
+        for v in values {
+            match scalar_text(&v) {
+                Some(s) if !s.trim().is_empty() => names.push(s.trim().to_string()),
+                Some(_) => {}
+                None if v.is_null() => {}
+                None => {
+                    let reason = format!("a {} is not a name; ignored", kind_name(&v));
+                    self.warn(key, reason);
+                }
+            }
+        }
+        names
+    }
+
+    fn extra(&mut self) -> BTreeMap<String, serde_json::Value> {
+        let map = std::mem::take(&mut self.map);
+        let mut extra = BTreeMap::new();
+        for (k, v) in map {
+            let Some(key) = scalar_text(&k) else { continue };
+            match serde_json::to_value(&v) {
+                Ok(json) => {
+                    extra.insert(key, json);
+                }
+                Err(e) => self.warn(&key, format!("kept out of extra fields: {e}")),
+            }
+        }
+        extra
+    }
+}
+
+/// Strings, numbers and booleans as text: Hexo titles such as `2048` or
+/// dates that YAML reads as numbers are still text to the reader.
+fn scalar_text(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Tagged(t) => scalar_text(&t.value),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fm(text: &str) -> FrontMatter {
+        parse(&split(text)).unwrap()
+    }
+
+    #[test]
+    fn split_plain_fenced() {
+        let s = split("---\ntitle: a\n---\nbody\n---\nmore");
+        assert_eq!(s.yaml, Some("title: a\n"));
+        assert_eq!(s.yaml_line, 2);
+        assert_eq!(s.body, "body\n---\nmore");
+    }
+
+    #[test]
+    fn split_leading_blank_lines_bom_and_crlf() {
+        let s = split("\u{feff}\n\n---\r\ntitle: a\r\n---\r\nbody");
+        assert_eq!(s.yaml, Some("title: a\r\n"));
+        assert_eq!(s.yaml_line, 4);
+        assert_eq!(s.body, "body");
+    }
+
+    #[test]
+    fn split_without_opening_fence() {
+        let s = split("title: a\ndate: 2013-12-24 23:31:06\n---\nbody");
+        assert_eq!(s.yaml, Some("title: a\ndate: 2013-12-24 23:31:06\n"));
+        assert_eq!(s.body, "body");
+    }
+
+    #[test]
+    fn markdown_with_a_rule_has_no_front_matter() {
+        let s = split("# Heading\n\ntext\n\n---\n\nafter");
+        assert_eq!(s.yaml, None);
+        let s = split("no front matter at all");
+        assert_eq!(s.body, "no front matter at all");
+    }
+
+    #[test]
+    fn unclosed_fence_is_body() {
+        assert_eq!(split("---\ntitle: a\nbody").yaml, None);
+    }
+
+    #[test]
+    fn json_front_matter() {
+        let f = fm(";;;\n{\"title\": \"j\", \"tags\": [\"x\"]}\n;;;\nbody");
+        assert_eq!(f.title.as_deref(), Some("j"));
+        assert_eq!(f.tags, vec!["x"]);
+    }
+
+    #[test]
+    fn categories_follow_hexo() {
+        let cat = |y: &str| fm(&format!("---\n{y}\n---\n")).categories;
+        assert_eq!(cat("categories: A"), vec![vec!["A"]]);
+        assert_eq!(cat("categories: [A, B]"), vec![vec!["A", "B"]]);
+        assert_eq!(
+            cat("categories: [[A, B], [C]]"),
+            vec![vec!["A", "B"], vec!["C"]]
+        );
+        assert_eq!(
+            cat("categories: [[A, B], C]"),
+            vec![vec!["A", "B"], vec!["C"]]
+        );
+        assert_eq!(cat("category: [A, B]"), vec![vec!["A", "B"]]);
+        assert_eq!(cat("categories:"), Vec::<Vec<String>>::new());
+        assert_eq!(cat("categories: [2021, '', null]"), vec![vec!["2021"]]);
+    }
+
+    #[test]
+    fn tags_list_or_string() {
+        assert_eq!(fm("---\ntags: one\n---\n").tags, vec!["one"]);
+        assert_eq!(fm("---\ntags: [a, b, a]\n---\n").tags, vec!["a", "b"]);
+        assert_eq!(fm("---\ntag: [x]\n---\n").tags, vec!["x"]);
+    }
+
+    #[test]
+    fn numeric_title_is_text_and_unknown_keys_are_kept() {
+        let f = fm("---\ntitle: 2048\ntoc: true\nheadimg: h.png\n---\n");
+        assert_eq!(f.title.as_deref(), Some("2048"));
+        assert_eq!(f.image.as_deref(), Some("h.png"));
+        assert_eq!(f.extra.get("toc"), Some(&serde_json::Value::Bool(true)));
+    }
+
+    #[test]
+    fn wrong_shapes_warn_with_their_line() {
+        let f = fm("---\ntitle: t\nauthor: [a, b]\n---\n");
+        assert_eq!(f.author, None);
+        assert_eq!(f.warnings[0].field.as_deref(), Some("author"));
+        assert_eq!(f.warnings[0].line, Some(3));
+    }
+
+    #[test]
+    fn yaml_errors_are_located_in_the_file() {
+        let err = parse(&split("\n---\ntitle: a\ndate: [\n---\n")).unwrap_err();
+        assert!(err.reason.starts_with("invalid YAML"), "{err:?}");
+        assert!(err.line.unwrap() >= 4, "{err:?}");
+    }
+
+    #[test]
+    fn author_mapping_and_ids() {
+        let f = fm("---\nauthor: {name: N, link: x}\nabbrlink: 3f2a\n---\n");
+        assert_eq!(f.author.as_deref(), Some("N"));
+        assert_eq!(f.id.as_deref(), Some("3f2a"));
+    }
+}

@@ -1,0 +1,298 @@
+//! One post file -> one typed, normalized [`Article`], or a precise report
+//! of why not. Bodies are rendered separately ([`body`]) because only the
+//! articles that some feed shows need their HTML.
+
+pub mod body;
+pub mod front_matter;
+mod id;
+mod report;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::SystemTime;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::config::Config;
+use crate::date::{self, DateContext};
+use crate::source::{self, Fingerprint, Role, SourceFile};
+use front_matter::{FieldError, FrontMatter, Located};
+
+pub use body::{BodyFormat, Content};
+pub use id::IdScheme;
+pub use report::{FileReport, Message, Severity, Status};
+
+/// A loaded post: every field typed and normalized (dates in UTC, URLs
+/// absolute, categories as Hexo hierarchies).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Article {
+    /// Path relative to the source root, `/`-separated: the article's key.
+    pub rel: String,
+    /// Hexo's `:title` permalink part: `rel` without `_posts/` and extension.
+    pub slug: String,
+    pub draft: bool,
+    /// A non-post file of a Hexo `source/` folder: checked, never listed.
+    pub page: bool,
+    /// Stable `tag:` URI, the same in every feed.
+    pub id: String,
+    /// The id from the path alone, for when another article claims the
+    /// same explicit id.
+    pub path_id: String,
+    pub title: String,
+    pub date: DateTime<Utc>,
+    pub updated: Option<DateTime<Utc>>,
+    /// Hierarchies, root first: `[["金融", "新浪财经", "新浪财经－国內"]]`.
+    pub categories: Vec<Vec<String>>,
+    pub tags: Vec<String>,
+    pub author: Option<String>,
+    /// Absolute URL of the lead image.
+    pub image: Option<String>,
+    /// Explicit summary from the front matter (`description`, `excerpt`).
+    pub description: Option<String>,
+    /// Front-matter `permalink`, overriding the site's pattern.
+    pub permalink: Option<String>,
+    /// Front-matter `link`: an external URL the post points to.
+    pub link: Option<String>,
+    pub comments: bool,
+    pub format: BodyFormat,
+    /// Front-matter keys refeed does not interpret, kept as JSON values.
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Article {
+    /// Atom's `updated`: the front matter's, else the publication date.
+    pub fn last_updated(&self) -> DateTime<Utc> {
+        self.updated.unwrap_or(self.date)
+    }
+}
+
+/// Everything that loading needs from the configuration, resolved once.
+#[derive(Debug, Clone)]
+pub struct Loader {
+    dates: DateContext,
+    ids: IdScheme,
+    base: url::Url,
+    max_file_size: u64,
+}
+
+/// A parsed file: the article plus the body text it was cut from.
+#[derive(Debug)]
+pub struct Parsed {
+    pub article: Article,
+    pub body: String,
+    pub messages: Vec<Message>,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+impl Loader {
+    pub fn new(config: &Config) -> Self {
+        Loader {
+            dates: config.date_context(),
+            ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
+            base: config.site.url.clone(),
+            max_file_size: config.load.max_file_size,
+        }
+    }
+
+    /// Loads every post below `root` in parallel, in path order. Paths the
+    /// walk could not read become rejected reports, so nothing is skipped.
+    pub fn load_folder(&self, root: &Path) -> Result<Vec<FileReport>, source::SourceError> {
+        let (files, walk_errors) = source::discover(root)?;
+        let mut reports: Vec<FileReport> = files.par_iter().map(|f| self.load(f)).collect();
+        reports.extend(
+            walk_errors
+                .into_iter()
+                .map(|e| FileReport::unreadable(root, e)),
+        );
+        Ok(reports)
+    }
+
+    /// Reads and parses one file into a report; never panics, never skips.
+    pub fn load(&self, file: &SourceFile) -> FileReport {
+        match self.read_and_parse(file) {
+            Ok(parsed) => FileReport::loaded(file, parsed),
+            Err(messages) => FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
+        }
+    }
+
+    /// Reads and parses one file, keeping the body for rendering.
+    pub fn read_and_parse(&self, file: &SourceFile) -> Result<Parsed, Vec<Message>> {
+        let text = source::read(&file.path, self.max_file_size)
+            .map_err(|e| vec![Message::error(None, None, e.to_string())])?;
+        let mut parsed = self.parse(file, &text.text, text.fingerprint.modified)?;
+        if let Some(w) = text.warning {
+            parsed.messages.insert(0, Message::warning(None, None, w));
+        }
+        parsed.fingerprint = Some(text.fingerprint);
+        Ok(parsed)
+    }
+
+    /// Parses a file's decoded text. `modified` is the last resort for a
+    /// post with no date anywhere.
+    pub fn parse(
+        &self,
+        file: &SourceFile,
+        text: &str,
+        modified: Option<SystemTime>,
+    ) -> Result<Parsed, Vec<Message>> {
+        let split = front_matter::split(text);
+        let fm = front_matter::parse(&split).map_err(|e| vec![Message::from_field(e)])?;
+        let mut messages: Vec<Message> = fm
+            .warnings
+            .iter()
+            .cloned()
+            .map(Message::from_field)
+            .collect();
+        let slug = slug_of(&file.rel);
+        let path_key = strip_hexo_folder(&file.rel);
+        let date = self.publication_date(&fm, &file.path, modified, &mut messages)?;
+        let updated = match &fm.updated {
+            Some(u) => Some(self.date_field("updated", u)?),
+            None => None,
+        };
+        let body = split.body.to_string();
+        let format = BodyFormat::detect(&file.path, &body);
+        let draft = file.role == Role::Draft || fm.published == Some(false);
+        let article = Article {
+            id: self.ids.id_for(fm.id.as_deref(), path_key),
+            path_id: self.ids.path_id(path_key),
+            page: file.role == Role::Page,
+            title: fm
+                .title
+                .clone()
+                .unwrap_or_else(|| title_from_path(&file.path)),
+            rel: file.rel.clone(),
+            slug,
+            draft,
+            date,
+            updated,
+            categories: fm.categories,
+            tags: fm.tags,
+            author: fm.author,
+            image: fm.image.and_then(|i| self.absolute(&i)),
+            description: fm.description,
+            permalink: fm.permalink,
+            link: fm.link.and_then(|l| self.absolute(&l)),
+            comments: fm.comments.unwrap_or(true),
+            format,
+            extra: fm.extra,
+        };
+        Ok(Parsed {
+            article,
+            body,
+            messages,
+            fingerprint: None,
+        })
+    }
+
+    /// Front matter first, then a `YYYY-MM-DD-` file name, then (with a
+    /// warning) the modification time.
+    fn publication_date(
+        &self,
+        fm: &FrontMatter,
+        path: &Path,
+        modified: Option<SystemTime>,
+        messages: &mut Vec<Message>,
+    ) -> Result<DateTime<Utc>, Vec<Message>> {
+        if let Some(d) = &fm.date {
+            return self.date_field("date", d);
+        }
+        let stem = path
+            .file_stem()
+            .map(|s| s.to_string_lossy())
+            .unwrap_or_default();
+        if let Some(d) = date::date_from_file_stem(&stem, &self.dates) {
+            return Ok(d);
+        }
+        let Some(mtime) = modified else {
+            return Err(vec![Message::field_error(
+                None,
+                "date",
+                "no date in the front matter or file name, and no modification time".into(),
+            )]);
+        };
+        messages.push(Message::field_warning(
+            None,
+            "date",
+            "no date in the front matter or file name; using the file's modification time".into(),
+        ));
+        Ok(DateTime::<Utc>::from(mtime))
+    }
+
+    fn date_field(&self, field: &str, d: &Located) -> Result<DateTime<Utc>, Vec<Message>> {
+        date::parse_date(&d.value, &self.dates).map_err(|e| {
+            let reason = if e.is_impossible() {
+                format!("impossible date: {e}")
+            } else {
+                e.to_string()
+            };
+            vec![Message::from_field(FieldError {
+                line: d.line,
+                column: None,
+                field: Some(field.into()),
+                reason,
+            })]
+        })
+    }
+
+    fn absolute(&self, url: &str) -> Option<String> {
+        let url = url.trim();
+        let joined = if let Some(rest) = url.strip_prefix("//") {
+            url::Url::parse(&format!("{}://{rest}", self.base.scheme()))
+        } else {
+            self.base.join(url)
+        };
+        joined
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https"))
+            .map(String::from)
+    }
+}
+
+/// `_posts/a/b.md` -> `a/b.md`, so that publishing a draft keeps its id.
+fn strip_hexo_folder(rel: &str) -> &str {
+    ["_posts/", "_drafts/"]
+        .iter()
+        .find_map(|p| rel.strip_prefix(p))
+        .unwrap_or(rel)
+}
+
+/// `_posts/a/b.md` -> `a/b`: what Hexo calls the post's slug.
+fn slug_of(rel: &str) -> String {
+    let rel = strip_hexo_folder(rel);
+    match rel.rfind('.') {
+        Some(dot) if !rel[dot..].contains('/') => rel[..dot].to_string(),
+        _ => rel.to_string(),
+    }
+}
+
+/// A post without a title is named after its file, or its folder when the
+/// file is a folder's `index.md`.
+fn title_from_path(path: &Path) -> String {
+    let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned());
+    match stem.as_deref() {
+        Some("index") | None => path
+            .parent()
+            .and_then(|p| p.file_name())
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        Some(s) => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slugs_and_titles_from_paths() {
+        assert_eq!(slug_of("_posts/金融/a.b.md"), "金融/a.b");
+        assert_eq!(slug_of("blog/x/index.md"), "blog/x/index");
+        assert_eq!(
+            title_from_path(Path::new("blog/mysql游标/index.md")),
+            "mysql游标"
+        );
+        assert_eq!(title_from_path(Path::new("posts/hello.md")), "hello");
+    }
+}

@@ -1,0 +1,94 @@
+//! Hexo's `slugize`, so that feed URLs sit beside a Hexo site's own
+//! category and tag pages: CJK and other letters are kept, control
+//! characters dropped, whitespace and ASCII punctuation become `-`.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// The characters of hexo-util's `rSpecial` class besides whitespace.
+const SPECIAL: &str = "~`!@#$%^&*()-_+=[]{}|\\;:\"'<>,.?/";
+
+pub fn slugize(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    let mut pending_dash = false;
+    for c in name.chars().flat_map(strip_diacritic) {
+        if c <= '\u{1f}' {
+            continue;
+        }
+        if is_js_whitespace(c) || SPECIAL.contains(c) {
+            pending_dash = true;
+            continue;
+        }
+        if pending_dash && !out.is_empty() {
+            out.push('-');
+        }
+        pending_dash = false;
+        out.push(c);
+    }
+    out
+}
+
+/// JavaScript's `\s`, which is what Hexo's regex matches.
+fn is_js_whitespace(c: char) -> bool {
+    matches!(
+        c,
+        '\t' | '\n' | '\u{b}' | '\u{c}' | '\r' | ' ' | '\u{a0}' | '\u{1680}' | '\u{2000}'
+            ..='\u{200a}'
+                | '\u{2028}'
+                | '\u{2029}'
+                | '\u{202f}'
+                | '\u{205f}'
+                | '\u{3000}'
+                | '\u{feff}'
+    )
+}
+
+/// hexo-util's `escapeDiacritic` for Latin letters only: decomposing
+/// other scripts (Hangul) would change them.
+fn strip_diacritic(c: char) -> Vec<char> {
+    match c {
+        'ß' => vec!['s', 's'],
+        'æ' => vec!['a', 'e'],
+        'Æ' => vec!['A', 'E'],
+        'œ' => vec!['o', 'e'],
+        'Œ' => vec!['O', 'E'],
+        'ø' => vec!['o'],
+        'Ø' => vec!['O'],
+        'đ' | 'ð' => vec!['d'],
+        'Đ' | 'Ð' => vec!['D'],
+        'ł' => vec!['l'],
+        'Ł' => vec!['L'],
+        'þ' => vec!['t', 'h'],
+        'Þ' => vec!['T', 'h'],
+        '\u{c0}'..='\u{24f}' | '\u{1e00}'..='\u{1eff}' => std::iter::once(c)
+            .nfd()
+            .filter(|d| !('\u{300}'..='\u{36f}').contains(d))
+            .collect(),
+        _ => vec![c],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slugize;
+
+    #[test]
+    fn matches_hexo_slugize() {
+        for (name, slug) in [
+            ("新浪财经－国內", "新浪财经－国內"),
+            ("Hello World", "Hello-World"),
+            ("C++", "C"),
+            ("Node.js", "Node-js"),
+            ("  a -- b  ", "a-b"),
+            ("foo_bar", "foo-bar"),
+            ("Crème brûlée", "Creme-brulee"),
+            ("Straße", "Strasse"),
+            ("한국어", "한국어"),
+            ("日本語 テスト", "日本語-テスト"),
+            ("a\u{3000}b", "a-b"),
+            ("x\u{1}y", "xy"),
+            ("...", ""),
+        ] {
+            assert_eq!(slugize(name), slug, "{name:?}");
+        }
+    }
+}

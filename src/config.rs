@@ -1,0 +1,498 @@
+//! Typed configuration: the embedded default YAML, overlaid by a file,
+//! then `REFEED_*` environment variables, then flags; validated once here
+//! so that nothing downstream re-checks a time zone or a URL.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use chrono::NaiveDate;
+use serde::Deserialize;
+use serde_yaml::{Mapping, Value};
+
+use crate::date::{CstMeaning, DateContext};
+
+/// The configuration compiled into the binary (`config/refeed.yaml`).
+pub const DEFAULT_YAML: &str = include_str!("../config/refeed.yaml");
+
+/// Environment variables that name a flag rather than a config key.
+const FLAG_VARS: &[&str] = &["REFEED_CONFIG", "REFEED_LOG"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: {source}")]
+    Yaml {
+        origin: String,
+        source: serde_yaml::Error,
+    },
+    #[error("{origin}: the configuration must be a mapping of keys to values")]
+    NotAMapping { origin: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("`{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: Site,
+    pub source_dir: PathBuf,
+    pub load: Load,
+    pub feed: Feed,
+    pub server: Server,
+    pub watch: Watch,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub author: String,
+    pub language: String,
+    /// Absolute, always ending in `/` so that relative joins stay below it.
+    pub url: url::Url,
+    pub timezone: chrono_tz::Tz,
+    pub permalink: String,
+    pub category_map: BTreeMap<String, String>,
+    pub tag_map: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub cst: CstMeaning,
+    pub max_file_size: u64,
+    pub summary_length: usize,
+    pub remove_selectors: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub limit: usize,
+    pub max_limit: usize,
+    pub max_bytes: usize,
+    pub id_authority: String,
+    pub id_date: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    pub workers: usize,
+    pub max_age: u32,
+    pub stale_while_revalidate: u32,
+    pub max_connections: usize,
+    pub client_request_timeout: u64,
+    pub keep_alive: u64,
+    pub max_url_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_filter_bytes: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub enabled: bool,
+    pub debounce_ms: u64,
+    pub rescan_interval: u64,
+}
+
+impl Config {
+    /// How dates without a zone, and `CST`, are read.
+    pub fn date_context(&self) -> DateContext {
+        DateContext {
+            timezone: self.site.timezone,
+            cst: self.load.cst,
+        }
+    }
+
+    /// The embedded default, as is.
+    pub fn default_embedded() -> Result<Self, ConfigError> {
+        Sources::default().resolve()
+    }
+}
+
+/// Everything that may contribute to a [`Config`], lowest precedence first.
+#[derive(Debug, Default)]
+pub struct Sources {
+    /// A file that replaces keys of the embedded default.
+    pub file: Option<PathBuf>,
+    /// `(name, value)` pairs, normally `std::env::vars()`.
+    pub env: Vec<(String, String)>,
+    /// Dotted keys set by flags, e.g. `("source_dir", "posts")`.
+    pub flags: Vec<(String, String)>,
+}
+
+impl Sources {
+    pub fn resolve(&self) -> Result<Config, ConfigError> {
+        let mut tree = parse_mapping(DEFAULT_YAML, "embedded default")?;
+        if let Some(path) = &self.file {
+            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            merge(
+                &mut tree,
+                parse_mapping(&text, &path.display().to_string())?,
+            );
+        }
+        for (var, value) in &self.env {
+            if let Some(key) = env_key(var) {
+                set_dotted(&mut tree, &key, yaml_scalar(value)).map_err(|reason| {
+                    ConfigError::Env {
+                        var: var.clone(),
+                        reason,
+                    }
+                })?;
+            }
+        }
+        for (key, value) in &self.flags {
+            let value = Value::String(value.clone());
+            set_dotted(&mut tree, key, value).map_err(|reason| ConfigError::Env {
+                var: format!("flag for {key}"),
+                reason,
+            })?;
+        }
+        let raw: RawConfig =
+            serde_yaml::from_value(Value::Mapping(tree)).map_err(|source| ConfigError::Yaml {
+                origin: "configuration".into(),
+                source,
+            })?;
+        raw.validate()
+    }
+}
+
+fn parse_mapping(text: &str, origin: &str) -> Result<Mapping, ConfigError> {
+    match serde_yaml::from_str::<Value>(text) {
+        Ok(Value::Mapping(m)) => Ok(m),
+        Ok(Value::Null) => Ok(Mapping::new()),
+        Ok(_) => Err(ConfigError::NotAMapping {
+            origin: origin.into(),
+        }),
+        Err(source) => Err(ConfigError::Yaml {
+            origin: origin.into(),
+            source,
+        }),
+    }
+}
+
+/// Deep merge: mappings merge key by key, anything else replaces.
+fn merge(base: &mut Mapping, over: Mapping) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(Value::Mapping(b)), Value::Mapping(o)) => merge(b, o),
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+/// `REFEED_FEED__LIMIT` -> `feed.limit`; flag variables are not keys.
+fn env_key(var: &str) -> Option<String> {
+    let rest = var.strip_prefix("REFEED_")?;
+    if FLAG_VARS.contains(&var) || rest.is_empty() {
+        return None;
+    }
+    Some(rest.to_ascii_lowercase().replace("__", "."))
+}
+
+/// Environment values are read as YAML scalars or flow collections so that
+/// `50`, `true` and `[a, b]` get their natural types; flags stay text.
+fn yaml_scalar(value: &str) -> Value {
+    serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.into()))
+}
+
+fn set_dotted(tree: &mut Mapping, key: &str, parsed: Value) -> Result<(), String> {
+    let mut parts = key.split('.').peekable();
+    let mut node = tree;
+    while let Some(part) = parts.next() {
+        let k = Value::String(part.to_string());
+        if parts.peek().is_none() {
+            node.insert(k, parsed);
+            return Ok(());
+        }
+        let child = node
+            .entry(k)
+            .or_insert_with(|| Value::Mapping(Mapping::new()));
+        node = match child {
+            Value::Mapping(m) => m,
+            _ => return Err(format!("`{part}` is not a section, cannot set `{key}`")),
+        };
+    }
+    Err("empty key".into())
+}
+
+/// The YAML shape, before validation. Unknown keys are allowed so that a
+/// Hexo `_config.yml` can be used as is.
+#[derive(Debug, Deserialize)]
+struct RawConfig {
+    title: String,
+    #[serde(default)]
+    subtitle: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    author: String,
+    #[serde(default)]
+    language: String,
+    url: String,
+    timezone: String,
+    permalink: String,
+    #[serde(default)]
+    category_map: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    tag_map: Option<BTreeMap<String, String>>,
+    source_dir: PathBuf,
+    load: RawLoad,
+    feed: RawFeed,
+    server: RawServer,
+    watch: RawWatch,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawLoad {
+    cst: String,
+    max_file_size: u64,
+    summary_length: usize,
+    remove_selectors: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawFeed {
+    limit: usize,
+    max_limit: usize,
+    max_bytes: usize,
+    id_authority: String,
+    id_date: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawServer {
+    listen: String,
+    workers: usize,
+    max_age: u32,
+    stale_while_revalidate: u32,
+    max_connections: usize,
+    client_request_timeout: u64,
+    keep_alive: u64,
+    max_url_bytes: usize,
+    max_header_bytes: usize,
+    max_filter_bytes: usize,
+}
+
+#[derive(Debug, Deserialize)]
+struct RawWatch {
+    enabled: bool,
+    debounce_ms: u64,
+    rescan_interval: u64,
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+impl RawConfig {
+    fn validate(self) -> Result<Config, ConfigError> {
+        let site = Site {
+            url: site_url(&self.url)?,
+            timezone: self.timezone.parse().map_err(|_| {
+                invalid(
+                    "timezone",
+                    format!("`{}` is not an IANA time zone", self.timezone),
+                )
+            })?,
+            title: self.title,
+            subtitle: self.subtitle,
+            description: self.description,
+            author: self.author,
+            language: self.language,
+            permalink: self.permalink,
+            category_map: self.category_map.unwrap_or_default(),
+            tag_map: self.tag_map.unwrap_or_default(),
+        };
+        Ok(Config {
+            site,
+            source_dir: self.source_dir,
+            load: self.load.validate()?,
+            feed: self.feed.validate()?,
+            server: self.server.validate()?,
+            watch: Watch {
+                enabled: self.watch.enabled,
+                debounce_ms: self.watch.debounce_ms,
+                rescan_interval: self.watch.rescan_interval,
+            },
+        })
+    }
+}
+
+fn site_url(raw: &str) -> Result<url::Url, ConfigError> {
+    let mut url = url::Url::parse(raw)
+        .map_err(|e| invalid("url", format!("`{raw}` is not an absolute URL: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid("url", format!("`{raw}` must be http or https")));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+impl RawLoad {
+    fn validate(self) -> Result<Load, ConfigError> {
+        let cst = match self.cst.to_ascii_lowercase().as_str() {
+            "china" => CstMeaning::China,
+            "us-central" => CstMeaning::UsCentral,
+            other => {
+                return Err(invalid(
+                    "load.cst",
+                    format!("`{other}`: expected `china` or `us-central`"),
+                ));
+            }
+        };
+        if self.summary_length == 0 {
+            return Err(invalid("load.summary_length", "must be at least 1"));
+        }
+        Ok(Load {
+            cst,
+            max_file_size: self.max_file_size,
+            summary_length: self.summary_length,
+            remove_selectors: self.remove_selectors,
+        })
+    }
+}
+
+impl RawFeed {
+    fn validate(self) -> Result<Feed, ConfigError> {
+        if self.limit == 0 || self.max_limit < self.limit {
+            return Err(invalid(
+                "feed.limit",
+                "limit must be at least 1 and at most feed.max_limit",
+            ));
+        }
+        let id_date = NaiveDate::parse_from_str(&self.id_date, "%Y-%m-%d")
+            .map_err(|e| invalid("feed.id_date", format!("`{}`: {e}", self.id_date)))?;
+        let authority_ok = !self.id_authority.is_empty()
+            && self
+                .id_authority
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '@'));
+        if !authority_ok {
+            return Err(invalid(
+                "feed.id_authority",
+                format!("`{}` is not a domain name or email", self.id_authority),
+            ));
+        }
+        Ok(Feed {
+            limit: self.limit,
+            max_limit: self.max_limit,
+            max_bytes: self.max_bytes,
+            id_authority: self.id_authority.to_ascii_lowercase(),
+            id_date,
+        })
+    }
+}
+
+impl RawServer {
+    fn validate(self) -> Result<Server, ConfigError> {
+        let listen = self.listen.parse().map_err(|e| {
+            invalid(
+                "server.listen",
+                format!("`{}`: {e} (expected IP:PORT)", self.listen),
+            )
+        })?;
+        Ok(Server {
+            listen,
+            workers: self.workers,
+            max_age: self.max_age,
+            stale_while_revalidate: self.stale_while_revalidate,
+            max_connections: self.max_connections.max(1),
+            client_request_timeout: self.client_request_timeout,
+            keep_alive: self.keep_alive,
+            max_url_bytes: self.max_url_bytes,
+            max_header_bytes: self.max_header_bytes,
+            max_filter_bytes: self.max_filter_bytes,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(env: &[(&str, &str)], flags: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Sources {
+            file: None,
+            env: env
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+            flags: flags
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect(),
+        }
+        .resolve()
+    }
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::default_embedded().unwrap();
+        assert_eq!(c.site.url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.feed.limit, 20);
+        assert_eq!(c.load.cst, CstMeaning::China);
+        assert_eq!(c.site.timezone, chrono_tz::UTC);
+    }
+
+    #[test]
+    fn env_overrides_file_and_flags_override_env() {
+        let c = with(
+            &[
+                ("REFEED_FEED__LIMIT", "7"),
+                ("REFEED_TIMEZONE", "Asia/Shanghai"),
+                ("REFEED_CONFIG", "ignored"),
+                ("REFEED_TITLE", "from env"),
+            ],
+            &[("title", "from flag")],
+        )
+        .unwrap();
+        assert_eq!(c.feed.limit, 7);
+        assert_eq!(c.site.title, "from flag");
+        assert_eq!(c.site.timezone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn url_gets_a_trailing_slash() {
+        let c = with(&[("REFEED_URL", "https://example.com/blog")], &[]).unwrap();
+        assert_eq!(c.site.url.as_str(), "https://example.com/blog/");
+    }
+
+    #[test]
+    fn bad_values_name_their_key() {
+        for (var, value, key) in [
+            ("REFEED_TIMEZONE", "Asia/Beijing", "timezone"),
+            ("REFEED_URL", "/relative", "url"),
+            ("REFEED_LOAD__CST", "mars", "load.cst"),
+            ("REFEED_FEED__ID_DATE", "2021-02-31", "feed.id_date"),
+            ("REFEED_SERVER__LISTEN", "localhost", "server.listen"),
+        ] {
+            let err = with(&[(var, value)], &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_scalar_cannot_become_a_section() {
+        let err = with(&[("REFEED_TITLE__X", "1")], &[]).unwrap_err();
+        assert!(err.to_string().contains("not a section"), "{err}");
+    }
+}

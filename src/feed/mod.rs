@@ -1,0 +1,265 @@
+//! Feed documents: pure functions from a feed's metadata and items to the
+//! bytes of an RSS 2.0, Atom 1.0 or JSON Feed 1.1 document. Every string
+//! goes through [`crate::text::xml_safe`] on its way in, so no document can
+//! carry a character XML 1.0 forbids.
+
+mod atom;
+mod json;
+pub mod layout;
+pub mod opml;
+pub mod query;
+mod rss;
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use crate::article::Content;
+use crate::catalog::{Entry, FeedKey, Settings};
+use crate::config::Config;
+
+pub use layout::Format;
+
+/// Site-wide facts every document repeats.
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    pub description: String,
+    pub author: String,
+    pub language: String,
+    pub url: url::Url,
+    /// `tag:authority,date:` prefix for feed ids.
+    pub id_prefix: String,
+    /// `updated` of a feed with no items, so that it too is deterministic.
+    pub epoch: DateTime<Utc>,
+}
+
+impl Site {
+    pub fn new(config: &Config) -> Self {
+        let date = config.feed.id_date;
+        Site {
+            title: config.site.title.clone(),
+            description: config.site.description.clone(),
+            author: config.site.author.clone(),
+            language: config.site.language.clone(),
+            url: config.site.url.clone(),
+            id_prefix: format!(
+                "tag:{},{}:",
+                config.feed.id_authority,
+                date.format("%Y-%m-%d")
+            ),
+            epoch: date.and_time(NaiveTime::MIN).and_utc(),
+        }
+    }
+}
+
+/// A category or tag as a document shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Term {
+    /// The name itself (`新浪财经－国內`).
+    pub name: String,
+    /// The whole path for categories (`金融 / 新浪财经 / 新浪财经－国內`).
+    pub label: String,
+    /// Absolute URL of the category's or tag's page on the site.
+    pub url: String,
+}
+
+/// One article as a document item.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub entry: Arc<Entry>,
+    pub content: Arc<Content>,
+    pub terms: Vec<Term>,
+}
+
+impl Item {
+    pub fn new(entry: Arc<Entry>, content: Arc<Content>, settings: &Settings) -> Self {
+        let terms = terms(&entry, settings);
+        Item {
+            entry,
+            content,
+            terms,
+        }
+    }
+}
+
+/// Every category node on the article's hierarchies, then its tags:
+/// readers file items under any level, as Hexo's own feed plugin does.
+fn terms(entry: &Entry, settings: &Settings) -> Vec<Term> {
+    let article = &entry.article;
+    let mut out: Vec<Term> = Vec::new();
+    for path in &article.categories {
+        for depth in 1..=path.len() {
+            let key = FeedKey::Category(path[..depth].into());
+            let term = Term {
+                name: path[depth - 1].clone(),
+                label: path[..depth].join(" / "),
+                url: layout::page_url(settings, &key),
+            };
+            if !out.contains(&term) {
+                out.push(term);
+            }
+        }
+    }
+    for tag in &article.tags {
+        let key = FeedKey::Tag(tag.as_str().into());
+        out.push(Term {
+            name: tag.clone(),
+            label: tag.clone(),
+            url: layout::page_url(settings, &key),
+        });
+    }
+    out
+}
+
+/// A feed's own metadata, the same for all three formats.
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub key: FeedKey,
+    pub title: String,
+    pub description: String,
+    /// The site page this feed mirrors.
+    pub home_url: String,
+    /// Absolute URL of each format of this feed.
+    pub rss_url: String,
+    pub atom_url: String,
+    pub json_url: String,
+    pub id: String,
+}
+
+impl Channel {
+    pub fn new(site: &Site, settings: &Settings, key: &FeedKey) -> Self {
+        let url = |f| layout::feed_url(settings, key, f);
+        let (title, description) = match key {
+            FeedKey::Site => (site.title.clone(), site.description.clone()),
+            FeedKey::Category(path) => {
+                let path = path.join(" / ");
+                let d = format!("Articles filed under {path} on {}", site.title);
+                (format!("{} · {path}", site.title), d)
+            }
+            FeedKey::Tag(tag) => {
+                let d = format!("Articles tagged {tag} on {}", site.title);
+                (format!("{} · #{tag}", site.title), d)
+            }
+        };
+        let description = if description.trim().is_empty() {
+            title.clone()
+        } else {
+            description
+        };
+        Channel {
+            id: format!("{}feed/{}", site.id_prefix, layout::dir(settings, key)),
+            home_url: layout::page_url(settings, key),
+            rss_url: url(Format::Rss),
+            atom_url: url(Format::Atom),
+            json_url: url(Format::Json),
+            key: key.clone(),
+            title,
+            description,
+        }
+    }
+
+    pub fn url(&self, format: Format) -> &str {
+        match format {
+            Format::Rss => &self.rss_url,
+            Format::Atom => &self.atom_url,
+            Format::Json => &self.json_url,
+        }
+    }
+}
+
+/// The newest `updated` of the items, or the site's epoch for an empty
+/// feed: never "now", so output is a function of the input alone.
+pub fn last_updated(site: &Site, items: &[Item]) -> DateTime<Utc> {
+    items
+        .iter()
+        .map(|i| i.entry.article.last_updated())
+        .max()
+        .unwrap_or(site.epoch)
+}
+
+/// One document's bytes.
+pub fn render(site: &Site, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
+    match format {
+        Format::Rss => rss::render(site, channel, items),
+        Format::Atom => atom::render(site, channel, items),
+        Format::Json => json::render(site, channel, items),
+    }
+}
+
+/// Renders with as many of `items` (newest first) as fit in `max_bytes`,
+/// dropping the oldest; at least one item is kept so that a feed with a
+/// single huge article is not empty.
+pub fn render_capped(
+    site: &Site,
+    channel: &Channel,
+    items: &[Item],
+    format: Format,
+    max_bytes: usize,
+) -> Vec<u8> {
+    let full = render(site, channel, items, format);
+    if full.len() <= max_bytes || items.len() <= 1 {
+        return full;
+    }
+    // Binary search for the largest prefix that fits: sizes grow with the
+    // number of items, and each render is well under a millisecond.
+    let (mut fits, mut too_big) = (1, items.len());
+    let mut best = render(site, channel, &items[..1], format);
+    while too_big - fits > 1 {
+        let mid = (fits + too_big) / 2;
+        let doc = render(site, channel, &items[..mid], format);
+        if doc.len() <= max_bytes {
+            fits = mid;
+            best = doc;
+        } else {
+            too_big = mid;
+        }
+    }
+    best
+}
+
+/// Text as it may appear in any document: no XML-forbidden characters.
+fn clean(s: &str) -> String {
+    crate::text::xml_safe(s).into_owned()
+}
+
+/// RFC 822 with a four-digit year and a numeric zone, as RSS wants.
+fn rfc822(d: DateTime<Utc>) -> String {
+    d.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
+}
+
+/// A MIME type for an enclosure, from the image URL's extension.
+fn image_mime(url: &str) -> &'static str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let ext = path.rsplit('.').next().unwrap_or("").to_ascii_lowercase();
+    match ext.as_str() {
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "avif" => "image/avif",
+        "bmp" => "image/bmp",
+        "ico" => "image/x-icon",
+        _ => "image/jpeg",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mime_from_extension() {
+        assert_eq!(image_mime("https://a/b.PNG?x=1"), "image/png");
+        assert_eq!(image_mime("https://a/b.webp#f"), "image/webp");
+        assert_eq!(image_mime("https://a/b"), "image/jpeg");
+    }
+
+    #[test]
+    fn rfc822_has_four_digit_year_and_padded_day() {
+        let d = DateTime::parse_from_rfc3339("2021-06-02T03:05:53Z")
+            .unwrap()
+            .to_utc();
+        assert_eq!(rfc822(d), "Wed, 02 Jun 2021 03:05:53 +0000");
+    }
+}

@@ -1,0 +1,88 @@
+//! Markdown bodies to HTML, the way a Hexo site would render them.
+
+use pulldown_cmark::{Event, Options, Parser, html};
+
+use super::tags::expand_tag_plugins;
+
+/// GitHub-flavoured extensions Hexo's renderers offer, plus `$…$` math, so
+/// TeX keeps its underscores instead of turning into emphasis.
+pub(crate) fn markdown_options() -> Options {
+    Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_TASKLISTS
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_MATH
+}
+
+/// Renders a Markdown body (CommonMark + tables, strikethrough, task lists,
+/// footnotes, math) after expanding Hexo tag plugins.
+///
+/// Raw HTML passes through: the result is meant for [`super::Cleaner::clean`].
+/// Task-list checkboxes become ☐/☑, since the cleaner allows no form controls.
+pub fn markdown_to_html(md: &str) -> String {
+    let expanded = expand_tag_plugins(md);
+    let events = Parser::new_ext(&expanded, markdown_options()).map(|event| match event {
+        Event::TaskListMarker(done) => Event::Text(if done { "☑ " } else { "☐ " }.into()),
+        other => other,
+    });
+    let mut out = String::with_capacity(expanded.len() + expanded.len() / 4);
+    html::push_html(&mut out, events);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gfm_features() {
+        assert_eq!(
+            markdown_to_html("| a | b |\n|---|---|\n| 1 | 2 |\n"),
+            "<table><thead><tr><th>a</th><th>b</th></tr></thead><tbody>\n<tr><td>1</td><td>2</td></tr>\n</tbody></table>\n"
+        );
+        assert_eq!(markdown_to_html("~~old~~"), "<p><del>old</del></p>\n");
+        assert_eq!(
+            markdown_to_html("- [x] done\n- [ ] todo\n"),
+            "<ul>\n<li>☑ done</li>\n<li>☐ todo</li>\n</ul>\n"
+        );
+        assert!(markdown_to_html("a[^1]\n\n[^1]: note\n").contains("footnote"));
+    }
+
+    #[test]
+    fn fenced_code_keeps_its_language() {
+        assert_eq!(
+            markdown_to_html("```rust\nfn main() { println!(\"{{}}\"); }\n```\n"),
+            "<pre><code class=\"language-rust\">fn main() { println!(\"{{}}\"); }\n</code></pre>\n"
+        );
+    }
+
+    #[test]
+    fn raw_html_passes_through() {
+        assert_eq!(
+            markdown_to_html("<center><img src=\"a.png\"></center>\n\n## T\n"),
+            "<center><img src=\"a.png\"></center>\n<h2>T</h2>\n"
+        );
+    }
+
+    #[test]
+    fn tag_plugins_are_expanded_first() {
+        assert_eq!(
+            markdown_to_html("{% blockquote Author, Book %}\n*quoted*\n{% endblockquote %}\n"),
+            "<blockquote>\n<p><em>quoted</em></p>\n<footer><strong>Author</strong><cite>Book</cite></footer></blockquote>\n"
+        );
+        assert_eq!(
+            markdown_to_html(
+                "{% codeblock lang:py %}\ndef f():\n\n    return '*x*'\n{% endcodeblock %}\n"
+            ),
+            "<pre><code class=\"language-py\">def f():\n\n    return '*x*'</code></pre>\n"
+        );
+    }
+
+    #[test]
+    fn math_is_not_emphasis() {
+        assert_eq!(
+            markdown_to_html("$a_1 + b_2$"),
+            "<p><span class=\"math math-inline\">a_1 + b_2</span></p>\n"
+        );
+    }
+}

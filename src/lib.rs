@@ -1,0 +1,23 @@
+//! refeed: an archive of Hexo-style posts in, per-category feeds out.
+//!
+//! The modules follow the data: `source` finds and reads files, `article`
+//! turns each into a typed [`article::Article`] (with `date`, `html`, `text`
+//! as its pure helpers), `catalog` derives the immutable snapshot of feeds,
+//! `feed` writes the documents, and `server` / `build` hand them out.
+
+pub mod article;
+pub mod build;
+pub mod catalog;
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod date;
+pub mod feed;
+pub mod html;
+pub mod pages;
+pub mod render;
+pub mod server;
+pub mod snapshot;
+pub mod source;
+pub mod text;
+pub mod watch;

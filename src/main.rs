@@ -1,0 +1,114 @@
+use std::io::Write;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use actix_web::web;
+
+use anyhow::Context;
+use clap::Parser;
+
+use refeed::article::{Loader, Status};
+use refeed::catalog::{Catalog, Settings};
+use refeed::cli::{Cli, Command};
+use refeed::config::Config;
+use refeed::server::State;
+use refeed::snapshot::Pipeline;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("refeed: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = cli.resolve_config().context("configuration")?;
+    match cli.command {
+        Some(Command::Check { json }) => check(&config, json),
+        Some(Command::Build { out }) => build(&config, &out),
+        Some(Command::Serve { .. }) | None => serve(&config),
+    }
+}
+
+fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    if !config.source_dir.is_dir() {
+        anyhow::bail!(
+            "source folder {} is not a folder",
+            config.source_dir.display()
+        );
+    }
+    let pipeline = Arc::new(Pipeline::new(config)?);
+    let state = web::Data::new(State::new(config, pipeline));
+    let _reloader = refeed::watch::start(config, state.clone()).context("starting the loader")?;
+    let listen = config.server.listen;
+    eprintln!(
+        "refeed: serving {} on http://{listen}/ (index), http://{listen}/rss.xml (site feed)",
+        config.source_dir.display()
+    );
+    actix_web::rt::System::new()
+        .block_on(refeed::server::run(config, state))
+        .with_context(|| format!("serving on {listen}"))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let started = std::time::Instant::now();
+    let pipeline = Pipeline::new(config)?;
+    let snap = pipeline
+        .initial()
+        .with_context(|| format!("loading {}", config.source_dir.display()))?;
+    let written = refeed::build::write(&snap, pipeline.settings(), out)?;
+    let rejected = snap.rejected().count();
+    println!(
+        "wrote {} feeds ({} documents, {} bytes with .gz) from {} articles into {} in {:.2?}{}",
+        written.feeds,
+        written.documents,
+        written.bytes,
+        snap.catalog.len(),
+        out.display(),
+        started.elapsed(),
+        if rejected > 0 {
+            format!("; {rejected} files rejected (see `refeed check`)")
+        } else {
+            String::new()
+        }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let loader = Loader::new(config);
+    let reports = loader.load_folder(&config.source_dir)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        let mut catalog = Catalog::new(Arc::new(Settings::new(config)));
+        for article in reports.iter().filter_map(|r| r.article.clone()) {
+            catalog.upsert(article);
+        }
+        refeed::check::write_json(&reports, &catalog, &mut out)?;
+    } else {
+        refeed::check::write_summary(&reports, &mut out)?;
+    }
+    out.flush()?;
+    let rejected = reports.iter().any(|r| r.status() == Status::Rejected);
+    Ok(if rejected {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

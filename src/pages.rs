@@ -1,0 +1,171 @@
+//! The two HTML pages refeed serves besides feeds: the index of every feed
+//! (also written by `refeed build`) and a plain page per article, so that
+//! item links resolve when refeed is the only site.
+
+use std::fmt::Write;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use crate::article::Content;
+use crate::catalog::{Entry, FeedKey, Settings};
+use crate::feed::{Channel, Format, Site, layout};
+use crate::snapshot::FeedDocs;
+use crate::text::escape_html as esc;
+
+const STYLE: &str = "body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}\
+a{color:#0b57d0}ul{padding-left:1.2rem}small{color:#666}img{max-width:100%;height:auto}";
+
+fn head(out: &mut String, title: &str, language: &str) {
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n",
+        esc(language),
+        esc(title)
+    );
+}
+
+/// `<link rel="alternate">` for each format of a feed: feed readers find
+/// feeds on a page through these.
+fn autodiscovery(out: &mut String, channel: &Channel) {
+    for (format, mime) in [
+        (Format::Rss, "application/rss+xml"),
+        (Format::Atom, "application/atom+xml"),
+        (Format::Json, "application/feed+json"),
+    ] {
+        let _ = writeln!(
+            out,
+            "<link rel=\"alternate\" type=\"{mime}\" title=\"{}\" href=\"{}\">",
+            esc(&channel.title),
+            esc(channel.url(format))
+        );
+    }
+}
+
+fn feed_links(out: &mut String, channel: &Channel) {
+    let _ = write!(
+        out,
+        " <small><a href=\"{}\">RSS</a> · <a href=\"{}\">Atom</a> · <a href=\"{}\">JSON</a></small>",
+        esc(&channel.rss_url),
+        esc(&channel.atom_url),
+        esc(&channel.json_url)
+    );
+}
+
+fn date(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// The index: the site feed, the category tree with counts and last
+/// update, and the tags. `feeds` is in key order, which puts every
+/// category right after its parent.
+pub fn index<'a>(site: &Site, feeds: impl Iterator<Item = &'a FeedDocs>) -> String {
+    let feeds: Vec<&FeedDocs> = feeds.collect();
+    let mut out = String::new();
+    head(&mut out, &site.title, &site.language);
+    if let Some(site_feed) = feeds.iter().find(|f| f.channel.key == FeedKey::Site) {
+        autodiscovery(&mut out, &site_feed.channel);
+    }
+    let _ = write!(out, "</head>\n<body>\n<h1>{}</h1>\n", esc(&site.title));
+    if !site.description.is_empty() {
+        let _ = writeln!(out, "<p>{}</p>", esc(&site.description));
+    }
+    out.push_str("<h2>All articles</h2>\n<ul>\n");
+    let (cats, tags): (Vec<&FeedDocs>, Vec<&FeedDocs>) = feeds
+        .iter()
+        .filter(|f| f.channel.key != FeedKey::Site)
+        .partition(|f| matches!(f.channel.key, FeedKey::Category(_)));
+    for f in feeds.iter().filter(|f| f.channel.key == FeedKey::Site) {
+        feed_line(&mut out, f, &site.title);
+    }
+    out.push_str("</ul>\n<h2>Categories</h2>\n");
+    category_tree(&mut out, &cats);
+    out.push_str("<h2>Tags</h2>\n<ul>\n");
+    for f in tags {
+        if let FeedKey::Tag(t) = &f.channel.key {
+            feed_line(&mut out, f, &format!("#{t}"));
+        }
+    }
+    out.push_str("</ul>\n<p><small><a href=\"opml.xml\">OPML of every feed</a></small></p>\n</body>\n</html>\n");
+    out
+}
+
+fn feed_line(out: &mut String, f: &FeedDocs, name: &str) {
+    let _ = write!(
+        out,
+        "<li>{} <small>({} articles, updated {})</small>",
+        esc(name),
+        f.count,
+        date(f.updated)
+    );
+    feed_links(out, &f.channel);
+    out.push_str("</li>\n");
+}
+
+/// Nested lists from depth changes: open a list when going deeper, close
+/// lists when coming back up.
+fn category_tree(out: &mut String, cats: &[&FeedDocs]) {
+    let mut depth = 0;
+    for f in cats {
+        let FeedKey::Category(path) = &f.channel.key else {
+            continue;
+        };
+        let d = path.len();
+        while depth < d {
+            out.push_str("<ul>\n");
+            depth += 1;
+        }
+        while depth > d {
+            out.push_str("</ul>\n");
+            depth -= 1;
+        }
+        feed_line(out, f, path.last().map(String::as_str).unwrap_or_default());
+    }
+    for _ in 0..depth {
+        out.push_str("</ul>\n");
+    }
+}
+
+/// A readable page for one article, with autodiscovery of the feeds of
+/// every category it is filed under.
+pub fn article(site: &Site, settings: &Settings, entry: &Entry, content: &Content) -> String {
+    let a = &entry.article;
+    let mut out = String::new();
+    head(
+        &mut out,
+        &format!("{} · {}", a.title, site.title),
+        &site.language,
+    );
+    for path in &a.categories {
+        for depth in 1..=path.len() {
+            let key = FeedKey::Category(path[..depth].into());
+            autodiscovery(&mut out, &Channel::new(site, settings, &key));
+        }
+    }
+    let _ = write!(
+        out,
+        "</head>\n<body>\n<p><a href=\"{}\">{}</a></p>\n<article>\n<h1>{}</h1>\n<p><small>{}",
+        esc(site.url.as_str()),
+        esc(&site.title),
+        esc(&a.title),
+        date(a.date)
+    );
+    if let Some(author) = &a.author {
+        let _ = write!(out, " · {}", esc(author));
+    }
+    for path in &a.categories {
+        let key = FeedKey::Category(path.as_slice().into());
+        let _ = write!(
+            out,
+            " · <a href=\"{}\">{}</a>",
+            esc(&layout::page_url(settings, &key)),
+            esc(&path.join(" / "))
+        );
+    }
+    out.push_str("</small></p>\n");
+    // Already cleaned and sanitized when the article was loaded.
+    out.push_str(&content.html);
+    out.push_str("\n</article>\n</body>\n</html>\n");
+    out
+}

@@ -1,0 +1,86 @@
+//! `/healthz`: what a monitor needs to know, as JSON; 503 until the first
+//! load has finished and while the source folder is unreadable.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::State;
+
+/// Whether the source folder could be read at the last attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceHealth {
+    Ok,
+    /// The folder is gone or unreadable; the last snapshot is still served.
+    Unavailable(String),
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'a str,
+    source_error: Option<&'a str>,
+    articles: usize,
+    feeds: usize,
+    files: usize,
+    rejected_count: usize,
+    rejected: Vec<Rejected<'a>>,
+    generation: u64,
+    last_reload: Option<String>,
+    last_reload_ms: Option<f64>,
+    uptime_s: u64,
+}
+
+#[derive(Serialize)]
+struct Rejected<'a> {
+    path: &'a str,
+    reasons: Vec<String>,
+}
+
+/// Rejected files listed in full up to this many; the count is exact.
+const MAX_LISTED: usize = 100;
+
+pub fn respond(state: &State) -> HttpResponse {
+    let snap = state.current();
+    let source = state.source.load();
+    let source_error = match &**source {
+        super::SourceHealth::Ok => None,
+        super::SourceHealth::Unavailable(why) => Some(why.as_str()),
+    };
+    let (status, code) = match (&snap, source_error) {
+        (None, _) => ("loading", StatusCode::SERVICE_UNAVAILABLE),
+        (Some(_), Some(_)) => ("source-unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        (Some(_), None) => ("ok", StatusCode::OK),
+    };
+    let body = Health {
+        status,
+        source_error,
+        articles: snap.as_ref().map_or(0, |s| s.catalog.len()),
+        feeds: snap.as_ref().map_or(0, |s| s.feeds.len()),
+        files: snap.as_ref().map_or(0, |s| s.reports.len()),
+        rejected_count: snap.as_ref().map_or(0, |s| s.rejected().count()),
+        rejected: snap
+            .as_ref()
+            .map(|s| {
+                s.rejected()
+                    .take(MAX_LISTED)
+                    .map(|r| Rejected {
+                        path: &r.rel,
+                        reasons: r.messages.iter().map(ToString::to_string).collect(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default(),
+        generation: snap.as_ref().map_or(0, |s| s.generation),
+        last_reload: snap.as_ref().map(|s| {
+            DateTime::<Utc>::from(s.stats.at).to_rfc3339_opts(SecondsFormat::Millis, true)
+        }),
+        last_reload_ms: snap
+            .as_ref()
+            .map(|s| s.stats.duration.as_secs_f64() * 1000.0),
+        uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
+    };
+    HttpResponse::build(code)
+        .insert_header(("Cache-Control", "no-store"))
+        .json(body)
+}

@@ -1,0 +1,146 @@
+//! Request path -> response. Paths are looked up, decoded, in the
+//! snapshot's route table, so nothing here touches the file system and no
+//! path can reach outside the set of documents refeed rendered.
+
+use std::sync::Arc;
+
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::{State, conditional, health};
+use crate::feed::query::Query;
+use crate::snapshot::{Route, Snapshot};
+
+pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    if req.method() != Method::GET && req.method() != Method::HEAD {
+        return HttpResponse::MethodNotAllowed()
+            .insert_header((header::ALLOW, "GET, HEAD"))
+            .content_type("text/plain; charset=utf-8")
+            .body("method not allowed: use GET or HEAD\n");
+    }
+    if let Some(response) = over_limits(&req, &state) {
+        return response;
+    }
+    let path = match decode(req.path()) {
+        Ok(p) => p,
+        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
+    };
+    if path == "healthz" {
+        return health::respond(&state);
+    }
+    let Some(snap) = state.current() else {
+        let mut res = plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "loading the archive, retry shortly",
+        );
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return res;
+    };
+    match lookup(&snap, &path) {
+        Some(route) => serve(&req, &state, &snap, route),
+        None => plain(StatusCode::NOT_FOUND, "not found"),
+    }
+}
+
+/// The URL and header limits from the configuration: 414 and 431.
+fn over_limits(req: &HttpRequest, state: &State) -> Option<HttpResponse> {
+    let uri_len = req.uri().path_and_query().map_or(0, |pq| pq.as_str().len());
+    if uri_len > state.max_url_bytes {
+        return Some(plain(StatusCode::URI_TOO_LONG, "URL too long"));
+    }
+    let header_bytes: usize = req
+        .headers()
+        .iter()
+        .map(|(k, v)| k.as_str().len() + v.len() + 4)
+        .sum();
+    (header_bytes > state.max_header_bytes).then(|| {
+        plain(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request headers too large",
+        )
+    })
+}
+
+/// Percent-decodes the path (without its leading `/`). Invalid escapes and
+/// invalid UTF-8 are refused rather than guessed at.
+fn decode(raw: &str) -> Result<String, &'static str> {
+    let raw = raw.strip_prefix('/').unwrap_or(raw);
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while let Some(p) = bytes[i..].iter().position(|&b| b == b'%') {
+        let at = i + p;
+        let hex = bytes
+            .get(at + 1..at + 3)
+            .ok_or("invalid percent-escape in path")?;
+        if !hex.iter().all(u8::is_ascii_hexdigit) {
+            return Err("invalid percent-escape in path");
+        }
+        i = at + 3;
+    }
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .map(|s| s.into_owned())
+        .map_err(|_| "path is not valid UTF-8")
+}
+
+/// Exact path first; then a directory's `index.html` or a permalink
+/// missing its trailing slash.
+fn lookup<'a>(snap: &'a Snapshot, path: &str) -> Option<&'a Route> {
+    snap.route(path)
+        .or_else(|| path.strip_suffix("index.html").and_then(|p| snap.route(p)))
+        .or_else(|| snap.route(&format!("{path}/")))
+}
+
+fn serve(req: &HttpRequest, state: &State, snap: &Arc<Snapshot>, route: &Route) -> HttpResponse {
+    match route {
+        Route::Feed(key, format) => {
+            let Some(feed) = snap.feeds.get(key) else {
+                return plain(StatusCode::NOT_FOUND, "not found");
+            };
+            let query = match Query::parse(req.query_string(), &state.limits) {
+                Ok(q) => q,
+                Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
+            };
+            if query.is_plain() {
+                return conditional::respond(req, feed.doc(*format), &state.policy);
+            }
+            let doc = state.pipeline.variant(snap, feed, &query, *format);
+            conditional::respond(req, &doc, &state.policy)
+        }
+        Route::Opml => conditional::respond(req, &snap.opml, &state.policy),
+        Route::Index => conditional::respond(req, &snap.index, &state.policy),
+        Route::Article(rel) => match state.pipeline.article_page(snap, rel) {
+            Some(doc) => conditional::respond(req, &doc, &state.policy),
+            None => plain(StatusCode::NOT_FOUND, "not found"),
+        },
+    }
+}
+
+fn plain(status: StatusCode, message: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(format!("{message}\n"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decode;
+
+    #[test]
+    fn paths_decode_strictly() {
+        assert_eq!(
+            decode("/categories/%E9%87%91%E8%9E%8D/rss.xml").unwrap(),
+            "categories/金融/rss.xml"
+        );
+        assert_eq!(decode("/a%2fb").unwrap(), "a/b");
+        assert!(decode("/%zz").is_err());
+        assert!(decode("/%e9").is_err());
+        assert!(decode("/abc%").is_err());
+    }
+}

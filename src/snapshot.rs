@@ -1,0 +1,535 @@
+//! The immutable state that requests read: catalog, rendered documents,
+//! the route table and the load reports. A reload derives a new snapshot
+//! from the previous one and the changed files only; start-up is the same
+//! code path with every file changed, so the two cannot drift apart.
+
+use std::collections::{BTreeSet, HashMap as StdHashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use chrono::{DateTime, Utc};
+use imbl::{HashMap, OrdMap};
+use rayon::prelude::*;
+
+use crate::article::{self, Content, FileReport, Loader};
+use crate::catalog::{Catalog, Entry, FeedKey, Settings, Touched};
+use crate::config::Config;
+use crate::feed::query::Query;
+use crate::feed::{self, Channel, Format, Item, Site, layout};
+use crate::html::{Cleaner, HtmlError};
+use crate::render::Document;
+use crate::source::{self, SourceError, SourceFile};
+
+pub const INDEX_PATH: &str = "index.html";
+
+/// What a URL path (decoded, without the leading `/`) serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Feed(FeedKey, Format),
+    Opml,
+    /// The HTML index of every feed.
+    Index,
+    /// An article page at its permalink.
+    Article(Arc<str>),
+}
+
+/// Query representations kept per feed; past this, further distinct
+/// queries are rendered per request instead of growing memory.
+const MAX_VARIANTS: usize = 64;
+
+/// Article pages kept rendered; beyond this they render per request.
+const MAX_PAGES: usize = 4096;
+
+/// One feed's documents and what the index page shows of it.
+pub struct FeedDocs {
+    pub channel: Channel,
+    pub count: usize,
+    pub updated: DateTime<Utc>,
+    docs: [Arc<Document>; 3],
+    /// Representations selected by query parameters, by cache key. They
+    /// live as long as this value, which a change to the feed replaces.
+    variants: papaya::HashMap<String, Arc<Document>>,
+}
+
+impl std::fmt::Debug for FeedDocs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FeedDocs")
+            .field("key", &self.channel.key)
+            .field("count", &self.count)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FeedDocs {
+    pub fn doc(&self, format: Format) -> &Arc<Document> {
+        &self.docs[format as usize]
+    }
+}
+
+/// Timing and counts of the change that produced a snapshot.
+#[derive(Debug, Clone, Copy)]
+pub struct ReloadStats {
+    pub at: SystemTime,
+    pub duration: Duration,
+    pub files: usize,
+    pub feeds_rendered: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub generation: u64,
+    pub site: Arc<Site>,
+    pub catalog: Catalog,
+    contents: HashMap<Arc<str>, Arc<Content>>,
+    pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
+    routes: HashMap<String, Route>,
+    pub opml: Arc<Document>,
+    pub index: Arc<Document>,
+    /// The latest report of every file, by relative path.
+    pub reports: OrdMap<Arc<str>, Arc<FileReport>>,
+    pub stats: ReloadStats,
+}
+
+impl Snapshot {
+    pub fn route(&self, path: &str) -> Option<&Route> {
+        self.routes.get(path)
+    }
+
+    pub fn content(&self, rel: &str) -> Option<&Arc<Content>> {
+        self.contents.get(rel)
+    }
+
+    pub fn rejected(&self) -> impl Iterator<Item = &Arc<FileReport>> {
+        self.reports.values().filter(|r| r.article.is_none())
+    }
+}
+
+/// A change to one file, as the watcher or a rescan saw it.
+#[derive(Debug)]
+pub enum Change {
+    /// Created or modified: the file is read again.
+    Write(SourceFile),
+    Remove(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error("load.remove_selectors: {0}")]
+    Selector(#[from] HtmlError),
+}
+
+/// The stateless machinery, built once from the configuration.
+pub struct Pipeline {
+    loader: Loader,
+    cleaner: Cleaner,
+    settings: Arc<Settings>,
+    site: Arc<Site>,
+    root: std::path::PathBuf,
+    limit: usize,
+    max_limit: usize,
+    max_bytes: usize,
+    summary_length: usize,
+    /// Article pages by path, with the entry they were rendered from.
+    pages: papaya::HashMap<Arc<str>, (Arc<Entry>, Arc<Document>)>,
+}
+
+/// RSSHub's `brief`: the description becomes plain text of `n` characters.
+fn brief(item: Item, n: usize) -> Item {
+    let summary = crate::html::summarize(&item.content.html, n);
+    let content = Content {
+        html: item.content.html.clone(),
+        summary,
+    };
+    Item {
+        content: Arc::new(content),
+        ..item
+    }
+}
+
+/// Bodies already in memory for this change, so they are not read twice.
+type Bodies = StdHashMap<Arc<str>, String>;
+
+impl Pipeline {
+    pub fn new(config: &Config) -> Result<Self, BuildError> {
+        Ok(Pipeline {
+            loader: Loader::new(config),
+            cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?,
+            settings: Arc::new(Settings::new(config)),
+            site: Arc::new(Site::new(config)),
+            root: config.source_dir.clone(),
+            limit: config.feed.limit,
+            max_limit: config.feed.max_limit,
+            max_bytes: config.feed.max_bytes,
+            summary_length: config.load.summary_length,
+            pages: papaya::HashMap::new(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn settings(&self) -> &Arc<Settings> {
+        &self.settings
+    }
+
+    /// The first snapshot: every file loaded, every feed rendered.
+    pub fn initial(&self) -> Result<Snapshot, BuildError> {
+        let started = Instant::now();
+        let reports = self.loader.load_folder(&self.root)?;
+        let mut catalog = Catalog::new(self.settings.clone());
+        let mut touched = Touched::from([FeedKey::Site]);
+        for article in reports.iter().filter_map(|r| r.article.clone()) {
+            touched.extend(catalog.upsert(article));
+        }
+        let empty = Snapshot {
+            generation: 0,
+            site: self.site.clone(),
+            catalog: Catalog::new(self.settings.clone()),
+            contents: HashMap::new(),
+            feeds: OrdMap::new(),
+            routes: HashMap::new(),
+            opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
+            index: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
+            reports: OrdMap::new(),
+            stats: self.stats(started, 0, 0),
+        };
+        let changed: Vec<Arc<str>> = reports.iter().map(|r| Arc::from(r.rel.as_str())).collect();
+        let reports = reports
+            .into_iter()
+            .map(|r| (Arc::from(r.rel.as_str()), Arc::new(r)))
+            .collect();
+        Ok(self.finish(
+            empty,
+            catalog,
+            reports,
+            touched,
+            Bodies::new(),
+            changed,
+            started,
+        ))
+    }
+
+    /// A new snapshot with `changes` applied to `prev`. A file that no
+    /// longer loads keeps its last good version in the feeds; its report
+    /// says why.
+    pub fn apply(&self, prev: &Snapshot, changes: Vec<Change>) -> Snapshot {
+        let started = Instant::now();
+        let loaded: Vec<_> = changes
+            .into_par_iter()
+            .map(|change| match change {
+                Change::Write(file) => {
+                    let parsed = self.loader.read_and_parse(&file);
+                    (file.rel.clone(), Some((file, parsed)))
+                }
+                Change::Remove(rel) => (rel, None),
+            })
+            .collect();
+        let mut catalog = prev.catalog.clone();
+        let mut reports = prev.reports.clone();
+        let mut touched = Touched::new();
+        let mut bodies = Bodies::new();
+        let mut changed = Vec::with_capacity(loaded.len());
+        // Contents to drop; a file that fails to load keeps its last good
+        // content along with its last good article.
+        let mut stale = Vec::new();
+        for (rel, outcome) in loaded {
+            let key: Arc<str> = rel.as_str().into();
+            changed.push(key.clone());
+            match outcome {
+                None => {
+                    touched.extend(catalog.remove(&rel));
+                    reports.remove(&key);
+                    stale.push(key);
+                }
+                Some((file, Ok(mut parsed))) => {
+                    let body = std::mem::take(&mut parsed.body);
+                    let report = FileReport::loaded(&file, parsed);
+                    if let Some(a) = &report.article {
+                        touched.extend(catalog.upsert(a.clone()));
+                    }
+                    bodies.insert(key.clone(), body);
+                    stale.push(key.clone());
+                    reports.insert(key, Arc::new(report));
+                }
+                Some((file, Err(messages))) => {
+                    let fp = source::Fingerprint::of(&file.path);
+                    reports.insert(key, Arc::new(FileReport::rejected(&file, messages, fp)));
+                }
+            }
+        }
+        let mut base = prev.clone();
+        for rel in &stale {
+            base.contents.remove(rel);
+        }
+        self.finish(base, catalog, reports, touched, bodies, changed, started)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn finish(
+        &self,
+        mut snap: Snapshot,
+        catalog: Catalog,
+        reports: OrdMap<Arc<str>, Arc<FileReport>>,
+        touched: Touched,
+        bodies: Bodies,
+        changed: Vec<Arc<str>>,
+        started: Instant,
+    ) -> Snapshot {
+        let files = changed.len();
+        self.update_pages(&mut snap, &catalog, &changed);
+        let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
+            .iter()
+            .map(|k| (k.clone(), catalog.newest(k, self.limit)))
+            .collect();
+        self.load_contents(&mut snap, &shown, &bodies);
+        let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
+            .into_par_iter()
+            .map(|(key, entries)| {
+                let count = catalog.count(&key);
+                let docs = (count > 0 || key == FeedKey::Site)
+                    .then(|| self.render_feed(&snap, &key, entries, count));
+                (key, docs)
+            })
+            .collect();
+        let feeds_rendered = rendered.len();
+        for (key, docs) in rendered {
+            self.store_feed(&mut snap, key, docs);
+        }
+        snap.opml = Arc::new(self.opml(&snap));
+        snap.index = Arc::new(self.index(&snap));
+        snap.catalog = catalog;
+        snap.reports = reports;
+        snap.generation += 1;
+        snap.stats = self.stats(started, files, feeds_rendered);
+        snap
+    }
+
+    fn stats(&self, started: Instant, files: usize, feeds_rendered: usize) -> ReloadStats {
+        ReloadStats {
+            at: SystemTime::now(),
+            duration: started.elapsed(),
+            files,
+            feeds_rendered,
+        }
+    }
+
+    /// Article page routes of the changed files: the old permalink goes,
+    /// the new one comes.
+    fn update_pages(&self, snap: &mut Snapshot, catalog: &Catalog, changed: &[Arc<str>]) {
+        for rel in changed {
+            if let Some(old) = snap.catalog.entry(rel) {
+                snap.routes.remove(&old.path);
+            }
+            if let Some(new) = catalog.entry(rel) {
+                snap.routes
+                    .insert(new.path.clone(), Route::Article(rel.clone()));
+            }
+        }
+    }
+
+    /// Renders, in parallel, the content of every shown entry that has none
+    /// yet: from the bodies of this change, else by reading the file again.
+    fn load_contents(
+        &self,
+        snap: &mut Snapshot,
+        shown: &[(FeedKey, Vec<Arc<Entry>>)],
+        bodies: &Bodies,
+    ) {
+        let mut missing: Vec<&Arc<Entry>> = Vec::new();
+        let mut seen = BTreeSet::new();
+        for entry in shown.iter().flat_map(|(_, e)| e) {
+            let rel = entry.article.rel.as_str();
+            if !snap.contents.contains_key(rel) && seen.insert(rel) {
+                missing.push(entry);
+            }
+        }
+        let rendered: Vec<(Arc<str>, Arc<Content>)> = missing
+            .into_par_iter()
+            .map(|entry| {
+                let rel: Arc<str> = entry.article.rel.as_str().into();
+                let content = self.content(entry, bodies.get(&rel));
+                (rel, Arc::new(content))
+            })
+            .collect();
+        snap.contents.extend(rendered);
+    }
+
+    /// The HTML page of an article, rendered on first request and kept
+    /// while its entry is unchanged.
+    pub fn article_page(&self, snap: &Snapshot, rel: &str) -> Option<Arc<Document>> {
+        let entry = snap.catalog.entry(rel)?;
+        let pages = self.pages.pin();
+        if let Some((cached, doc)) = pages.get(rel)
+            && Arc::ptr_eq(cached, entry)
+        {
+            return Some(doc.clone());
+        }
+        let content = match snap.contents.get(rel) {
+            Some(c) => c.clone(),
+            None => Arc::new(self.content(entry, None)),
+        };
+        let html = crate::pages::article(&self.site, &self.settings, entry, &content);
+        let doc = Arc::new(Document::new(
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            entry.article.last_updated(),
+        ));
+        if pages.len() < MAX_PAGES || pages.contains_key(rel) {
+            pages.insert(rel.into(), (entry.clone(), doc.clone()));
+        }
+        Some(doc)
+    }
+
+    /// An entry's content: from `body` if given, else read from its file.
+    pub fn content(&self, entry: &Entry, body: Option<&String>) -> Content {
+        let a = &entry.article;
+        let reread;
+        let body = match body {
+            Some(b) => b.as_str(),
+            None => {
+                let file = SourceFile {
+                    path: self.root.join(&a.rel),
+                    rel: a.rel.clone(),
+                    role: source::Role::Post,
+                };
+                reread = self
+                    .loader
+                    .read_and_parse(&file)
+                    .map(|p| p.body)
+                    .unwrap_or_default();
+                reread.as_str()
+            }
+        };
+        article::body::render(
+            body,
+            a.format,
+            a.description.as_deref(),
+            &self.cleaner,
+            self.summary_length,
+        )
+    }
+
+    fn render_feed(
+        &self,
+        snap: &Snapshot,
+        key: &FeedKey,
+        entries: Vec<Arc<Entry>>,
+        count: usize,
+    ) -> FeedDocs {
+        let items: Vec<Item> = entries
+            .into_iter()
+            .map(|e| {
+                let content = snap
+                    .contents
+                    .get(e.article.rel.as_str())
+                    .cloned()
+                    .unwrap_or_default();
+                Item::new(e, content, &self.settings)
+            })
+            .collect();
+        let channel = Channel::new(&self.site, &self.settings, key);
+        let updated = feed::last_updated(&self.site, &items);
+        let doc = |format: Format| {
+            let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
+            Arc::new(Document::new(bytes, format.content_type(), updated))
+        };
+        FeedDocs {
+            docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
+            channel,
+            count,
+            updated,
+            variants: papaya::HashMap::new(),
+        }
+    }
+
+    /// The representation a query selects: up to `feed.max_limit` newest
+    /// items, filtered, limited, briefed, in the requested format. Cached
+    /// in the feed's documents, so each distinct query renders once per
+    /// change of the feed.
+    pub fn variant(
+        &self,
+        snap: &Snapshot,
+        feed: &FeedDocs,
+        query: &Query,
+        path_format: Format,
+    ) -> Arc<Document> {
+        let format = query.format.unwrap_or(path_format);
+        let key = format!("{}?{}", format.file_name(), query.cache_key());
+        let variants = feed.variants.pin();
+        if let Some(doc) = variants.get(&key) {
+            return doc.clone();
+        }
+        let items: Vec<Item> = snap
+            .catalog
+            .newest(&feed.channel.key, self.max_limit)
+            .into_iter()
+            .map(|e| {
+                let content = match snap.contents.get(e.article.rel.as_str()) {
+                    Some(c) => c.clone(),
+                    None => Arc::new(self.content(&e, None)),
+                };
+                Item::new(e, content, &self.settings)
+            })
+            .filter(|i| query.keeps(i))
+            .take(query.limit)
+            .map(|i| match query.brief {
+                Some(n) => brief(i, n),
+                None => i,
+            })
+            .collect();
+        let bytes = feed::render_capped(&self.site, &feed.channel, &items, format, self.max_bytes);
+        let updated = feed::last_updated(&self.site, &items);
+        let doc = Arc::new(Document::new(bytes, format.content_type(), updated));
+        if variants.len() < MAX_VARIANTS {
+            variants.insert(key, doc.clone());
+        }
+        doc
+    }
+
+    fn store_feed(&self, snap: &mut Snapshot, key: FeedKey, docs: Option<FeedDocs>) {
+        for format in Format::ALL {
+            let path = layout::feed_path(&self.settings, &key, format);
+            match docs {
+                Some(_) => snap.routes.insert(path, Route::Feed(key.clone(), format)),
+                None => snap.routes.remove(&path),
+            };
+        }
+        match docs {
+            Some(d) => snap.feeds.insert(key, Arc::new(d)),
+            None => snap.feeds.remove(&key),
+        };
+        snap.routes.insert(layout::OPML_PATH.into(), Route::Opml);
+        snap.routes.insert(String::new(), Route::Index);
+        snap.routes.insert(INDEX_PATH.into(), Route::Index);
+    }
+
+    fn index(&self, snap: &Snapshot) -> Document {
+        let html = crate::pages::index(&self.site, snap.feeds.values().map(|f| &**f));
+        let updated = snap
+            .feeds
+            .values()
+            .map(|f| f.updated)
+            .max()
+            .unwrap_or(self.site.epoch);
+        Document::new(html.into_bytes(), "text/html; charset=utf-8", updated)
+    }
+
+    fn opml(&self, snap: &Snapshot) -> Document {
+        let channels: Vec<Channel> = snap.feeds.values().map(|f| f.channel.clone()).collect();
+        let updated = snap
+            .feeds
+            .values()
+            .map(|f| f.updated)
+            .max()
+            .unwrap_or(self.site.epoch);
+        Document::new(
+            feed::opml::render(&self.site, &channels),
+            "text/x-opml; charset=utf-8",
+            updated,
+        )
+    }
+}

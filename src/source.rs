@@ -1,0 +1,288 @@
+//! Finding article files and reading them as text.
+//!
+//! Everything that touches the file system on the way in lives here, so
+//! the parsing modules are pure functions of strings.
+
+use std::fs;
+use std::io::Read;
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+/// File name endings that hold posts (compared case-insensitively).
+const EXTENSIONS: &[&str] = &["md", "markdown", "html", "htm"];
+
+/// Where a file sits in a Hexo source tree, which decides whether it may
+/// appear in feeds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Post,
+    /// Under `_drafts`: loaded and checked, never published.
+    Draft,
+    /// Outside `_posts`/`_drafts` of a whole `source/` folder: Hexo renders
+    /// these as pages, and its feeds list posts only.
+    Page,
+}
+
+/// One candidate file, named relative to the source root with `/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    pub path: PathBuf,
+    pub rel: String,
+    pub role: Role,
+}
+
+/// A path the walk could not enter or read (permission, symlink loop, ...).
+#[derive(Debug, Clone)]
+pub struct WalkError {
+    pub path: PathBuf,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("source folder {path}: {reason}")]
+    Root { path: PathBuf, reason: String },
+}
+
+/// Lists every post file below `root`, sorted by relative path, skipping
+/// hidden files and folders. Unreadable entries are returned, not dropped,
+/// so that the report can name them.
+pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), SourceError> {
+    let meta = fs::metadata(root).map_err(|e| SourceError::Root {
+        path: root.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    if !meta.is_dir() {
+        return Err(SourceError::Root {
+            path: root.to_path_buf(),
+            reason: "not a folder".into(),
+        });
+    }
+    let hexo_source = root.join("_posts").is_dir();
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let walker = walkdir::WalkDir::new(root)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
+                if let Some(file) = source_file(root, e.path(), hexo_source) {
+                    files.push(file);
+                }
+            }
+            Ok(_) => {}
+            Err(e) => errors.push(WalkError {
+                path: e.path().unwrap_or(root).to_path_buf(),
+                reason: walk_reason(&e),
+            }),
+        }
+    }
+    files.sort_by(|a, b| a.rel.cmp(&b.rel));
+    Ok((files, errors))
+}
+
+/// Classifies one path below `root`; `None` for paths outside it, hidden
+/// ones and ones without a post extension. The watcher uses this for
+/// single changed paths so that its rules cannot drift from the walk's.
+pub fn classify(root: &Path, path: &Path) -> Option<SourceFile> {
+    let rel = path.strip_prefix(root).ok()?;
+    if rel.components().any(|c| is_hidden(c.as_os_str())) || !has_post_extension(path) {
+        return None;
+    }
+    source_file(root, path, root.join("_posts").is_dir())
+}
+
+fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile> {
+    let rel_path = path.strip_prefix(root).ok()?;
+    let parts: Vec<String> = rel_path
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect();
+    let role = if parts.iter().any(|p| p == "_drafts") {
+        Role::Draft
+    } else if hexo_source && parts.first().map(String::as_str) != Some("_posts") {
+        Role::Page
+    } else {
+        Role::Post
+    };
+    Some(SourceFile {
+        path: path.to_path_buf(),
+        rel: parts.join("/"),
+        role,
+    })
+}
+
+fn is_hidden(name: &std::ffi::OsStr) -> bool {
+    name.to_string_lossy().starts_with('.')
+}
+
+fn has_post_extension(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+fn walk_reason(e: &walkdir::Error) -> String {
+    if let Some(ancestor) = e.loop_ancestor() {
+        return format!("symbolic link loop back to {}", ancestor.display());
+    }
+    match e.io_error() {
+        Some(io) => io.to_string(),
+        None => e.to_string(),
+    }
+}
+
+/// What a rescan compares to notice a change where no event arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    pub modified: Option<SystemTime>,
+    pub len: u64,
+}
+
+impl Fingerprint {
+    pub fn of(path: &Path) -> Option<Self> {
+        fs::metadata(path).ok().map(|m| Fingerprint {
+            modified: m.modified().ok(),
+            len: m.len(),
+        })
+    }
+}
+
+/// A file's text, decoded, with what the decoding had to assume.
+#[derive(Debug, Clone)]
+pub struct Text {
+    pub text: String,
+    pub fingerprint: Fingerprint,
+    pub warning: Option<String>,
+}
+
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum ReadError {
+    #[error("cannot read: {0}")]
+    Io(String),
+    #[error("file is {size} bytes, over the {limit}-byte limit (load.max_file_size)")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("binary file (contains NUL bytes), not text")]
+    Binary,
+    #[error("not text: neither UTF-8 nor GB18030")]
+    Encoding,
+}
+
+/// Reads and decodes one file. The size check happens before reading, and
+/// the read is bounded too, so a file that grows meanwhile cannot blow up
+/// memory.
+pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
+    let io = |e: std::io::Error| ReadError::Io(e.to_string());
+    let file = fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if meta.len() > max_size {
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            limit: max_size,
+        });
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_size + 1)
+        .read_to_end(&mut bytes)
+        .map_err(io)?;
+    if bytes.len() as u64 > max_size {
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            limit: max_size,
+        });
+    }
+    let (text, warning) = decode(bytes)?;
+    Ok(Text {
+        text,
+        fingerprint: Fingerprint {
+            modified: meta.modified().ok(),
+            len: meta.len(),
+        },
+        warning,
+    })
+}
+
+/// UTF-8 (with or without BOM) as is; UTF-16 with a BOM and GB18030 with a
+/// warning, since Chinese pipelines still produce the latter.
+pub fn decode(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(&bytes) {
+        if encoding == encoding_rs::UTF_8 {
+            return utf8(bytes[bom_len..].to_vec());
+        }
+        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        if had_errors || text.contains('\0') {
+            return Err(ReadError::Encoding);
+        }
+        let warning = format!("decoded as {} (byte-order mark)", encoding.name());
+        return Ok((text.into_owned(), Some(warning)));
+    }
+    if bytes.contains(&0) {
+        return Err(ReadError::Binary);
+    }
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok((text, None)),
+        Err(e) => gb18030(e.as_bytes()),
+    }
+}
+
+fn utf8(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
+    if bytes.contains(&0) {
+        return Err(ReadError::Binary);
+    }
+    String::from_utf8(bytes)
+        .map(|t| (t, None))
+        .map_err(|_| ReadError::Encoding)
+}
+
+fn gb18030(bytes: &[u8]) -> Result<(String, Option<String>), ReadError> {
+    encoding_rs::GB18030
+        .decode_without_bom_handling_and_without_replacement(bytes)
+        .map(|text| {
+            let warning = "not UTF-8; decoded as GB18030".to_string();
+            (text.into_owned(), Some(warning))
+        })
+        .ok_or(ReadError::Encoding)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_with_and_without_bom() {
+        assert_eq!(decode(b"abc".to_vec()).unwrap(), ("abc".into(), None));
+        let with_bom = [&[0xEF, 0xBB, 0xBF][..], "标题".as_bytes()].concat();
+        assert_eq!(decode(with_bom).unwrap().0, "标题");
+    }
+
+    #[test]
+    fn gb18030_is_decoded_with_a_warning() {
+        let (bytes, _, _) = encoding_rs::GB18030.encode("title: 新浪财经");
+        let (text, warning) = decode(bytes.into_owned()).unwrap();
+        assert_eq!(text, "title: 新浪财经");
+        assert!(warning.unwrap().contains("GB18030"));
+    }
+
+    #[test]
+    fn binary_and_garbage_are_rejected() {
+        assert_eq!(decode(b"a\0b".to_vec()), Err(ReadError::Binary));
+        assert_eq!(decode(vec![0x80, 0xFF, 0x80]), Err(ReadError::Encoding));
+    }
+
+    #[test]
+    fn roles_follow_hexo_folders() {
+        let root = Path::new("/site/source");
+        let f = |p: &str, hexo| source_file(root, &root.join(p), hexo).unwrap();
+        assert_eq!(f("_posts/a/b.md", true).role, Role::Post);
+        assert_eq!(f("_posts/a/b.md", true).rel, "_posts/a/b.md");
+        assert_eq!(f("_drafts/b.md", true).role, Role::Draft);
+        assert_eq!(f("about/index.md", true).role, Role::Page);
+        assert_eq!(f("about/index.md", false).role, Role::Post);
+    }
+}
