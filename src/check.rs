@@ -21,7 +21,7 @@ pub struct Record<'a> {
     pub kind: Role,
     pub id: Option<&'a str>,
     /// The item link feeds use (null for drafts, pages and rejected files).
-    pub url: Option<&'a str>,
+    pub url: Option<String>,
     pub title: Option<&'a str>,
     pub date: Option<String>,
     pub updated: Option<String>,
@@ -44,9 +44,9 @@ impl<'a> Record<'a> {
             },
             id: match entry {
                 Some(e) => Some(&*e.id),
-                None => a.map(|a| a.id.as_str()),
+                None => a.map(|a| &*a.id),
             },
-            url: entry.map(|e| e.url.as_str()),
+            url: entry.map(|e| e.url(catalog.settings())),
             title: a.map(|a| a.title.as_str()),
             date: a.map(|a| rfc3339(a.date)),
             updated: a.and_then(|a| a.updated).map(rfc3339),

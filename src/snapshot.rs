@@ -110,7 +110,7 @@ impl Snapshot {
 pub enum Change {
     /// Created or modified: the file is read again.
     Write(SourceFile),
-    Remove(String),
+    Remove(Arc<str>),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -197,10 +197,10 @@ impl Pipeline {
             reports: OrdMap::new(),
             stats: self.stats(started, 0, 0),
         };
-        let changed: Vec<Arc<str>> = reports.iter().map(|r| Arc::from(r.rel.as_str())).collect();
+        let changed: Vec<Arc<str>> = reports.iter().map(|r| r.rel.clone()).collect();
         let reports = reports
             .into_iter()
-            .map(|r| (Arc::from(r.rel.as_str()), Arc::new(r)))
+            .map(|r| (r.rel.clone(), Arc::new(r)))
             .collect();
         Ok(self.finish(
             empty,
@@ -237,7 +237,7 @@ impl Pipeline {
         // content along with its last good article.
         let mut stale = Vec::new();
         for (rel, outcome) in loaded {
-            let key: Arc<str> = rel.as_str().into();
+            let key = rel.clone();
             changed.push(key.clone());
             match outcome {
                 None => {
@@ -245,8 +245,7 @@ impl Pipeline {
                     reports.remove(&key);
                     stale.push(key);
                 }
-                Some((file, Ok(mut parsed))) => {
-                    let body = std::mem::take(&mut parsed.body);
+                Some((file, Ok((parsed, body)))) => {
                     let report = FileReport::loaded(&file, parsed);
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
@@ -342,7 +341,7 @@ impl Pipeline {
         let mut missing: Vec<&Arc<Entry>> = Vec::new();
         let mut seen = BTreeSet::new();
         for entry in shown.iter().flat_map(|(_, e)| e) {
-            let rel = entry.article.rel.as_str();
+            let rel = &*entry.article.rel;
             if !snap.contents.contains_key(rel) && seen.insert(rel) {
                 missing.push(entry);
             }
@@ -350,7 +349,7 @@ impl Pipeline {
         let rendered: Vec<(Arc<str>, Arc<Content>)> = missing
             .into_par_iter()
             .map(|entry| {
-                let rel: Arc<str> = entry.article.rel.as_str().into();
+                let rel = entry.article.rel.clone();
                 let content = self.content(entry, bodies.get(&rel));
                 (rel, Arc::new(content))
             })
@@ -392,21 +391,21 @@ impl Pipeline {
             Some(b) => b.as_str(),
             None => {
                 let file = SourceFile {
-                    path: self.root.join(&a.rel),
+                    path: self.root.join(&*a.rel),
                     rel: a.rel.clone(),
                     role: source::Role::Post,
                 };
                 reread = self
                     .loader
                     .read_and_parse(&file)
-                    .map(|p| p.body)
+                    .map(|(_, body)| body)
                     .unwrap_or_default();
                 reread.as_str()
             }
         };
         article::body::render(
+            Path::new(&*a.rel),
             body,
-            a.format,
             a.description.as_deref(),
             &self.cleaner,
             self.summary_length,
@@ -425,7 +424,7 @@ impl Pipeline {
             .map(|e| {
                 let content = snap
                     .contents
-                    .get(e.article.rel.as_str())
+                    .get(&*e.article.rel)
                     .cloned()
                     .unwrap_or_default();
                 Item::new(e, content, &self.settings)
@@ -468,7 +467,7 @@ impl Pipeline {
             .newest(&feed.channel.key, self.max_limit)
             .into_iter()
             .map(|e| {
-                let content = match snap.contents.get(e.article.rel.as_str()) {
+                let content = match snap.contents.get(&*e.article.rel) {
                     Some(c) => c.clone(),
                     None => Arc::new(self.content(&e, None)),
                 };

@@ -6,6 +6,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 use std::time::SystemTime;
 
 /// File name endings that hold posts (compared case-insensitively).
@@ -24,11 +25,12 @@ pub enum Role {
     Page,
 }
 
-/// One candidate file, named relative to the source root with `/`.
+/// One candidate file, named relative to the source root with `/`; the
+/// name is shared by every structure that refers to the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceFile {
     pub path: PathBuf,
-    pub rel: String,
+    pub rel: Arc<str>,
     pub role: Role,
 }
 
@@ -113,7 +115,7 @@ fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile
     };
     Some(SourceFile {
         path: path.to_path_buf(),
-        rel: parts.join("/"),
+        rel: parts.join("/").into(),
         role,
     })
 }
@@ -280,7 +282,7 @@ mod tests {
         let root = Path::new("/site/source");
         let f = |p: &str, hexo| source_file(root, &root.join(p), hexo).unwrap();
         assert_eq!(f("_posts/a/b.md", true).role, Role::Post);
-        assert_eq!(f("_posts/a/b.md", true).rel, "_posts/a/b.md");
+        assert_eq!(&*f("_posts/a/b.md", true).rel, "_posts/a/b.md");
         assert_eq!(f("_drafts/b.md", true).role, Role::Draft);
         assert_eq!(f("about/index.md", true).role, Role::Page);
         assert_eq!(f("about/index.md", false).role, Role::Post);

@@ -288,7 +288,7 @@ fn changes_for(root: &Path, snap: &Snapshot, paths: Vec<PathBuf>) -> Option<Vec<
         match source::classify(root, &path) {
             Some(file) if path.is_file() => changes.push(Change::Write(file)),
             Some(file) => {
-                if snap.reports.contains_key(file.rel.as_str()) {
+                if snap.reports.contains_key(&file.rel) {
                     changes.push(Change::Remove(file.rel));
                 }
             }
@@ -324,7 +324,7 @@ fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError
     let mut present = HashSet::with_capacity(files.len());
     for file in files {
         present.insert(file.rel.clone());
-        let unchanged = snap.reports.get(file.rel.as_str()).is_some_and(|r| {
+        let unchanged = snap.reports.get(&file.rel).is_some_and(|r| {
             r.fingerprint.is_some() && r.fingerprint == Fingerprint::of(&file.path)
         });
         if !unchanged {
@@ -333,7 +333,7 @@ fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError
     }
     for rel in snap.reports.keys() {
         if !present.contains(&**rel) {
-            changes.push(Change::Remove(rel.to_string()));
+            changes.push(Change::Remove(rel.clone()));
         }
     }
     Ok(changes)

@@ -36,7 +36,7 @@ fn everything() -> Snapshot {
 fn report<'a>(reports: &'a [FileReport], rel: &str) -> &'a FileReport {
     reports
         .iter()
-        .find(|r| r.rel == rel)
+        .find(|r| &*r.rel == rel)
         .unwrap_or_else(|| panic!("{rel} not reported"))
 }
 

@@ -33,13 +33,22 @@ fn reference_article_is_normalized() {
         a.image.as_deref(),
         Some("https://n.sinaimg.cn/finance/cece9e13/20200514/343233024.png")
     );
-    assert_eq!(a.format, refeed::article::BodyFormat::Html);
 
     let cfg = config(&source, &[]);
     let cleaner = Cleaner::new(&cfg.site.url, &cfg.load.remove_selectors).unwrap();
-    let text = std::fs::read_to_string(source.join(&a.rel)).unwrap();
+    let text = std::fs::read_to_string(source.join(&*a.rel)).unwrap();
     let split = refeed::article::front_matter::split(&text);
-    let content = body::render(split.body, a.format, None, &cleaner, 200);
+    assert_eq!(
+        refeed::article::BodyFormat::detect(std::path::Path::new(&*a.rel), split.body),
+        refeed::article::BodyFormat::Html
+    );
+    let content = body::render(
+        std::path::Path::new(&*a.rel),
+        split.body,
+        None,
+        &cleaner,
+        200,
+    );
     assert!(
         content.summary.starts_with("上证报中国证券网讯"),
         "{}",
@@ -83,7 +92,6 @@ fn examples_all_load_and_show_each_rule() {
             vec!["金融", "新浪财经", "新浪财经－国內"]
         ]
     );
-    assert_eq!(multi.format, refeed::article::BodyFormat::Markdown);
     let from_name = by("2021-06-15-a-note-without-date.md")
         .article
         .clone()
@@ -148,7 +156,7 @@ fn front_matter_variants() {
     let get = |rel: &str| {
         reports
             .iter()
-            .find(|r| r.rel == rel)
+            .find(|r| &*r.rel == rel)
             .and_then(|r| r.article.clone())
             .unwrap_or_else(|| panic!("{rel} not loaded: {reports:?}"))
     };
@@ -178,7 +186,7 @@ fn rejections_name_file_line_and_field() {
     ]);
     let reports = load(dir.path());
     let msg = |rel: &str| {
-        let r = reports.iter().find(|r| r.rel == rel).unwrap();
+        let r = reports.iter().find(|r| &*r.rel == rel).unwrap();
         assert_eq!(r.status(), Status::Rejected, "{rel}");
         r.messages[0].clone()
     };
@@ -208,7 +216,7 @@ fn encodings_and_sizes() {
     let reports = refeed::article::Loader::new(&cfg)
         .load_folder(dir.path())
         .unwrap();
-    let find = |rel: &str| reports.iter().find(|r| r.rel == rel).unwrap();
+    let find = |rel: &str| reports.iter().find(|r| &*r.rel == rel).unwrap();
     let gb = find("gb.md");
     assert_eq!(gb.status(), Status::Warning);
     assert_eq!(gb.article.as_ref().unwrap().title, "新浪财经");

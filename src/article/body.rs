@@ -37,14 +37,16 @@ pub struct Content {
     pub summary: String,
 }
 
-/// Renders a body. `description` is the front matter's explicit summary.
+/// Renders the body of the file at `path`. `description` is the front
+/// matter's explicit summary.
 pub fn render(
+    path: &Path,
     body: &str,
-    format: BodyFormat,
     description: Option<&str>,
     cleaner: &Cleaner,
     summary_length: usize,
 ) -> Content {
+    let format = BodyFormat::detect(path, body);
     let (head, rest) = html::split_more(body);
     let to_html = |part: &str| match format {
         BodyFormat::Html => cleaner.clean(&html::expand_tag_plugins(part)),

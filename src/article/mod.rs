@@ -9,6 +9,7 @@ mod report;
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use chrono::{DateTime, Utc};
@@ -28,17 +29,14 @@ pub use report::{FileReport, Message, Severity, Status};
 #[derive(Debug, Clone, PartialEq)]
 pub struct Article {
     /// Path relative to the source root, `/`-separated: the article's key.
-    pub rel: String,
-    /// Hexo's `:title` permalink part: `rel` without `_posts/` and extension.
-    pub slug: String,
+    pub rel: Arc<str>,
     pub draft: bool,
     /// A non-post file of a Hexo `source/` folder: checked, never listed.
     pub page: bool,
     /// Stable `tag:` URI, the same in every feed.
-    pub id: String,
-    /// The id from the path alone, for when another article claims the
-    /// same explicit id.
-    pub path_id: String,
+    pub id: Arc<str>,
+    /// Whether `id` comes from the front matter rather than the path.
+    pub explicit_id: bool,
     pub title: String,
     pub date: DateTime<Utc>,
     pub updated: Option<DateTime<Utc>>,
@@ -55,7 +53,6 @@ pub struct Article {
     /// Front-matter `link`: an external URL the post points to.
     pub link: Option<String>,
     pub comments: bool,
-    pub format: BodyFormat,
     /// Front-matter keys refeed does not interpret, kept as JSON values.
     pub extra: BTreeMap<String, serde_json::Value>,
 }
@@ -64,6 +61,24 @@ impl Article {
     /// Atom's `updated`: the front matter's, else the publication date.
     pub fn last_updated(&self) -> DateTime<Utc> {
         self.updated.unwrap_or(self.date)
+    }
+
+    /// `_posts/a/b.md` -> `a/b.md`: the path that identifies the post, so
+    /// that publishing a draft keeps its id.
+    pub fn path_key(&self) -> &str {
+        ["_posts/", "_drafts/"]
+            .iter()
+            .find_map(|p| self.rel.strip_prefix(p))
+            .unwrap_or(&self.rel)
+    }
+
+    /// Hexo's `:title` permalink part: the path key without its extension.
+    pub fn slug(&self) -> &str {
+        let key = self.path_key();
+        match key.rfind('.') {
+            Some(dot) if !key[dot..].contains('/') => &key[..dot],
+            _ => key,
+        }
     }
 }
 
@@ -76,11 +91,11 @@ pub struct Loader {
     max_file_size: u64,
 }
 
-/// A parsed file: the article plus the body text it was cut from.
+/// A parsed file: the article, and where its body starts in the text.
 #[derive(Debug)]
 pub struct Parsed {
     pub article: Article,
-    pub body: String,
+    pub body_start: usize,
     pub messages: Vec<Message>,
     pub fingerprint: Option<Fingerprint>,
 }
@@ -111,13 +126,13 @@ impl Loader {
     /// Reads and parses one file into a report; never panics, never skips.
     pub fn load(&self, file: &SourceFile) -> FileReport {
         match self.read_and_parse(file) {
-            Ok(parsed) => FileReport::loaded(file, parsed),
+            Ok((parsed, _)) => FileReport::loaded(file, parsed),
             Err(messages) => FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
         }
     }
 
-    /// Reads and parses one file, keeping the body for rendering.
-    pub fn read_and_parse(&self, file: &SourceFile) -> Result<Parsed, Vec<Message>> {
+    /// Reads and parses one file; also returns its body for rendering.
+    pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Vec<Message>> {
         let text = source::read(&file.path, self.max_file_size)
             .map_err(|e| vec![Message::error(None, None, e.to_string())])?;
         let mut parsed = self.parse(file, &text.text, text.fingerprint.modified)?;
@@ -125,7 +140,9 @@ impl Loader {
             parsed.messages.insert(0, Message::warning(None, None, w));
         }
         parsed.fingerprint = Some(text.fingerprint);
-        Ok(parsed)
+        let mut body = text.text;
+        body.drain(..parsed.body_start);
+        Ok((parsed, body))
     }
 
     /// Parses a file's decoded text. `modified` is the last resort for a
@@ -144,26 +161,22 @@ impl Loader {
             .cloned()
             .map(Message::from_field)
             .collect();
-        let slug = slug_of(&file.rel);
-        let path_key = strip_hexo_folder(&file.rel);
         let date = self.publication_date(&fm, &file.path, modified, &mut messages)?;
         let updated = match &fm.updated {
             Some(u) => Some(self.date_field("updated", u)?),
             None => None,
         };
-        let body = split.body.to_string();
-        let format = BodyFormat::detect(&file.path, &body);
+        let body_start = text.len() - split.body.len();
         let draft = file.role == Role::Draft || fm.published == Some(false);
         let article = Article {
-            id: self.ids.id_for(fm.id.as_deref(), path_key),
-            path_id: self.ids.path_id(path_key),
+            id: Arc::from(self.ids.id_for(fm.id.as_deref(), path_key(&file.rel))),
+            explicit_id: fm.id.as_deref().is_some_and(|i| !i.trim().is_empty()),
             page: file.role == Role::Page,
             title: fm
                 .title
                 .clone()
                 .unwrap_or_else(|| title_from_path(&file.path)),
             rel: file.rel.clone(),
-            slug,
             draft,
             date,
             updated,
@@ -175,12 +188,11 @@ impl Loader {
             permalink: fm.permalink,
             link: fm.link.and_then(|l| self.absolute(&l)),
             comments: fm.comments.unwrap_or(true),
-            format,
             extra: fm.extra,
         };
         Ok(Parsed {
             article,
-            body,
+            body_start,
             messages,
             fingerprint: None,
         })
@@ -250,21 +262,11 @@ impl Loader {
     }
 }
 
-/// `_posts/a/b.md` -> `a/b.md`, so that publishing a draft keeps its id.
-fn strip_hexo_folder(rel: &str) -> &str {
+fn path_key(rel: &str) -> &str {
     ["_posts/", "_drafts/"]
         .iter()
         .find_map(|p| rel.strip_prefix(p))
         .unwrap_or(rel)
-}
-
-/// `_posts/a/b.md` -> `a/b`: what Hexo calls the post's slug.
-fn slug_of(rel: &str) -> String {
-    let rel = strip_hexo_folder(rel);
-    match rel.rfind('.') {
-        Some(dot) if !rel[dot..].contains('/') => rel[..dot].to_string(),
-        _ => rel.to_string(),
-    }
 }
 
 /// A post without a title is named after its file, or its folder when the
@@ -286,9 +288,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn slugs_and_titles_from_paths() {
-        assert_eq!(slug_of("_posts/金融/a.b.md"), "金融/a.b");
-        assert_eq!(slug_of("blog/x/index.md"), "blog/x/index");
+    fn titles_from_paths() {
         assert_eq!(
             title_from_path(Path::new("blog/mysql游标/index.md")),
             "mysql游标"

@@ -98,7 +98,7 @@ pub enum Status {
 /// The outcome for one file.
 #[derive(Debug, Clone)]
 pub struct FileReport {
-    pub rel: String,
+    pub rel: Arc<str>,
     pub role: Role,
     pub article: Option<Arc<Article>>,
     pub messages: Vec<Message>,
@@ -140,7 +140,7 @@ impl FileReport {
     pub fn unreadable(root: &std::path::Path, e: crate::source::WalkError) -> Self {
         let rel = e.path.strip_prefix(root).unwrap_or(&e.path);
         FileReport {
-            rel: rel.to_string_lossy().replace('\\', "/"),
+            rel: rel.to_string_lossy().replace('\\', "/").into(),
             role: Role::Post,
             article: None,
             messages: vec![Message::error(None, None, e.reason)],

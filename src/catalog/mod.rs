@@ -17,7 +17,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use imbl::{HashMap, OrdMap, OrdSet};
 
-use crate::article::Article;
+use crate::article::{Article, IdScheme};
 use crate::config::Config;
 
 /// A feed, independent of its format.
@@ -47,8 +47,18 @@ pub struct Entry {
     pub id: Arc<str>,
     /// Site-relative permalink path, not percent-encoded.
     pub path: String,
-    /// Absolute, percent-encoded permalink.
-    pub url: String,
+}
+
+impl Entry {
+    /// The item link: the front matter's `link`, else the absolute,
+    /// percent-encoded permalink. Derived when a document is rendered
+    /// rather than stored for all articles.
+    pub fn url(&self, settings: &Settings) -> String {
+        match &self.article.link {
+            Some(link) => link.clone(),
+            None => permalink::absolute(&settings.url, &self.path),
+        }
+    }
 }
 
 /// What the catalog needs from the configuration.
@@ -59,6 +69,7 @@ pub struct Settings {
     pub permalink: String,
     pub category_map: std::collections::BTreeMap<String, String>,
     pub tag_map: std::collections::BTreeMap<String, String>,
+    pub ids: IdScheme,
 }
 
 impl Settings {
@@ -69,6 +80,7 @@ impl Settings {
             permalink: config.site.permalink.clone(),
             category_map: config.site.category_map.clone(),
             tag_map: config.site.tag_map.clone(),
+            ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
         }
     }
 
@@ -165,12 +177,12 @@ impl Catalog {
 
     /// Adds or replaces an article; drafts and pages are removed instead.
     pub fn upsert(&mut self, article: Arc<Article>) -> Touched {
-        let rel: Arc<str> = article.rel.as_str().into();
+        let rel = article.rel.clone();
         let mut touched = self.remove(&rel);
         if article.draft || article.page {
             return touched;
         }
-        let id: Arc<str> = article.id.as_str().into();
+        let id = article.id.clone();
         let claimants = self.claims.get(&id).cloned().unwrap_or_default();
         let previous_owner = claimants.get_min().cloned();
         let claimants = claimants.update(rel.clone());
@@ -189,7 +201,7 @@ impl Catalog {
             return touched;
         };
         self.unlist(&entry, &mut touched);
-        let id: Arc<str> = entry.article.id.as_str().into();
+        let id = entry.article.id.clone();
         if let Some(claimants) = self.claims.get(&id).cloned() {
             let was_owner = claimants.get_min().map(|o| &**o == rel);
             let rest = claimants.without(rel);
@@ -228,10 +240,10 @@ impl Catalog {
         claimants: &OrdSet<Arc<str>>,
         touched: &mut Touched,
     ) {
-        let id: Arc<str> = if claimants.get_min() == Some(rel) {
-            article.id.as_str().into()
+        let id = if claimants.get_min() == Some(rel) {
+            article.id.clone()
         } else {
-            article.path_id.as_str().into()
+            Arc::from(self.settings.ids.path_id(article.path_key()))
         };
         let category = article
             .categories
@@ -240,16 +252,7 @@ impl Catalog {
             .unwrap_or_default();
         let s = &self.settings;
         let path = permalink::path(&s.permalink, &article, s.timezone, &category);
-        let url = match &article.link {
-            Some(link) => link.clone(),
-            None => permalink::absolute(&s.url, &path),
-        };
-        let entry = Arc::new(Entry {
-            article,
-            id,
-            path,
-            url,
-        });
+        let entry = Arc::new(Entry { article, id, path });
         self.list(&entry, touched);
         self.entries.insert(rel.clone(), entry);
     }
@@ -283,7 +286,7 @@ fn item_key(entry: &Entry) -> ItemKey {
     ItemKey {
         date: Reverse(entry.article.date),
         id: entry.id.clone(),
-        rel: entry.article.rel.as_str().into(),
+        rel: entry.article.rel.clone(),
     }
 }
 

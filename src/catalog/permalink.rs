@@ -32,8 +32,9 @@ pub fn path(pattern: &str, article: &Article, tz: chrono_tz::Tz, category: &str)
         return p.trim_start_matches('/').to_string();
     }
     let local = article.date.with_timezone(&tz);
-    let name = article.slug.rsplit('/').next().unwrap_or(&article.slug);
-    let mut out = String::with_capacity(pattern.len() + article.slug.len() + 16);
+    let slug = article.slug();
+    let name = slug.rsplit('/').next().unwrap_or(slug);
+    let mut out = String::with_capacity(pattern.len() + slug.len() + 16);
     let mut rest = pattern.trim_start_matches('/');
     while let Some(i) = rest.find(':') {
         out.push_str(&rest[..i]);
@@ -50,10 +51,10 @@ pub fn path(pattern: &str, article: &Article, tz: chrono_tz::Tz, category: &str)
             "hour" => format!("{:02}", local.hour()),
             "minute" => format!("{:02}", local.minute()),
             "second" => format!("{:02}", local.second()),
-            "title" => article.slug.clone(),
+            "title" => slug.to_string(),
             "name" => name.to_string(),
             "post_title" => super::slug::slugize(&article.title),
-            "id" => article.slug.clone(),
+            "id" => slug.to_string(),
             "category" => category.to_string(),
             other => format!(":{other}"),
         };
@@ -81,11 +82,10 @@ mod tests {
     fn article() -> Article {
         Article {
             rel: "_posts/金融/标题 一.md".into(),
-            slug: "金融/标题 一".into(),
             draft: false,
             page: false,
             id: "tag:x,2021-01-01:post/a".into(),
-            path_id: "tag:x,2021-01-01:post/a".into(),
+            explicit_id: false,
             title: "Hello World".into(),
             date: chrono::Utc.with_ymd_and_hms(2021, 6, 21, 20, 5, 3).unwrap(),
             updated: None,
@@ -97,7 +97,6 @@ mod tests {
             permalink: None,
             link: None,
             comments: true,
-            format: crate::article::BodyFormat::Html,
             extra: Default::default(),
         }
     }

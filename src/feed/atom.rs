@@ -39,7 +39,7 @@ pub fn render(site: &Site, channel: &Channel, items: &[Item]) -> Vec<u8> {
 
 fn entry(i: &Item) -> Entry {
     let a = &i.entry.article;
-    let mut links = vec![link(&i.entry.url, "alternate", Some("text/html"))];
+    let mut links = vec![link(&i.url, "alternate", Some("text/html"))];
     if let Some(image) = &a.image {
         links.push(link(image, "enclosure", Some(image_mime(image))));
     }

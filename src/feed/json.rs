@@ -69,7 +69,7 @@ fn item(i: &Item) -> JsonItem {
     }
     JsonItem {
         id: i.entry.id.to_string(),
-        url: i.entry.url.clone(),
+        url: i.url.clone(),
         title: clean(&a.title),
         content_html: clean(&i.content.html),
         summary: clean(&i.content.summary),

@@ -70,15 +70,17 @@ pub struct Item {
     pub entry: Arc<Entry>,
     pub content: Arc<Content>,
     pub terms: Vec<Term>,
+    /// The item link.
+    pub url: String,
 }
 
 impl Item {
     pub fn new(entry: Arc<Entry>, content: Arc<Content>, settings: &Settings) -> Self {
-        let terms = terms(&entry, settings);
         Item {
+            terms: terms(&entry, settings),
+            url: entry.url(settings),
             entry,
             content,
-            terms,
         }
     }
 }

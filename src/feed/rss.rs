@@ -48,7 +48,7 @@ fn item(i: &Item) -> RssItem {
     let a = &i.entry.article;
     RssItem {
         title: Some(title(&a.title)),
-        link: Some(i.entry.url.clone()),
+        link: Some(i.url.clone()),
         description: Some(html_escape(&clean(&i.content.summary))),
         guid: Some(Guid {
             value: i.entry.id.to_string(),
@@ -64,7 +64,7 @@ fn item(i: &Item) -> RssItem {
                 domain: Some(t.url.clone()),
             })
             .collect(),
-        comments: a.comments.then(|| format!("{}#comments", i.entry.url)),
+        comments: a.comments.then(|| format!("{}#comments", i.url)),
         enclosure: a.image.as_ref().map(|url| Enclosure {
             url: url.clone(),
             length: "0".into(),
