@@ -385,7 +385,7 @@ fn every_example_document_round_trips_through_feed_rs() {
                 let a = reports
                     .iter()
                     .filter_map(|r| r.article.as_ref())
-                    .find(|a| &*a.id == e.id)
+                    .find(|a| *a.id == e.id)
                     .unwrap_or_else(|| panic!("unknown id {}", e.id));
                 assert_eq!(e.title.as_ref().unwrap().content, a.title);
                 assert_eq!(e.published.unwrap(), a.date, "{}", a.title);
