@@ -83,7 +83,7 @@ pub struct Snapshot {
     pub catalog: Catalog,
     contents: HashMap<Arc<str>, Arc<Content>>,
     pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
-    routes: HashMap<String, Route>,
+    routes: HashMap<Arc<str>, Route>,
     pub opml: Arc<Document>,
     pub index: Arc<Document>,
     /// The latest report of every file, by relative path.
@@ -180,11 +180,12 @@ impl Pipeline {
     pub fn initial(&self) -> Result<Snapshot, BuildError> {
         let started = Instant::now();
         let reports = self.loader.load_folder(&self.root)?;
-        let mut catalog = Catalog::new(self.settings.clone());
-        let mut touched = Touched::from([FeedKey::Site]);
-        for article in reports.iter().filter_map(|r| r.article.clone()) {
-            touched.extend(catalog.upsert(article));
-        }
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
+        let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
+        let catalog = Catalog::build(self.settings.clone(), articles);
+        let mut touched: Touched = catalog.feeds().map(|(key, _)| key).collect();
+        touched.insert(FeedKey::Site);
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "catalog built");
         let empty = Snapshot {
             generation: 0,
             site: self.site.clone(),
@@ -284,7 +285,12 @@ impl Pipeline {
             .iter()
             .map(|k| (k.clone(), catalog.newest(k, self.limit)))
             .collect();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "pages routed");
         self.load_contents(&mut snap, &shown, &bodies);
+        tracing::debug!(
+            ms = started.elapsed().as_millis() as u64,
+            "contents rendered"
+        );
         let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
             .into_par_iter()
             .map(|(key, entries)| {
@@ -295,6 +301,7 @@ impl Pipeline {
             })
             .collect();
         let feeds_rendered = rendered.len();
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
         for (key, docs) in rendered {
             self.store_feed(&mut snap, key, docs);
         }
@@ -493,8 +500,8 @@ impl Pipeline {
         for format in Format::ALL {
             let path = layout::feed_path(&self.settings, &key, format);
             match docs {
-                Some(_) => snap.routes.insert(path, Route::Feed(key.clone(), format)),
-                None => snap.routes.remove(&path),
+                Some(_) => snap.routes.insert(path.into(), Route::Feed(key.clone(), format)),
+                None => snap.routes.remove(path.as_str()),
             };
         }
         match docs {
@@ -502,7 +509,7 @@ impl Pipeline {
             None => snap.feeds.remove(&key),
         };
         snap.routes.insert(layout::OPML_PATH.into(), Route::Opml);
-        snap.routes.insert(String::new(), Route::Index);
+        snap.routes.insert("".into(), Route::Index);
         snap.routes.insert(INDEX_PATH.into(), Route::Index);
     }
 

@@ -3,6 +3,7 @@
 //! Everything that touches the file system on the way in lives here, so
 //! the parsing modules are pure functions of strings.
 
+use std::borrow::Cow;
 use std::fs;
 use std::io::Read;
 use std::path::{Component, Path, PathBuf};
@@ -176,10 +177,24 @@ pub enum ReadError {
     Encoding,
 }
 
-/// Reads and decodes one file. The size check happens before reading, and
-/// the read is bounded too, so a file that grows meanwhile cannot blow up
-/// memory.
+/// Reads and decodes one file into an owned text.
 pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
+    let mut bytes = Vec::new();
+    let fingerprint = read_bytes(path, max_size, &mut bytes)?;
+    let (text, warning) = decode(bytes)?;
+    Ok(Text {
+        text,
+        fingerprint,
+        warning,
+    })
+}
+
+/// Reads a file's bytes into `buf` (cleared first), so that a loader can
+/// reuse one buffer per thread instead of allocating, faulting in and
+/// zeroing fresh memory for every file. The size check happens before
+/// reading, and the read is bounded too, so a file that grows meanwhile
+/// cannot blow up memory.
+pub fn read_bytes(path: &Path, max_size: u64, buf: &mut Vec<u8>) -> Result<Fingerprint, ReadError> {
     let io = |e: std::io::Error| ReadError::Io(e.to_string());
     let file = fs::File::open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
@@ -189,65 +204,73 @@ pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
             limit: max_size,
         });
     }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(max_size + 1)
-        .read_to_end(&mut bytes)
-        .map_err(io)?;
-    if bytes.len() as u64 > max_size {
+    buf.clear();
+    buf.reserve(meta.len() as usize);
+    file.take(max_size + 1).read_to_end(buf).map_err(io)?;
+    if buf.len() as u64 > max_size {
         return Err(ReadError::TooLarge {
-            size: bytes.len() as u64,
+            size: buf.len() as u64,
             limit: max_size,
         });
     }
-    let (text, warning) = decode(bytes)?;
-    Ok(Text {
-        text,
-        fingerprint: Fingerprint {
-            modified: meta.modified().ok(),
-            len: meta.len(),
-        },
-        warning,
+    Ok(Fingerprint {
+        modified: meta.modified().ok(),
+        len: meta.len(),
     })
 }
 
-/// UTF-8 (with or without BOM) as is; UTF-16 with a BOM and GB18030 with a
-/// warning, since Chinese pipelines still produce the latter.
+/// [`decode_slice`] into an owned string.
 pub fn decode(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
-    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(&bytes) {
-        if encoding == encoding_rs::UTF_8 {
-            return utf8(bytes[bom_len..].to_vec());
+    match decode_slice(&bytes)? {
+        (Cow::Borrowed(text), None) if text.len() == bytes.len() => {
+            // Plain UTF-8 without BOM: reuse the allocation.
+            Ok((
+                String::from_utf8(bytes).map_err(|_| ReadError::Encoding)?,
+                None,
+            ))
         }
-        let (text, had_errors) = encoding.decode_without_bom_handling(&bytes[bom_len..]);
+        (text, warning) => Ok((text.into_owned(), warning)),
+    }
+}
+
+/// UTF-8 (with or without BOM) as is, borrowed; UTF-16 with a BOM and
+/// GB18030 with a warning, since Chinese pipelines still produce the
+/// latter.
+pub fn decode_slice(bytes: &[u8]) -> Result<(Cow<'_, str>, Option<String>), ReadError> {
+    if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
+        let rest = &bytes[bom_len..];
+        if encoding == encoding_rs::UTF_8 {
+            return utf8(rest).map(|t| (Cow::Borrowed(t), None));
+        }
+        let (text, had_errors) = encoding.decode_without_bom_handling(rest);
         if had_errors || text.contains('\0') {
             return Err(ReadError::Encoding);
         }
         let warning = format!("decoded as {} (byte-order mark)", encoding.name());
-        return Ok((text.into_owned(), Some(warning)));
+        return Ok((Cow::Owned(text.into_owned()), Some(warning)));
     }
     if bytes.contains(&0) {
         return Err(ReadError::Binary);
     }
-    match String::from_utf8(bytes) {
-        Ok(text) => Ok((text, None)),
-        Err(e) => gb18030(e.as_bytes()),
+    match std::str::from_utf8(bytes) {
+        Ok(text) => Ok((Cow::Borrowed(text), None)),
+        Err(_) => gb18030(bytes),
     }
 }
 
-fn utf8(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
+fn utf8(bytes: &[u8]) -> Result<&str, ReadError> {
     if bytes.contains(&0) {
         return Err(ReadError::Binary);
     }
-    String::from_utf8(bytes)
-        .map(|t| (t, None))
-        .map_err(|_| ReadError::Encoding)
+    std::str::from_utf8(bytes).map_err(|_| ReadError::Encoding)
 }
 
-fn gb18030(bytes: &[u8]) -> Result<(String, Option<String>), ReadError> {
+fn gb18030(bytes: &[u8]) -> Result<(Cow<'_, str>, Option<String>), ReadError> {
     encoding_rs::GB18030
         .decode_without_bom_handling_and_without_replacement(bytes)
         .map(|text| {
             let warning = "not UTF-8; decoded as GB18030".to_string();
-            (text.into_owned(), Some(warning))
+            (Cow::Owned(text.into_owned()), Some(warning))
         })
         .ok_or(ReadError::Encoding)
 }

@@ -267,6 +267,7 @@ fn rss_has_every_required_element() {
     );
     let enclosure = field(("", "enclosure"));
     assert_eq!(enclosure.attribute("type"), Some("image/png"));
+    assert_eq!(enclosure.attribute("length"), Some("1"), "positive, as validators require");
     let thumb = field(("http://search.yahoo.com/mrss/", "thumbnail"));
     assert!(thumb.attribute("url").unwrap().ends_with("343233024.png"));
     assert!(

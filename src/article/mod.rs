@@ -124,17 +124,38 @@ impl Loader {
     }
 
     /// Reads and parses one file into a report; never panics, never skips.
+    /// The body is not kept, so the bytes are read into a buffer that each
+    /// thread reuses.
     pub fn load(&self, file: &SourceFile) -> FileReport {
-        match self.read_and_parse(file) {
-            Ok((parsed, _)) => FileReport::loaded(file, parsed),
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+        }
+        let outcome = BUF.with_borrow_mut(|buf| {
+            let fingerprint =
+                source::read_bytes(&file.path, self.max_file_size, buf).map_err(read_error)?;
+            let (text, warning) = source::decode_slice(buf).map_err(read_error)?;
+            let mut parsed = self.parse(file, &text, fingerprint.modified)?;
+            if let Some(w) = warning {
+                parsed.messages.insert(0, Message::warning(None, None, w));
+            }
+            parsed.fingerprint = Some(fingerprint);
+            Ok(parsed)
+        });
+        BUF.with_borrow_mut(|buf| {
+            // One huge file must not pin its buffer for the whole load.
+            if buf.capacity() > KEEP_BUFFER {
+                *buf = Vec::new();
+            }
+        });
+        match outcome {
+            Ok(parsed) => FileReport::loaded(file, parsed),
             Err(messages) => FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
         }
     }
 
     /// Reads and parses one file; also returns its body for rendering.
     pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Vec<Message>> {
-        let text = source::read(&file.path, self.max_file_size)
-            .map_err(|e| vec![Message::error(None, None, e.to_string())])?;
+        let text = source::read(&file.path, self.max_file_size).map_err(read_error)?;
         let mut parsed = self.parse(file, &text.text, text.fingerprint.modified)?;
         if let Some(w) = text.warning {
             parsed.messages.insert(0, Message::warning(None, None, w));
@@ -260,6 +281,13 @@ impl Loader {
             .filter(|u| matches!(u.scheme(), "http" | "https"))
             .map(String::from)
     }
+}
+
+/// Per-thread read buffers above this size are released after use.
+const KEEP_BUFFER: usize = 1 << 20;
+
+fn read_error(e: source::ReadError) -> Vec<Message> {
+    vec![Message::error(None, None, e.to_string())]
 }
 
 fn path_key(rel: &str) -> &str {

@@ -11,6 +11,11 @@ use super::{Channel, Item, Site, clean, image_mime, last_updated, rfc822};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
+/// refeed never downloads images, so it cannot know their size. RSS
+/// requires a length and the W3C validator rejects 0 as "not a positive
+/// integer", so an unknown length is written as 1.
+const UNKNOWN_LENGTH: &str = "1";
+
 /// The RSS Best Practices Profile prefers `&#x26;` and `&#x3C;` for `&`
 /// and `<` in titles; the writer escapes them as named entities, so titles
 /// carry these noncharacters (removed from all input by `xml_safe`) as
@@ -67,7 +72,7 @@ fn item(i: &Item) -> RssItem {
         comments: a.comments.then(|| format!("{}#comments", i.url)),
         enclosure: a.image.as_ref().map(|url| Enclosure {
             url: url.clone(),
-            length: "0".into(),
+            length: UNKNOWN_LENGTH.into(),
             mime_type: image_mime(url).into(),
         }),
         dublin_core_ext: a.author.as_ref().map(|name| DublinCoreExtension {
