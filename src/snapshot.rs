@@ -88,6 +88,9 @@ pub struct Snapshot {
     pub index: Arc<Document>,
     /// The latest report of every file, by relative path.
     pub reports: OrdMap<Arc<str>, Arc<FileReport>>,
+    /// The rejected subset of `reports`, kept apart so that listing it
+    /// costs nothing per healthy file.
+    rejected: OrdMap<Arc<str>, Arc<FileReport>>,
     pub stats: ReloadStats,
 }
 
@@ -101,7 +104,7 @@ impl Snapshot {
     }
 
     pub fn rejected(&self) -> impl Iterator<Item = &Arc<FileReport>> {
-        self.reports.values().filter(|r| r.article.is_none())
+        self.rejected.values()
     }
 }
 
@@ -196,6 +199,7 @@ impl Pipeline {
             opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             index: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             reports: OrdMap::new(),
+            rejected: OrdMap::new(),
             stats: self.stats(started, 0, 0),
         };
         let changed: Vec<Arc<str>> = reports.iter().map(|r| r.rel.clone()).collect();
@@ -308,6 +312,12 @@ impl Pipeline {
         snap.opml = Arc::new(self.opml(&snap));
         snap.index = Arc::new(self.index(&snap));
         snap.catalog = catalog;
+        for rel in &changed {
+            match reports.get(rel) {
+                Some(r) if r.article.is_none() => snap.rejected.insert(rel.clone(), r.clone()),
+                _ => snap.rejected.remove(rel),
+            };
+        }
         snap.reports = reports;
         snap.generation += 1;
         snap.stats = self.stats(started, files, feeds_rendered);
@@ -487,7 +497,8 @@ impl Pipeline {
                 None => i,
             })
             .collect();
-        let bytes = feed::render_capped(&self.site, &feed.channel, &items, format, self.max_bytes);
+        let channel = feed.channel.with_query(query.cache_key());
+        let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
         let updated = feed::last_updated(&self.site, &items);
         let doc = Arc::new(Document::new(bytes, format.content_type(), updated));
         if variants.len() < MAX_VARIANTS {
@@ -500,7 +511,9 @@ impl Pipeline {
         for format in Format::ALL {
             let path = layout::feed_path(&self.settings, &key, format);
             match docs {
-                Some(_) => snap.routes.insert(path.into(), Route::Feed(key.clone(), format)),
+                Some(_) => snap
+                    .routes
+                    .insert(path.into(), Route::Feed(key.clone(), format)),
                 None => snap.routes.remove(path.as_str()),
             };
         }

@@ -267,7 +267,11 @@ fn rss_has_every_required_element() {
     );
     let enclosure = field(("", "enclosure"));
     assert_eq!(enclosure.attribute("type"), Some("image/png"));
-    assert_eq!(enclosure.attribute("length"), Some("1"), "positive, as validators require");
+    assert_eq!(
+        enclosure.attribute("length"),
+        Some("1"),
+        "positive, as validators require"
+    );
     let thumb = field(("http://search.yahoo.com/mrss/", "thumbnail"));
     assert!(thumb.attribute("url").unwrap().ends_with("343233024.png"));
     assert!(
@@ -395,4 +399,26 @@ fn every_example_document_round_trips_through_feed_rs() {
         }
     }
     assert!(snap.feeds.contains_key(&FeedKey::Site));
+}
+
+#[test]
+fn query_representations_name_themselves_in_self_links() {
+    let cfg = config(&examples(), &[]);
+    let (pipeline, snap) = snapshot(&cfg);
+    let limits = refeed::feed::query::Limits {
+        default_limit: 20,
+        max_limit: 100,
+        max_pattern_bytes: 256,
+    };
+    let query = refeed::feed::query::Query::parse("limit=2&filter=%E7%A4%BA%E4%BE%8B&x=1", &limits)
+        .unwrap();
+    let doc = pipeline.variant(&snap, &snap.feeds[&FeedKey::Site], &query, Format::Rss);
+    let text = std::str::from_utf8(doc.identity()).unwrap();
+    assert!(
+        text.contains(
+            "href=\"http://127.0.0.1:8080/rss.xml?filter=%E7%A4%BA%E4%BE%8B&amp;limit=2\""
+        ),
+        "{text}"
+    );
+    assert_eq!(parse(doc.identity()).entries.len(), 2);
 }

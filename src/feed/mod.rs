@@ -161,6 +161,18 @@ impl Channel {
         }
     }
 
+    /// The same feed selected by a query string: self links must name the
+    /// document they are in, query included.
+    pub fn with_query(&self, query: &str) -> Channel {
+        let q = |url: &str| format!("{url}?{query}");
+        Channel {
+            rss_url: q(&self.rss_url),
+            atom_url: q(&self.atom_url),
+            json_url: q(&self.json_url),
+            ..self.clone()
+        }
+    }
+
     pub fn url(&self, format: Format) -> &str {
         match format {
             Format::Rss => &self.rss_url,

@@ -58,7 +58,8 @@ pub struct Query {
     pub format: Option<Format>,
     pub brief: Option<usize>,
     filters: Vec<(String, Regex)>,
-    /// Sorted `key=value` pairs of the recognised parameters.
+    /// The recognised parameters, sorted and URL-encoded: the cache key, and
+    /// the query of the representation's self links.
     canonical: String,
 }
 
@@ -96,11 +97,9 @@ impl Query {
         for (k, v) in pairs.iter().filter(|(k, _)| FILTERS.contains(&k.as_str())) {
             filters.push((k.clone(), compile(k, v, case_sensitive, limits)?));
         }
-        let canonical = pairs
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("&");
+        let canonical = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(&pairs)
+            .finish();
         Ok(Query {
             limit,
             format,
