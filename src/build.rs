@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use crate::feed::layout;
 use crate::render::{Document, Encoding};
-use crate::snapshot::{INDEX_PATH, Snapshot};
+use crate::snapshot::{INDEX_PATH, Route, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -38,6 +38,10 @@ pub fn write(
     for (key, docs) in &snap.feeds {
         for format in layout::Format::ALL {
             let path = layout::feed_path(settings, key, format);
+            // A feed that lost its URL to a sibling with the same slug.
+            if snap.route(&path) != Some(&Route::Feed(key.clone(), format)) {
+                continue;
+            }
             put(out, &path, docs.doc(format), &mut written)?;
         }
         written.feeds += 1;

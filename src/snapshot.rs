@@ -510,12 +510,27 @@ impl Pipeline {
     fn store_feed(&self, snap: &mut Snapshot, key: FeedKey, docs: Option<FeedDocs>) {
         for format in Format::ALL {
             let path = layout::feed_path(&self.settings, &key, format);
-            match docs {
-                Some(_) => snap
-                    .routes
-                    .insert(path.into(), Route::Feed(key.clone(), format)),
-                None => snap.routes.remove(path.as_str()),
+            let holder = match snap.routes.get(path.as_str()) {
+                Some(Route::Feed(other, _)) => Some(other.clone()),
+                _ => None,
             };
+            match (&docs, holder) {
+                // Sibling names that slugize alike (`C#`, `C++`) share a
+                // URL; the smaller key keeps it whatever the order of
+                // arrival, so the outcome is deterministic.
+                (Some(_), Some(other)) if other < key => {
+                    tracing::warn!(url = %path, kept = ?other, lost = ?key,
+                        "two feeds share a URL; set category_map or tag_map to separate them");
+                }
+                (Some(_), _) => {
+                    snap.routes
+                        .insert(path.into(), Route::Feed(key.clone(), format));
+                }
+                (None, Some(other)) if other == key => {
+                    snap.routes.remove(path.as_str());
+                }
+                (None, _) => {}
+            }
         }
         match docs {
             Some(d) => snap.feeds.insert(key, Arc::new(d)),

@@ -422,3 +422,31 @@ fn query_representations_name_themselves_in_self_links() {
     );
     assert_eq!(parse(doc.identity()).entries.len(), 2);
 }
+
+#[test]
+fn sibling_categories_with_one_slug_resolve_deterministically() {
+    let dir = tree(&[
+        (
+            "a.md",
+            "---\ntitle: sharp\ndate: 2021-01-02\ncategories: [Lang, \"C#\"]\n---\nx",
+        ),
+        (
+            "b.md",
+            "---\ntitle: plus\ndate: 2021-01-01\ncategories: [Lang, \"C++\"]\n---\ny",
+        ),
+    ]);
+    let (_, snap) = snapshot(&config(dir.path(), &[]));
+    let feed = parse(doc(&snap, "categories/Lang/C/atom.xml"));
+    let titles: Vec<_> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.clone().unwrap().content)
+        .collect();
+    // "C#" < "C++": the smaller name keeps the shared URL.
+    assert_eq!(titles, ["sharp"]);
+    let out = tempfile::tempdir().unwrap();
+    let (pipeline, _) = snapshot(&config(dir.path(), &[]));
+    refeed::build::write(&snap, pipeline.settings(), out.path()).unwrap();
+    let built = std::fs::read(out.path().join("categories/Lang/C/atom.xml")).unwrap();
+    assert_eq!(built, doc(&snap, "categories/Lang/C/atom.xml"));
+}
