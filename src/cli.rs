@@ -23,7 +23,8 @@ pub struct Cli {
     /// Site URL (`url`) that links and ids are built on.
     #[arg(long, global = true, value_name = "URL")]
     pub url: Option<String>,
-    /// Log filter, e.g. `info` or `refeed=debug`.
+    /// Log filter, e.g. `info` or `refeed=debug`; `info,refeed::access=debug`
+    /// adds one line per HTTP request to `refeed serve`'s log.
     #[arg(long, global = true, env = "REFEED_LOG", default_value = "info")]
     pub log: String,
     #[command(subcommand)]

@@ -34,8 +34,10 @@ fn main() -> ExitCode {
 fn init_logging(filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_new(filter)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    // Colours only for a terminal: a log file or pipe gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .init();
 }
@@ -60,10 +62,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let state = web::Data::new(State::new(config, pipeline));
     let _reloader = refeed::watch::start(config, state.clone()).context("starting the loader")?;
     let listen = config.server.listen;
-    eprintln!(
-        "refeed: serving {} on http://{listen}/ (index), http://{listen}/rss.xml (site feed)",
-        config.source_dir.display()
-    );
+    // `server::run` prints the URLs to open once the socket is bound.
     actix_web::rt::System::new()
         .block_on(refeed::server::run(config, state))
         .with_context(|| format!("serving on {listen}"))?;

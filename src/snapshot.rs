@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Timelike, Utc};
 use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
@@ -139,6 +139,47 @@ pub struct Pipeline {
     pages: papaya::HashMap<Arc<str>, (Arc<Entry>, Arc<Document>)>,
 }
 
+/// `Last-Modified` of a document: the newest `updated` of its items, as
+/// long as that moves with every change. An edit that keeps the dates, or
+/// the removal of an older item, changes the bytes but not that date; a
+/// client validating with `If-Modified-Since` alone would then keep its
+/// stale copy, so such a change moves the date to the time of the reload.
+fn last_modified(old: Option<&Document>, bytes: &[u8], updated: DateTime<Utc>) -> DateTime<Utc> {
+    match old {
+        None => updated,
+        Some(old) if old.identity()[..] == *bytes => old.last_modified,
+        Some(old) if updated > old.last_modified => updated,
+        Some(old) => {
+            let next = old.last_modified + chrono::Duration::seconds(1);
+            next.max(Utc::now().with_nanosecond(0).unwrap_or(next))
+        }
+    }
+}
+
+/// Every report by path, and the rejected ones apart.
+type ReportMap = OrdMap<Arc<str>, Arc<FileReport>>;
+
+fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap) {
+    let mut all = ReportMap::new();
+    let mut rejected = ReportMap::new();
+    for r in reports {
+        let r = Arc::new(r);
+        if r.article.is_none() {
+            rejected.insert(r.rel.clone(), r.clone());
+        }
+        all.insert(r.rel.clone(), r);
+    }
+    (all, rejected)
+}
+
+/// Every article's permalink path to its file.
+fn article_routes(catalog: &Catalog) -> HashMap<Arc<str>, Route> {
+    catalog
+        .entries()
+        .map(|e| (e.path.clone(), Route::Article(e.article.rel.clone())))
+        .collect()
+}
+
 /// RSSHub's `brief`: the description becomes plain text of `n` characters.
 fn brief(item: Item, n: usize) -> Item {
     let summary = crate::html::summarize(&item.content.html, n);
@@ -179,17 +220,22 @@ impl Pipeline {
         &self.settings
     }
 
-    /// The first snapshot: every file loaded, every feed rendered.
+    /// The first snapshot: every file loaded, every feed rendered. The
+    /// maps that are built one insert at a time (reports, article routes)
+    /// are built beside the parallel work rather than after it.
     pub fn initial(&self) -> Result<Snapshot, BuildError> {
         let started = Instant::now();
         let reports = self.loader.load_folder(&self.root)?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
         let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
-        let catalog = Catalog::build(self.settings.clone(), articles);
+        let (catalog, (reports, rejected)) = rayon::join(
+            || Catalog::build(self.settings.clone(), articles),
+            || report_maps(reports),
+        );
         let mut touched: Touched = catalog.feeds().map(|(key, _)| key).collect();
         touched.insert(FeedKey::Site);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "catalog built");
-        let empty = Snapshot {
+        let mut snap = Snapshot {
             generation: 0,
             site: self.site.clone(),
             catalog: Catalog::new(self.settings.clone()),
@@ -199,23 +245,22 @@ impl Pipeline {
             opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             index: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             reports: OrdMap::new(),
-            rejected: OrdMap::new(),
+            rejected,
             stats: self.stats(started, 0, 0),
         };
-        let changed: Vec<Arc<str>> = reports.iter().map(|r| r.rel.clone()).collect();
-        let reports = reports
-            .into_iter()
-            .map(|r| (r.rel.clone(), Arc::new(r)))
-            .collect();
-        Ok(self.finish(
-            empty,
-            catalog,
-            reports,
-            touched,
-            Bodies::new(),
-            changed,
-            started,
-        ))
+        let (mut routes, feeds_rendered) = rayon::join(
+            || article_routes(&catalog),
+            || self.render_touched(&mut snap, &catalog, &touched, &Bodies::new()),
+        );
+        tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
+        // Feed paths win over an article permalink that happens to equal one.
+        routes.extend(snap.routes.clone());
+        snap.routes = routes;
+        snap.stats = self.stats(started, reports.len(), feeds_rendered);
+        snap.catalog = catalog;
+        snap.reports = reports;
+        snap.generation = 1;
+        Ok(snap)
     }
 
     /// A new snapshot with `changes` applied to `prev`. A file that no
@@ -283,45 +328,52 @@ impl Pipeline {
         changed: Vec<Arc<str>>,
         started: Instant,
     ) -> Snapshot {
-        let files = changed.len();
         self.update_pages(&mut snap, &catalog, &changed);
-        let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
-            .iter()
-            .map(|k| (k.clone(), catalog.newest(k, self.limit)))
-            .collect();
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "pages routed");
-        self.load_contents(&mut snap, &shown, &bodies);
-        tracing::debug!(
-            ms = started.elapsed().as_millis() as u64,
-            "contents rendered"
-        );
-        let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
-            .into_par_iter()
-            .map(|(key, entries)| {
-                let count = catalog.count(&key);
-                let docs = (count > 0 || key == FeedKey::Site)
-                    .then(|| self.render_feed(&snap, &key, entries, count));
-                (key, docs)
-            })
-            .collect();
-        let feeds_rendered = rendered.len();
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
-        for (key, docs) in rendered {
-            self.store_feed(&mut snap, key, docs);
-        }
-        snap.opml = Arc::new(self.opml(&snap));
-        snap.index = Arc::new(self.index(&snap));
-        snap.catalog = catalog;
+        let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched, &bodies);
         for rel in &changed {
             match reports.get(rel) {
                 Some(r) if r.article.is_none() => snap.rejected.insert(rel.clone(), r.clone()),
                 _ => snap.rejected.remove(rel),
             };
         }
+        snap.catalog = catalog;
         snap.reports = reports;
         snap.generation += 1;
-        snap.stats = self.stats(started, files, feeds_rendered);
+        snap.stats = self.stats(started, changed.len(), feeds_rendered);
         snap
+    }
+
+    /// Renders the touched feeds (contents first, in parallel), stores
+    /// them with their routes, and renders the OPML and index pages that
+    /// list them. Returns how many feeds were rendered.
+    fn render_touched(
+        &self,
+        snap: &mut Snapshot,
+        catalog: &Catalog,
+        touched: &Touched,
+        bodies: &Bodies,
+    ) -> usize {
+        let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
+            .iter()
+            .map(|k| (k.clone(), catalog.newest(k, self.limit)))
+            .collect();
+        self.load_contents(snap, &shown, bodies);
+        let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
+            .into_par_iter()
+            .map(|(key, entries)| {
+                let count = catalog.count(&key);
+                let docs = (count > 0 || key == FeedKey::Site)
+                    .then(|| self.render_feed(snap, &key, entries, count));
+                (key, docs)
+            })
+            .collect();
+        let feeds_rendered = rendered.len();
+        for (key, docs) in rendered {
+            self.store_feed(snap, key, docs);
+        }
+        snap.opml = Arc::new(self.opml(snap));
+        snap.index = Arc::new(self.index(snap));
+        feeds_rendered
     }
 
     fn stats(&self, started: Instant, files: usize, feeds_rendered: usize) -> ReloadStats {
@@ -449,9 +501,12 @@ impl Pipeline {
             .collect();
         let channel = Channel::new(&self.site, &self.settings, key);
         let updated = feed::last_updated(&self.site, &items);
+        let previous = snap.feeds.get(key);
         let doc = |format: Format| {
             let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
-            Arc::new(Document::new(bytes, format.content_type(), updated))
+            let old = previous.map(|p| p.doc(format).as_ref());
+            let modified = last_modified(old, &bytes, updated);
+            Arc::new(Document::new(bytes, format.content_type(), modified))
         };
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
@@ -499,8 +554,9 @@ impl Pipeline {
             .collect();
         let channel = feed.channel.with_query(query.cache_key());
         let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
-        let updated = feed::last_updated(&self.site, &items);
-        let doc = Arc::new(Document::new(bytes, format.content_type(), updated));
+        // A query representation changes exactly when its feed does.
+        let modified = feed.doc(path_format).last_modified;
+        let doc = Arc::new(Document::new(bytes, format.content_type(), modified));
         if variants.len() < MAX_VARIANTS {
             variants.insert(key, doc.clone());
         }

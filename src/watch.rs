@@ -61,9 +61,10 @@ pub fn start(config: &Config, state: web::Data<State>) -> std::io::Result<Reload
         rescan_every: (config.watch.rescan_interval > 0)
             .then(|| Duration::from_secs(config.watch.rescan_interval)),
     };
-    if settings.watch {
-        forward_sighup(tx.clone())?;
-    }
+    // SIGHUP asks for a rescan whether or not file events are watched:
+    // without events (network file systems, `watch.enabled: false`) it is
+    // the one way to reload on demand.
+    forward_sighup(tx.clone())?;
     let events = tx.clone();
     let thread = std::thread::Builder::new()
         .name("refeed-reload".into())
@@ -115,9 +116,16 @@ impl Worker {
     }
 
     fn run(mut self, rx: Receiver<Signal>) {
+        // Watch before the first load, so that a file changed while the
+        // folder is being read is queued and applied after it, not missed
+        // until the next rescan.
+        if self.settings.watch && self.settings.root.is_dir() {
+            self.watcher = self.watch();
+        }
         self.load_initial();
         let mut next_rescan = self.next_rescan();
         loop {
+            let was_ok = self.source_ok;
             let wait = next_rescan.map(|t| t.saturating_duration_since(Instant::now()));
             let signal = match wait {
                 Some(w) => rx.recv_timeout(w),
@@ -146,6 +154,12 @@ impl Worker {
                     self.rescan("interval");
                     next_rescan = self.next_rescan();
                 }
+            }
+            // A SIGHUP rescan can lose or regain the folder too: retry a lost
+            // one every second (even with `rescan_interval: 0`), and go back
+            // to the configured interval once it is back.
+            if self.source_ok != was_ok {
+                next_rescan = self.next_rescan();
             }
         }
     }

@@ -121,6 +121,30 @@ async fn article_pages_resolve_item_links() {
 }
 
 #[actix_web::test]
+async fn article_pages_autodiscover_their_category_feeds() {
+    let app = app(true).await;
+    let r = test::call_service(
+        &app,
+        get("/2021/06/18/tech/rust/ownership-in-practice/").to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 200);
+    let html = String::from_utf8(body(r).await).unwrap();
+    for (dir, title) in [("Tech", "Tech"), ("Tech/Rust", "Tech / Rust")] {
+        for (file, mime) in [
+            ("rss.xml", "application/rss+xml"),
+            ("atom.xml", "application/atom+xml"),
+            ("feed.json", "application/feed+json"),
+        ] {
+            let link = format!(
+                "<link rel=\"alternate\" type=\"{mime}\" title=\"refeed examples · {title}\" href=\"http://127.0.0.1:8080/categories/{dir}/{file}\">"
+            );
+            assert!(html.contains(&link), "{link}\n{html}");
+        }
+    }
+}
+
+#[actix_web::test]
 async fn health_reports_loading_then_counts() {
     let app = app(false).await;
     let r = test::call_service(&app, get("/healthz").to_request()).await;

@@ -7,8 +7,9 @@ mod health;
 mod routes;
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
 use actix_web::{App, HttpServer, web};
 use arc_swap::{ArcSwap, ArcSwapOption};
 
@@ -74,8 +75,76 @@ pub fn configure(state: web::Data<State>) -> impl FnOnce(&mut web::ServiceConfig
     }
 }
 
+/// Resolves on the first SIGTERM or SIGINT. Given to actix in place of its
+/// own handlers, which stop *forcibly* on SIGINT (dropping requests in
+/// flight); the issue asks for a graceful stop on both.
+async fn stop_requested() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot handle SIGTERM/SIGINT");
+        return std::future::pending().await;
+    };
+    let name = std::future::poll_fn(|cx| {
+        if term.poll_recv(cx).is_ready() {
+            std::task::Poll::Ready("SIGTERM")
+        } else if int.poll_recv(cx).is_ready() {
+            std::task::Poll::Ready("SIGINT")
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    tracing::info!("{name} received; stopping gracefully");
+}
+
+/// The tracing target of the request log: off by default, on with
+/// `--log info,refeed::access=debug`. One line per request: method, path
+/// and query, status, user agent, milliseconds.
+pub const ACCESS_LOG: &str = "refeed::access";
+
+/// The request log middleware; costs one filter check when it is off.
+fn log_request<S, B>(
+    req: ServiceRequest,
+    srv: &S,
+) -> impl Future<Output = Result<ServiceResponse<B>, actix_web::Error>> + use<S, B>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+{
+    let logged = tracing::enabled!(target: ACCESS_LOG, tracing::Level::DEBUG).then(|| {
+        let agent = req
+            .headers()
+            .get(actix_web::http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-")
+            .to_string();
+        (
+            req.method().clone(),
+            req.uri().clone(),
+            agent,
+            Instant::now(),
+        )
+    });
+    let response = srv.call(req);
+    async move {
+        let response = response.await?;
+        if let Some((method, uri, agent, started)) = logged {
+            tracing::debug!(
+                target: ACCESS_LOG,
+                "{method} {uri} {} {agent:?} {:.1}ms",
+                response.status().as_u16(),
+                started.elapsed().as_secs_f64() * 1000.0
+            );
+        }
+        Ok(response)
+    }
+}
+
 /// Binds and runs the server until SIGINT/SIGTERM (graceful: in-flight
-/// requests finish).
+/// requests finish). Once bound, prints the URLs to open to stderr; with
+/// port 0 in `server.listen` they name the port the system chose.
 pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()> {
     let s = &config.server;
     let workers = if s.workers == 0 {
@@ -84,14 +153,24 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
         s.workers
     };
     let app_state = state.clone();
-    HttpServer::new(move || App::new().configure(configure(app_state.clone())))
-        .workers(workers)
-        .max_connections(s.max_connections.div_ceil(workers))
-        .client_request_timeout(Duration::from_secs(s.client_request_timeout))
-        .client_disconnect_timeout(Duration::from_secs(1))
-        .keep_alive(Duration::from_secs(s.keep_alive))
-        .shutdown_timeout(10)
-        .bind(s.listen)?
-        .run()
-        .await
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap_fn(log_request)
+            .configure(configure(app_state.clone()))
+    })
+    .workers(workers)
+    .max_connections(s.max_connections.div_ceil(workers))
+    .client_request_timeout(Duration::from_secs(s.client_request_timeout))
+    .client_disconnect_timeout(Duration::from_secs(1))
+    .keep_alive(Duration::from_secs(s.keep_alive))
+    .shutdown_timeout(10)
+    .shutdown_signal(stop_requested())
+    .bind(s.listen)?;
+    for addr in server.addrs() {
+        eprintln!(
+            "refeed: serving {} on http://{addr}/ (index), http://{addr}/rss.xml (site feed)",
+            config.source_dir.display()
+        );
+    }
+    server.run().await
 }

@@ -1,0 +1,809 @@
+//! `refeed serve` as a process on a real socket: live reload (file events,
+//! SIGHUP, periodic rescans), signals, HEAD on the wire, and replicas.
+//!
+//! Every test runs the built binary on 127.0.0.1 with port 0 (it prints the
+//! port it got) over its own copy of `examples/posts`, and kills it when the
+//! test ends, passing or not. Every wait is a bounded poll, so a broken
+//! reload fails the test instead of hanging it.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+
+/// How fast a change must show in every feed it touches (issue 4).
+const RELOAD_BOUND: Duration = Duration::from_secs(1);
+/// The bound for waits whose speed is not what the test is about.
+const PATIENCE: Duration = Duration::from_secs(15);
+
+// --- a running server -------------------------------------------------
+
+/// A `refeed serve` child process, killed on drop.
+struct Refeed {
+    child: Child,
+    addr: String,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl Refeed {
+    /// Starts refeed on `source` with `REFEED_*` variables `env`, and waits
+    /// until it listens and has loaded the folder.
+    fn start(source: &Path, env: &[(&str, &str)]) -> Refeed {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_refeed"));
+        for (key, _) in std::env::vars() {
+            if key.starts_with("REFEED_") {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.current_dir(source)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(["--log", "info,refeed::access=debug"])
+            .arg("--source")
+            .arg(source)
+            .env("REFEED_SERVER__WORKERS", "1")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn refeed");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = mpsc::channel();
+        let lines = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = bound_address(&line) {
+                    let _ = tx.send(addr);
+                }
+                lines.lock().unwrap().push(line);
+            }
+        });
+        let mut server = Refeed {
+            child,
+            addr: String::new(),
+            log,
+        };
+        match rx.recv_timeout(PATIENCE) {
+            Ok(addr) => server.addr = addr,
+            Err(_) => panic!("refeed did not start listening:\n{}", server.log_text()),
+        }
+        server.wait_for("the first load", PATIENCE, |s| {
+            s.get("/healthz").status == 200
+        });
+        server
+    }
+
+    fn pid(&self) -> i32 {
+        self.child.id() as i32
+    }
+
+    fn signal(&self, signal: i32) {
+        // SAFETY: kill(2) on our own child's pid; no memory is involved.
+        let rc = unsafe { libc::kill(self.pid(), signal) };
+        assert_eq!(rc, 0, "kill({}, {signal})", self.pid());
+    }
+
+    fn log_text(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+        request(&self.addr, method, path, headers)
+    }
+
+    fn get(&self, path: &str) -> Response {
+        self.request("GET", path, &[])
+    }
+
+    /// The titles of a feed's items; empty when the feed does not exist.
+    fn titles(&self, path: &str) -> Vec<String> {
+        let r = self.get(path);
+        if r.status == 404 {
+            return Vec::new();
+        }
+        assert_eq!(r.status, 200, "{path}");
+        feed_rs::parser::parse(&r.body[..])
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .entries
+            .into_iter()
+            .map(|e| e.title.map(|t| t.content).unwrap_or_default())
+            .collect()
+    }
+
+    fn health(&self) -> serde_json::Value {
+        let r = self.get("/healthz");
+        serde_json::from_slice(&r.body).expect("healthz is JSON")
+    }
+
+    /// Polls `done` every 20 ms until it holds; panics with the server log
+    /// after `bound`. Returns how long it took.
+    fn wait_for(
+        &self,
+        what: &str,
+        bound: Duration,
+        mut done: impl FnMut(&Self) -> bool,
+    ) -> Duration {
+        let started = Instant::now();
+        loop {
+            if done(self) {
+                return started.elapsed();
+            }
+            if started.elapsed() > bound {
+                panic!(
+                    "timed out after {bound:?} waiting for {what}; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Waits for the process to exit on its own, within `bound`.
+    fn wait_exit(&mut self, bound: Duration) -> ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if started.elapsed() > bound {
+                panic!(
+                    "refeed still running {bound:?} later; log:\n{}",
+                    self.log_text()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Refeed {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `refeed: serving DIR on http://ADDR/ (index), …` -> `ADDR`.
+fn bound_address(line: &str) -> Option<String> {
+    let rest = line.strip_prefix("refeed: serving ")?;
+    let at = rest.find(" on http://")? + " on http://".len();
+    let addr = rest[at..].split('/').next()?;
+    Some(addr.to_string())
+}
+
+// --- a minimal HTTP/1.1 client over TcpStream ---------------------------
+
+/// One response as it came over the wire: `body` is every byte after the
+/// header block (de-chunked if chunked), so a HEAD that sent a body shows.
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn etag(&self) -> String {
+        self.header("etag").expect("ETag").to_string()
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap_or_else(|e| panic!("connect {addr}: {e}"));
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).expect("send request");
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    parse_response(&raw).unwrap_or_else(|| panic!("{method} {path}: malformed response {raw:?}"))
+}
+
+fn parse_response(raw: &[u8]) -> Option<Response> {
+    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&raw[..end]).ok()?;
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .map(|l| {
+            let (k, v) = l.split_once(':')?;
+            Some((k.trim().to_ascii_lowercase(), v.trim().to_string()))
+        })
+        .collect::<Option<_>>()?;
+    let mut body = raw[end + 4..].to_vec();
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked"));
+    if chunked {
+        body = dechunk(&body)?;
+    }
+    Some(Response {
+        status,
+        headers,
+        body,
+    })
+}
+
+fn dechunk(mut raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::new();
+    loop {
+        let eol = raw.windows(2).position(|w| w == b"\r\n")?;
+        let size = std::str::from_utf8(&raw[..eol]).ok()?.split(';').next()?;
+        let size = usize::from_str_radix(size.trim(), 16).ok()?;
+        raw = &raw[eol + 2..];
+        if size == 0 {
+            return Some(out);
+        }
+        out.extend_from_slice(raw.get(..size)?);
+        raw = raw.get(size + 2..)?;
+    }
+}
+
+// --- the source folder ----------------------------------------------------
+
+fn examples() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/posts")
+}
+
+/// A private copy of `examples/posts` the test may change.
+fn source_copy() -> tempfile::TempDir {
+    fn copy(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for entry in std::fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            let target = to.join(entry.file_name());
+            if entry.file_type().unwrap().is_dir() {
+                copy(&entry.path(), &target);
+            } else {
+                std::fs::copy(entry.path(), &target).unwrap();
+            }
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    copy(&examples(), dir.path());
+    dir
+}
+
+/// Writes `text` beside `path` under a hidden temporary name, then renames
+/// it into place, as editors and sync tools do.
+fn write_atomically(path: &Path, text: &str) {
+    let tmp = path.with_file_name(format!(
+        ".{}.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// `/categories/<a>/<b>/<file>` with each name percent-encoded.
+fn category(names: &[&str], file: &str) -> String {
+    let mut path = String::from("/categories/");
+    for name in names {
+        path.push_str(&utf8_percent_encode(name, NON_ALPHANUMERIC).to_string());
+        path.push('/');
+    }
+    path + file
+}
+
+const FORMATS: [&str; 3] = ["rss.xml", "atom.xml", "feed.json"];
+
+/// Every document of the site feed and of the feeds `dirs` (paths ending
+/// in `/`), in every format.
+fn documents(dirs: &[String]) -> Vec<String> {
+    std::iter::once("/".to_string())
+        .chain(dirs.iter().cloned())
+        .flat_map(|d| FORMATS.iter().map(move |f| format!("{d}{f}")))
+        .collect()
+}
+
+const NEW_TITLE: &str = "Live reload arrives";
+const NEW_POST: &str = "---
+title: Live reload arrives
+date: 2021-07-01 09:00:00
+categories: [Tech, Rust, Live]
+tags: [live-reload]
+---
+
+A post that did not exist when the server started.
+";
+
+/// The feeds `NEW_POST` belongs in: each level of its category, its tag.
+fn new_post_feeds() -> Vec<String> {
+    vec![
+        category(&["Tech"], ""),
+        category(&["Tech", "Rust"], ""),
+        category(&["Tech", "Rust", "Live"], ""),
+        "/tags/live-reload/".to_string(),
+    ]
+}
+
+fn everywhere(server: &Refeed, docs: &[String], title: &str) -> bool {
+    docs.iter()
+        .all(|d| server.titles(d).iter().any(|t| t == title))
+}
+
+fn nowhere(server: &Refeed, docs: &[String], title: &str) -> bool {
+    docs.iter()
+        .all(|d| server.titles(d).iter().all(|t| t != title))
+}
+
+// --- live reload by file events -------------------------------------------
+
+#[test]
+fn a_post_renamed_into_place_reaches_all_its_feeds_within_a_second() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let docs = documents(&new_post_feeds());
+    assert!(nowhere(&server, &docs, NEW_TITLE));
+    assert_eq!(
+        server
+            .get(&category(&["Tech", "Rust", "Live"], "rss.xml"))
+            .status,
+        404
+    );
+
+    write_atomically(&dir.path().join("tech/rust/live-reload.md"), NEW_POST);
+    let took = server.wait_for("the new post in every feed", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE)
+    });
+    assert!(took <= RELOAD_BOUND, "took {took:?}");
+
+    // Its item link resolves to its page, and the index and OPML know the
+    // new category.
+    let r = server.get("/feed.json");
+    let feed = feed_rs::parser::parse(&r.body[..]).unwrap();
+    let entry = feed
+        .entries
+        .iter()
+        .find(|e| e.title.as_ref().is_some_and(|t| t.content == NEW_TITLE))
+        .unwrap();
+    let page = entry.links[0]
+        .href
+        .strip_prefix("http://127.0.0.1:8080")
+        .unwrap();
+    let r = server.get(page);
+    assert_eq!(r.status, 200, "{page}");
+    assert!(r.text().contains(NEW_TITLE));
+    assert!(
+        server
+            .get("/opml.xml")
+            .text()
+            .contains("/categories/Tech/Rust/Live/rss.xml")
+    );
+    let health = server.health();
+    assert_eq!(health["articles"], 12);
+    assert_eq!(health["rejected_count"], 0);
+}
+
+#[test]
+fn a_post_in_a_new_folder_is_found() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let folder = dir.path().join("新栏目/子栏目");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("文章.md"), NEW_POST).unwrap();
+    let docs = documents(&new_post_feeds());
+    let took = server.wait_for("the post of a new folder", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE)
+    });
+    assert!(took <= RELOAD_BOUND, "took {took:?}");
+}
+
+#[test]
+fn a_post_written_in_place_in_two_steps_ends_in_its_final_form() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let text = NEW_POST.replace(
+        "did not exist when the server started.",
+        "was written in two steps. THE-END",
+    );
+    // Cut inside the front matter, so the first half alone is no post.
+    let cut = text.find("date:").unwrap() + 3;
+    let path = dir.path().join("tech/rust/two-steps.md");
+    let mut file = std::fs::File::create(&path).unwrap();
+    file.write_all(&text.as_bytes()[..cut]).unwrap();
+    file.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    file.write_all(&text.as_bytes()[cut..]).unwrap();
+    file.flush().unwrap();
+    drop(file);
+
+    let docs = documents(&new_post_feeds());
+    let took = server.wait_for("the final form in every feed", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE)
+            && s.get("/feed.json").text().contains("THE-END")
+            && s.health()["rejected_count"] == 0
+    });
+    assert!(took <= RELOAD_BOUND, "took {took:?}");
+    // Exactly one item for the file: nothing left of the first half.
+    assert_eq!(server.titles("/rss.xml").len(), 12);
+    assert_eq!(server.health()["articles"], 12);
+}
+
+#[test]
+fn an_edit_changes_the_etag_and_old_validators_get_the_new_version() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let feed = category(&["Tech"], "rss.xml");
+    let before = server.get(&feed);
+    let old = before.etag();
+    let r = server.request("GET", &feed, &[("If-None-Match", &old)]);
+    assert_eq!(r.status, 304);
+
+    let path = dir.path().join("tech/hello-world.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("title: Hello World", "title: Hello, edited World"),
+    )
+    .unwrap();
+    server.wait_for("a new ETag", PATIENCE, |s| s.get(&feed).etag() != old);
+
+    let r = server.request("GET", &feed, &[("If-None-Match", &old)]);
+    assert_eq!(r.status, 200, "the old ETag no longer validates");
+    assert!(r.text().contains("Hello, edited World"));
+    assert!(!r.text().contains("<title>Hello World</title>"));
+    let new = r.etag();
+    let r = server.request("GET", &feed, &[("If-None-Match", &new)]);
+    assert_eq!(r.status, 304);
+    assert!(r.body.is_empty());
+    for doc in documents(&[category(&["Tech"], "")]) {
+        assert!(
+            server
+                .titles(&doc)
+                .iter()
+                .any(|t| t == "Hello, edited World"),
+            "{doc}"
+        );
+    }
+}
+
+#[test]
+fn changes_that_keep_every_date_still_move_last_modified() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let feed = category(&["Tech"], "atom.xml");
+    let before = server.get(&feed);
+    let modified = before
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    let r = server.request("GET", &feed, &[("If-Modified-Since", &modified)]);
+    assert_eq!(r.status, 304);
+
+    // Neither the retitle nor the removal of an older item changes the
+    // newest date in the feed.
+    let path = dir.path().join("tech/hello-world.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(
+        &path,
+        text.replace("title: Hello World", "title: Hello, quiet World"),
+    )
+    .unwrap();
+    std::fs::remove_file(dir.path().join("tech/rust/cdata-and-escapes.md")).unwrap();
+    server.wait_for("the edit and the delete", PATIENCE, |s| {
+        let titles = s.titles(&feed);
+        titles.iter().any(|t| t == "Hello, quiet World") && titles.len() == 2
+    });
+    let r = server.request("GET", &feed, &[("If-Modified-Since", &modified)]);
+    assert_eq!(
+        r.status, 200,
+        "If-Modified-Since alone must not hide the change"
+    );
+    let newer = r
+        .header("last-modified")
+        .expect("Last-Modified")
+        .to_string();
+    let r = server.request("GET", &feed, &[("If-Modified-Since", &newer)]);
+    assert_eq!(r.status, 304);
+}
+
+#[test]
+fn a_deleted_post_leaves_its_feeds() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let title = "示例央行维持利率不变";
+    let only = category(&["金融", "新浪财经", "新浪财经－国际"], "");
+    let docs = documents(&[category(&["金融"], ""), category(&["金融", "新浪财经"], "")]);
+    assert!(everywhere(&server, &docs, title));
+    let page = server
+        .titles(&format!("{only}rss.xml"))
+        .into_iter()
+        .next()
+        .expect("the category's only post");
+    assert_eq!(page, title);
+
+    std::fs::remove_file(
+        dir.path()
+            .join(format!("金融/新浪财经/新浪财经－国际/{title}.md")),
+    )
+    .unwrap();
+    let took = server.wait_for("the post gone from its feeds", PATIENCE, |s| {
+        nowhere(s, &docs, title)
+    });
+    assert!(took <= RELOAD_BOUND, "took {took:?}");
+    for f in FORMATS {
+        let r = server.get(&format!("{only}{f}"));
+        assert_eq!(r.status, 404, "the emptied category's {f} is gone");
+    }
+    let health = server.health();
+    assert_eq!(health["articles"], 10);
+    assert_eq!(health["files"], 11);
+    assert!(!server.get("/opml.xml").text().contains("新浪财经－国际"));
+}
+
+#[test]
+fn an_edit_into_invalid_yaml_keeps_the_last_good_version_and_is_reported() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let path = dir.path().join("tech/hello-world.md");
+    let feed = category(&["Tech"], "atom.xml");
+    let good = server.get(&feed);
+    std::fs::write(
+        &path,
+        "---\ntitle: [Hello, broken\ndate: 2021-06-10 12:00:00\ncategories: Tech\n---\n\nBROKEN-BODY\n",
+    )
+    .unwrap();
+    server.wait_for("the file listed as rejected", PATIENCE, |s| {
+        s.health()["rejected"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["path"] == "tech/hello-world.md")
+    });
+    let health = server.health();
+    assert_eq!(health["status"], "ok");
+    assert_eq!(health["rejected_count"], 1);
+    let reasons = health["rejected"][0]["reasons"].as_array().unwrap();
+    assert!(
+        !reasons.is_empty()
+            && reasons
+                .iter()
+                .all(|r| r.as_str().is_some_and(|r| !r.is_empty()))
+    );
+    assert_eq!(
+        health["articles"], 11,
+        "the last good version is still loaded"
+    );
+    let r = server.get(&feed);
+    assert_eq!(r.body, good.body, "the feed is unchanged");
+    assert_eq!(r.etag(), good.etag());
+    for doc in documents(&[category(&["Tech"], ""), "/tags/meta/".into()]) {
+        let titles = server.titles(&doc);
+        assert!(
+            titles.iter().any(|t| t == "Hello World"),
+            "{doc}: {titles:?}"
+        );
+        assert!(!server.get(&doc).text().contains("BROKEN-BODY"), "{doc}");
+    }
+    assert!(
+        server.log_text().contains("rejected=1"),
+        "{}",
+        server.log_text()
+    );
+
+    // Repaired, it loads again and leaves the list.
+    std::fs::write(
+        &path,
+        "---\ntitle: Hello again\ndate: 2021-06-10 12:00:00\ncategories: Tech\n---\n\nFixed.\n",
+    )
+    .unwrap();
+    server.wait_for("the repaired file", PATIENCE, |s| {
+        s.health()["rejected_count"] == 0 && s.titles(&feed).iter().any(|t| t == "Hello again")
+    });
+}
+
+// --- reloads without file events --------------------------------------------
+
+#[test]
+fn sighup_rescans_when_file_events_are_off() {
+    let dir = source_copy();
+    let server = Refeed::start(
+        dir.path(),
+        &[
+            ("REFEED_WATCH__ENABLED", "false"),
+            ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
+        ],
+    );
+    let docs = documents(&new_post_feeds());
+    write_atomically(&dir.path().join("tech/rust/live-reload.md"), NEW_POST);
+    std::fs::remove_file(dir.path().join("tech/hello-world.md")).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        nowhere(&server, &docs, NEW_TITLE),
+        "no watcher, no rescan: nothing yet"
+    );
+
+    server.signal(libc::SIGHUP);
+    server.wait_for("the rescan SIGHUP asked for", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE) && nowhere(s, &documents(&[]), "Hello World")
+    });
+    assert!(
+        server.log_text().contains("SIGHUP"),
+        "{}",
+        server.log_text()
+    );
+    assert_eq!(server.health()["status"], "ok");
+}
+
+#[test]
+fn the_periodic_rescan_picks_up_changes_when_file_events_are_off() {
+    let dir = source_copy();
+    let server = Refeed::start(
+        dir.path(),
+        &[
+            ("REFEED_WATCH__ENABLED", "false"),
+            ("REFEED_WATCH__RESCAN_INTERVAL", "1"),
+        ],
+    );
+    let docs = documents(&new_post_feeds());
+    write_atomically(&dir.path().join("tech/rust/live-reload.md"), NEW_POST);
+    server.wait_for("the next rescan", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE)
+    });
+    // Edits in place are noticed by size and modification time.
+    let path = dir.path().join("tech/rust/live-reload.md");
+    std::fs::write(&path, NEW_POST.replace(NEW_TITLE, "Rescanned title")).unwrap();
+    server.wait_for("the edit", PATIENCE, |s| {
+        everywhere(s, &docs, "Rescanned title")
+    });
+    assert!(
+        server.log_text().contains("interval"),
+        "{}",
+        server.log_text()
+    );
+}
+
+// --- signals, the wire, replicas -----------------------------------------------
+
+#[test]
+fn sigterm_and_sigint_shut_down_gracefully() {
+    for signal in [libc::SIGTERM, libc::SIGINT] {
+        let mut server = Refeed::start(&examples(), &[]);
+        // A reader holding an idle keep-alive connection does not delay it.
+        let mut idle = TcpStream::connect(&server.addr).unwrap();
+        idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let mut first = [0u8; 12];
+        idle.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+
+        let started = Instant::now();
+        server.signal(signal);
+        let status = server.wait_exit(Duration::from_secs(5));
+        assert!(
+            status.success(),
+            "signal {signal}: {status:?}\n{}",
+            server.log_text()
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "{:?}",
+            started.elapsed()
+        );
+        server.wait_for("the shutdown in the log", PATIENCE, |s| {
+            s.log_text().contains("graceful shutdown")
+        });
+    }
+}
+
+#[test]
+fn head_on_the_wire_has_the_headers_of_get_and_no_body() {
+    let server = Refeed::start(&examples(), &[]);
+    for path in ["/rss.xml", "/categories/Tech/feed.json", "/", "/opml.xml"] {
+        for coding in ["identity", "gzip", "br"] {
+            let headers = [("Accept-Encoding", coding)];
+            let get = server.request("GET", path, &headers);
+            let head = server.request("HEAD", path, &headers);
+            assert_eq!(get.status, 200, "{path}");
+            assert_eq!(head.status, 200, "{path}");
+            assert!(head.body.is_empty(), "HEAD {path} {coding} sent a body");
+            assert!(!get.body.is_empty());
+            assert_eq!(
+                head.header("content-length"),
+                Some(get.body.len().to_string().as_str()),
+                "HEAD {path} {coding}"
+            );
+            for name in [
+                "etag",
+                "last-modified",
+                "content-type",
+                "content-encoding",
+                "cache-control",
+                "vary",
+            ] {
+                assert_eq!(
+                    head.header(name),
+                    get.header(name),
+                    "{name} of {path} {coding}"
+                );
+            }
+            let etag = get.etag();
+            for method in ["GET", "HEAD"] {
+                let r = server.request(method, path, &[("If-None-Match", &etag), headers[0]]);
+                assert_eq!(r.status, 304, "{method} {path}");
+                assert!(r.body.is_empty(), "304 to {method} {path} sent a body");
+                assert!(r.header("content-length").is_none_or(|l| l == "0"));
+                assert_eq!(r.header("etag"), Some(etag.as_str()));
+            }
+        }
+    }
+    let r = server.request("HEAD", "/nope", &[]);
+    assert_eq!(r.status, 404);
+    assert!(r.body.is_empty());
+}
+
+#[test]
+fn replicas_on_one_source_serve_identical_bytes_and_etags() {
+    let a = Refeed::start(&examples(), &[]);
+    let b = Refeed::start(&examples(), &[]);
+    let mut paths = documents(&[
+        category(&["Tech", "Rust"], ""),
+        category(&["金融", "新浪财经"], ""),
+        "/tags/rust/".to_string(),
+    ]);
+    paths.extend(
+        [
+            "/",
+            "/opml.xml",
+            "/rss.xml?limit=3",
+            "/atom.xml?filter_title=Rust",
+        ]
+        .map(String::from),
+    );
+    let feed = feed_rs::parser::parse(&a.get("/rss.xml").body[..]).unwrap();
+    paths.extend(feed.entries.iter().map(|e| {
+        e.links[0]
+            .href
+            .strip_prefix("http://127.0.0.1:8080")
+            .unwrap()
+            .to_string()
+    }));
+    for path in &paths {
+        for coding in ["identity", "gzip", "br", "zstd"] {
+            let headers = [("Accept-Encoding", coding)];
+            let (ra, rb) = (
+                a.request("GET", path, &headers),
+                b.request("GET", path, &headers),
+            );
+            assert_eq!(ra.status, 200, "{path}");
+            assert_eq!(rb.status, 200, "{path}");
+            assert!(ra.body == rb.body, "{path} {coding}: the bodies differ");
+            for name in ["etag", "last-modified", "content-type", "content-encoding"] {
+                assert_eq!(
+                    ra.header(name),
+                    rb.header(name),
+                    "{name} of {path} {coding}"
+                );
+            }
+            // Either replica validates what the other served.
+            let r = b.request("GET", path, &[("If-None-Match", &ra.etag()), headers[0]]);
+            assert_eq!(r.status, 304, "{path} {coding}");
+        }
+    }
+}
