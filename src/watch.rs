@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
 
 use crate::config::Config;
 use crate::server::{SourceHealth, State};
 use crate::snapshot::{Change, Snapshot};
 use crate::source::{self, Fingerprint};
+
+type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
 
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -100,7 +102,7 @@ struct Worker {
     settings: Settings,
     state: web::Data<State>,
     events: Sender<Signal>,
-    watcher: Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>>,
+    watcher: Option<Watcher>,
     source_ok: bool,
 }
 
@@ -209,7 +211,7 @@ impl Worker {
         self.state.set_source_health(SourceHealth::Unavailable(why));
     }
 
-    fn watch(&self) -> Option<Debouncer<notify::RecommendedWatcher, RecommendedCache>> {
+    fn watch(&self) -> Option<Watcher> {
         let tx = self.events.clone();
         let handler = move |result: DebounceEventResult| {
             let paths = match result {
@@ -226,7 +228,16 @@ impl Worker {
             };
             let _ = tx.send(Signal::Paths(paths));
         };
-        let mut debouncer = match new_debouncer(self.settings.debounce, None, handler) {
+        // No file-id cache: building one stats every file of the archive
+        // before the first load, and refeed matches changes by path anyway.
+        let debouncer = new_debouncer_opt(
+            self.settings.debounce,
+            None,
+            handler,
+            NoCache,
+            notify::Config::default(),
+        );
+        let mut debouncer = match debouncer {
             Ok(d) => d,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch; relying on rescans");
