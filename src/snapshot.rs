@@ -597,25 +597,21 @@ impl Pipeline {
         snap.routes.insert(INDEX_PATH.into(), Route::Index);
     }
 
+    /// When any feed last changed, for the pages that list them all.
+    fn newest_update(&self, snap: &Snapshot) -> DateTime<Utc> {
+        let newest = snap.feeds.values().map(|f| f.updated).max();
+        newest.unwrap_or(self.site.epoch)
+    }
+
     fn index(&self, snap: &Snapshot) -> Document {
         let html = crate::pages::index(&self.site, snap.feeds.values().map(|f| &**f));
-        let updated = snap
-            .feeds
-            .values()
-            .map(|f| f.updated)
-            .max()
-            .unwrap_or(self.site.epoch);
+        let updated = self.newest_update(snap);
         Document::new(html.into_bytes(), "text/html; charset=utf-8", updated)
     }
 
     fn opml(&self, snap: &Snapshot) -> Document {
         let channels: Vec<Channel> = snap.feeds.values().map(|f| f.channel.clone()).collect();
-        let updated = snap
-            .feeds
-            .values()
-            .map(|f| f.updated)
-            .max()
-            .unwrap_or(self.site.epoch);
+        let updated = self.newest_update(snap);
         Document::new(
             feed::opml::render(&self.site, &channels),
             "text/x-opml; charset=utf-8",

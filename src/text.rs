@@ -170,6 +170,14 @@ mod tests {
     }
 
     #[test]
+    fn escape_html_covers_text_and_attributes() {
+        assert_eq!(
+            escape_html("<a href=\"x\" title='y'>&\u{1}</a>"),
+            "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
     fn xml_safe_borrows_clean_text() {
         assert!(matches!(xml_safe("上证报 ok\t\n"), Cow::Borrowed(_)));
     }

@@ -74,7 +74,7 @@ mod tests {
             markdown_to_html(
                 "{% codeblock lang:py %}\ndef f():\n\n    return '*x*'\n{% endcodeblock %}\n"
             ),
-            "<pre><code class=\"language-py\">def f():\n\n    return '*x*'</code></pre>\n"
+            "<pre><code class=\"language-py\">def f():\n\n    return &#39;*x*&#39;</code></pre>\n"
         );
     }
 

@@ -49,32 +49,9 @@ pub fn body_to_html(body: &str) -> String {
     }
 }
 
-/// Escapes text for an HTML text node or a double-quoted attribute value.
-pub(crate) fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn escape_html_covers_text_and_attributes() {
-        assert_eq!(
-            escape_html(r#"<a href="x">&</a>"#),
-            "&lt;a href=&quot;x&quot;&gt;&amp;&lt;/a&gt;"
-        );
-    }
 
     #[test]
     fn body_to_html_picks_the_renderer() {

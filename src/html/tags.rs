@@ -35,8 +35,8 @@ use std::ops::Range;
 
 use pulldown_cmark::{Event, Parser, Tag};
 
-use super::escape_html;
 use super::markdown::markdown_options;
+use crate::text::escape_html;
 
 /// Expands tag plugins in a Markdown body, leaving code untouched.
 pub fn expand_tag_plugins(src: &str) -> String {
