@@ -134,6 +134,7 @@ pub struct Pipeline {
     limit: usize,
     max_limit: usize,
     max_bytes: usize,
+    max_file_size: u64,
     summary_length: usize,
     /// Article pages by path, with the entry they were rendered from.
     pages: papaya::HashMap<Arc<str>, (Arc<Entry>, Arc<Document>)>,
@@ -206,6 +207,7 @@ impl Pipeline {
             root: config.source_dir.clone(),
             limit: config.feed.limit,
             max_limit: config.feed.max_limit,
+            max_file_size: config.load.max_file_size,
             max_bytes: config.feed.max_bytes,
             summary_length: config.load.summary_length,
             pages: papaya::HashMap::new(),
@@ -458,18 +460,14 @@ impl Pipeline {
         let reread;
         let body = match body {
             Some(b) => b.as_str(),
+            // The front matter was parsed when the file was loaded; finding
+            // where the body starts needs no YAML.
             None => {
-                let file = SourceFile {
-                    path: self.root.join(&*a.rel),
-                    rel: a.rel.clone(),
-                    role: source::Role::Post,
-                };
-                reread = self
-                    .loader
-                    .read_and_parse(&file)
-                    .map(|(_, body)| body)
+                let path = self.root.join(&*a.rel);
+                reread = source::read(&path, self.max_file_size)
+                    .map(|t| t.text)
                     .unwrap_or_default();
-                reread.as_str()
+                crate::article::front_matter::split(&reread).body
             }
         };
         article::body::render(
