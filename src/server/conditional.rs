@@ -134,7 +134,9 @@ pub fn respond(req: &HttpRequest, doc: &Document, policy: &Policy) -> HttpRespon
     if let Some(name) = encoding.header() {
         res.insert_header((header::CONTENT_ENCODING, name));
     }
-    res.body(bytes::Bytes::from_owner(doc.encoded(encoding)))
+    res.body(super::body::Sliced::new(bytes::Bytes::from_owner(
+        doc.encoded(encoding),
+    )))
 }
 
 fn validators(res: &mut HttpResponseBuilder, doc: &Document, encoding: Encoding, policy: &Policy) {

@@ -2,6 +2,7 @@
 //! snapshot through one atomic load and never wait on a lock; the loader
 //! and the watcher swap in new snapshots beside them.
 
+mod body;
 pub mod conditional;
 mod health;
 mod routes;
