@@ -214,15 +214,17 @@ impl Catalog {
             .par_iter()
             .map(|a| Arc::new(catalog.entry_for(a.clone())))
             .collect();
-        let mut members: std::collections::HashMap<FeedKey, Vec<ItemKey>> = Default::default();
+        let mut feeds = FeedInterner::default();
         for entry in &entries {
             let key = item_key(entry);
-            for feed in feed_keys(&entry.article) {
-                members.entry(feed).or_default().push(key.clone());
+            for feed in feeds.of(&entry.article) {
+                feeds.members[feed].push(key.clone());
             }
         }
-        let feeds: Vec<(FeedKey, OrdSet<ItemKey>)> = members
+        let feeds: Vec<(FeedKey, OrdSet<ItemKey>)> = feeds
+            .keys
             .into_par_iter()
+            .zip(feeds.members)
             .map(|(feed, mut items)| {
                 items.sort_unstable();
                 (feed, items.into_iter().collect())
@@ -362,6 +364,70 @@ fn item_key(entry: &Entry) -> ItemKey {
         date: Reverse(entry.article.date),
         id: entry.id.clone(),
         rel: entry.article.rel.clone(),
+    }
+}
+
+/// Feed keys numbered as they are first met, so that a bulk build hashes
+/// each article's category paths and tags once instead of building and
+/// hashing a key per feed per article.
+struct FeedInterner<'a> {
+    keys: Vec<FeedKey>,
+    members: Vec<Vec<ItemKey>>,
+    numbers: std::collections::HashMap<FeedKey, usize>,
+    paths: std::collections::HashMap<&'a [String], Vec<usize>>,
+    tags: std::collections::HashMap<&'a str, usize>,
+}
+
+impl Default for FeedInterner<'_> {
+    fn default() -> Self {
+        FeedInterner {
+            keys: vec![FeedKey::Site],
+            members: vec![Vec::new()],
+            numbers: std::collections::HashMap::from([(FeedKey::Site, 0)]),
+            paths: Default::default(),
+            tags: Default::default(),
+        }
+    }
+}
+
+impl<'a> FeedInterner<'a> {
+    /// The numbers of the feeds `article` is in (as [`feed_keys`]).
+    fn of(&mut self, article: &'a Article) -> BTreeSet<usize> {
+        let mut out = BTreeSet::from([0]);
+        for path in &article.categories {
+            if !self.paths.contains_key(path.as_slice()) {
+                let numbers = (1..=path.len())
+                    .map(|d| self.number(FeedKey::Category(path[..d].into())))
+                    .collect();
+                self.paths.insert(path, numbers);
+            }
+            out.extend(self.paths[path.as_slice()].iter().copied());
+        }
+        for tag in &article.tags {
+            let n = match self.tags.get(tag.as_str()) {
+                Some(&n) => n,
+                None => {
+                    let n = self.number(FeedKey::Tag(tag.as_str().into()));
+                    self.tags.insert(tag, n);
+                    n
+                }
+            };
+            out.insert(n);
+        }
+        out
+    }
+
+    /// A key's number; keys of different category paths can coincide
+    /// (`[A]` is a prefix of both `[A, B]` and `[A, C]`).
+    fn number(&mut self, key: FeedKey) -> usize {
+        if let Some(&n) = self.numbers.get(&key) {
+            return n;
+        }
+        let n = self.keys.len();
+        self.numbers.insert(key.clone(), n);
+        self.keys.push(key);
+        self.members.push(Vec::new());
+        n
     }
 }
 
