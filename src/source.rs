@@ -77,10 +77,28 @@ pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), Source
                 }
             }
             Ok(_) => {}
-            Err(e) => errors.push(WalkError {
-                path: e.path().unwrap_or(root).to_path_buf(),
-                reason: walk_reason(&e),
-            }),
+            // The folder itself cannot be listed (permissions, no file
+            // descriptors left): that is no empty archive, and must not
+            // read as one.
+            Err(e) if e.depth() == 0 => {
+                return Err(SourceError::Root {
+                    path: root.to_path_buf(),
+                    reason: walk_reason(&e),
+                });
+            }
+            Err(e) => {
+                let path = e.path().unwrap_or(root).to_path_buf();
+                // Errors bypass `filter_entry`: a hidden entry that cannot
+                // be followed (Emacs's `.#post.md` lock, a symbolic link to
+                // nowhere) is skipped like any hidden entry.
+                if path.file_name().is_some_and(is_hidden) {
+                    continue;
+                }
+                errors.push(WalkError {
+                    path,
+                    reason: walk_reason(&e),
+                });
+            }
         }
     }
     files.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -96,6 +114,12 @@ pub fn classify(root: &Path, path: &Path) -> Option<SourceFile> {
         return None;
     }
     source_file(root, path, root.join("_posts").is_dir())
+}
+
+/// The [`SourceFile`] a path that the walk could not enter or follow stands
+/// for, so that a rescan can report it as the first load does.
+pub fn unreadable(root: &Path, e: &WalkError) -> Option<SourceFile> {
+    source_file(root, &e.path, root.join("_posts").is_dir()).filter(|f| !f.rel.is_empty())
 }
 
 fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile> {
@@ -141,19 +165,28 @@ fn walk_reason(e: &walkdir::Error) -> String {
     }
 }
 
-/// What a rescan compares to notice a change where no event arrived.
+/// What a rescan compares to notice a change where no event arrived. The
+/// inode change time moves on changes that keep the size and the
+/// modification time, such as a file made readable again by `chmod`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     pub modified: Option<SystemTime>,
     pub len: u64,
+    pub changed: (i64, i64),
 }
 
 impl Fingerprint {
     pub fn of(path: &Path) -> Option<Self> {
-        fs::metadata(path).ok().map(|m| Fingerprint {
+        fs::metadata(path).ok().map(|m| Self::from_metadata(&m))
+    }
+
+    fn from_metadata(m: &fs::Metadata) -> Self {
+        use std::os::unix::fs::MetadataExt;
+        Fingerprint {
             modified: m.modified().ok(),
             len: m.len(),
-        })
+            changed: (m.ctime(), m.ctime_nsec()),
+        }
     }
 }
 
@@ -175,6 +208,9 @@ pub enum ReadError {
     Binary,
     #[error("not text: neither UTF-8 nor GB18030")]
     Encoding,
+    /// A folder, a FIFO, a device: whatever it is named, no post.
+    #[error("{0}")]
+    NotAFile(String),
 }
 
 /// Reads and decodes one file into an owned text.
@@ -196,8 +232,11 @@ pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
 /// cannot blow up memory.
 pub fn read_bytes(path: &Path, max_size: u64, buf: &mut Vec<u8>) -> Result<Fingerprint, ReadError> {
     let io = |e: std::io::Error| ReadError::Io(e.to_string());
-    let file = fs::File::open(path).map_err(io)?;
+    let file = open(path).map_err(io)?;
     let meta = file.metadata().map_err(io)?;
+    if !meta.is_file() {
+        return Err(ReadError::NotAFile(not_a_file(path, &meta)));
+    }
     if meta.len() > max_size {
         return Err(ReadError::TooLarge {
             size: meta.len(),
@@ -213,10 +252,38 @@ pub fn read_bytes(path: &Path, max_size: u64, buf: &mut Vec<u8>) -> Result<Finge
             limit: max_size,
         });
     }
-    Ok(Fingerprint {
-        modified: meta.modified().ok(),
-        len: meta.len(),
-    })
+    Ok(Fingerprint::from_metadata(&meta))
+}
+
+/// Opens for reading without blocking: a FIFO put where a post was would
+/// otherwise block the reload thread, or a request, until a writer came.
+fn open(path: &Path) -> std::io::Result<fs::File> {
+    let mut options = fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        /// `O_NONBLOCK` on Linux; it changes nothing for regular files.
+        const O_NONBLOCK: i32 = 0o4000;
+        options.custom_flags(O_NONBLOCK);
+    }
+    options.open(path)
+}
+
+/// Why `path`, which is not a regular file, is no post.
+fn not_a_file(path: &Path, meta: &fs::Metadata) -> String {
+    if meta.is_dir() {
+        let is_link = fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+        let target = fs::canonicalize(path).ok();
+        let parent = path.parent().and_then(|p| fs::canonicalize(p).ok());
+        if let (true, Some(target), Some(parent)) = (is_link, target, parent)
+            && parent.starts_with(&target)
+        {
+            return format!("symbolic link loop back to {}", target.display());
+        }
+        return "a folder, not a file".into();
+    }
+    "not a regular file (a FIFO, socket or device)".into()
 }
 
 /// [`decode_slice`] into an owned string.

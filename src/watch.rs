@@ -3,7 +3,7 @@
 //! snapshot and publishes the result. Only this thread publishes, so no
 //! update is ever lost to a race.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -12,7 +12,10 @@ use std::time::{Duration, Instant};
 
 use actix_web::web;
 use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
+use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
+use notify_debouncer_full::{
+    DebounceEventResult, DebouncedEvent, Debouncer, NoCache, new_debouncer_opt,
+};
 
 use crate::config::Config;
 use crate::server::{SourceHealth, State};
@@ -24,10 +27,60 @@ type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
 
+/// A file still open for writing is read anyway after this long.
+const WRITE_GRACE: Duration = Duration::from_secs(2);
+
 enum Signal {
-    Paths(Vec<PathBuf>),
+    Events(Batch),
     Rescan(&'static str),
     Stop,
+}
+
+/// One debounced batch of file events.
+#[derive(Debug, Default)]
+struct Batch {
+    /// Every path an event named, in order.
+    paths: Vec<PathBuf>,
+    /// Files whose data changed with no close-after-write since: a writer
+    /// still has them open, and what is there may be half of it.
+    writing: HashSet<PathBuf>,
+}
+
+impl Batch {
+    fn of(events: Vec<DebouncedEvent>) -> Batch {
+        let mut batch = Batch::default();
+        for e in events {
+            match e.kind {
+                EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
+                    for p in &e.paths {
+                        batch.writing.remove(p);
+                    }
+                }
+                // Opens and reads, refeed's own included, change nothing.
+                EventKind::Access(_) => continue,
+                EventKind::Create(CreateKind::File)
+                | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
+                    batch.writing.extend(e.paths.iter().cloned());
+                }
+                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
+                    for p in &e.paths {
+                        batch.writing.remove(p);
+                    }
+                }
+                _ => {}
+            }
+            batch.paths.extend(e.event.paths);
+        }
+        batch
+    }
+
+    fn extend(&mut self, other: Batch) {
+        for p in &other.paths {
+            self.writing.remove(p);
+        }
+        self.paths.extend(other.paths);
+        self.writing.extend(other.writing);
+    }
 }
 
 /// The running reload thread; dropping it stops the thread.
@@ -98,12 +151,24 @@ struct Settings {
     rescan_every: Option<Duration>,
 }
 
+/// A live watch of the source folder.
+struct Watch {
+    debouncer: Watcher,
+    /// notify's recursive watch gives up on the whole tree at the first
+    /// folder it cannot watch (a `lost+found` that only root may read);
+    /// then every other folder is watched on its own, and new folders are
+    /// added as their events arrive.
+    per_folder: bool,
+}
+
 struct Worker {
     settings: Settings,
     state: web::Data<State>,
     events: Sender<Signal>,
-    watcher: Option<Watcher>,
+    watcher: Option<Watch>,
     source_ok: bool,
+    /// Files left open by their writer, with when that was first seen.
+    writing: HashMap<PathBuf, Instant>,
 }
 
 impl Worker {
@@ -114,6 +179,7 @@ impl Worker {
             events,
             watcher: None,
             source_ok: false,
+            writing: HashMap::new(),
         }
     }
 
@@ -128,33 +194,46 @@ impl Worker {
         let mut next_rescan = self.next_rescan();
         loop {
             let was_ok = self.source_ok;
-            let wait = next_rescan.map(|t| t.saturating_duration_since(Instant::now()));
+            let grace_ends = self.writing.values().min().map(|t| *t + WRITE_GRACE);
+            let wake = match (next_rescan, grace_ends) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let wait = wake.map(|t| t.saturating_duration_since(Instant::now()));
             let signal = match wait {
                 Some(w) => rx.recv_timeout(w),
                 None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
             };
             match signal {
                 Ok(Signal::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                Ok(Signal::Paths(paths)) => {
-                    let mut paths = paths;
+                Ok(Signal::Events(batch)) => {
+                    let mut batch = batch;
                     let mut rescan = None;
                     // Coalesce whatever else is already queued.
                     while let Ok(more) = rx.try_recv() {
                         match more {
-                            Signal::Paths(p) => paths.extend(p),
+                            Signal::Events(b) => batch.extend(b),
                             Signal::Rescan(why) => rescan = Some(why),
                             Signal::Stop => return,
                         }
                     }
                     match rescan {
-                        Some(why) => self.rescan(why),
-                        None => self.on_paths(paths),
+                        Some(why) => {
+                            self.defer_writing(&mut batch);
+                            self.watch_new_folders(&batch.paths);
+                            self.rescan(why)
+                        }
+                        None => self.on_events(batch),
                     }
                 }
                 Ok(Signal::Rescan(why)) => self.rescan(why),
                 Err(RecvTimeoutError::Timeout) => {
-                    self.rescan("interval");
-                    next_rescan = self.next_rescan();
+                    if next_rescan.is_some_and(|t| t <= Instant::now()) {
+                        self.rescan("interval");
+                        next_rescan = self.next_rescan();
+                    } else {
+                        self.writes_overdue();
+                    }
                 }
             }
             // A SIGHUP rescan can lose or regain the folder too: retry a lost
@@ -201,6 +280,16 @@ impl Worker {
         }
     }
 
+    /// The folder itself was removed, renamed or replaced: the watch
+    /// followed the old folder (and would report its changes under the
+    /// old paths), so the folder is watched afresh.
+    fn rewatch(&mut self) {
+        self.watcher = None;
+        if self.settings.watch && self.settings.root.is_dir() {
+            self.watcher = self.watch();
+        }
+    }
+
     fn source_unavailable(&mut self, why: String) {
         if self.source_ok || self.state.current().is_none() {
             tracing::error!(error = %why, "source folder unavailable; serving the last snapshot");
@@ -211,22 +300,25 @@ impl Worker {
         self.state.set_source_health(SourceHealth::Unavailable(why));
     }
 
-    fn watch(&self) -> Option<Watcher> {
+    fn debouncer(&self) -> Option<Watcher> {
         let tx = self.events.clone();
         let handler = move |result: DebounceEventResult| {
-            let paths = match result {
-                Ok(events) => events
-                    .into_iter()
-                    .filter(|e| !e.kind.is_access())
-                    .flat_map(|e| e.event.paths)
-                    .collect(),
-                // Lost events (queue overflow): only a rescan is safe.
-                Err(_) => {
-                    let _ = tx.send(Signal::Rescan("watch error"));
-                    return;
+            let signal = match result {
+                // Lost events (the kernel's queue overflowed): only a
+                // rescan is safe.
+                Ok(events) if events.iter().any(|e| e.need_rescan()) => {
+                    Signal::Rescan("events lost")
                 }
+                Ok(events) => {
+                    let batch = Batch::of(events);
+                    if batch.paths.is_empty() {
+                        return;
+                    }
+                    Signal::Events(batch)
+                }
+                Err(_) => Signal::Rescan("watch error"),
             };
-            let _ = tx.send(Signal::Paths(paths));
+            let _ = tx.send(signal);
         };
         // No file-id cache: building one stats every file of the archive
         // before the first load, and refeed matches changes by path anyway.
@@ -237,15 +329,8 @@ impl Worker {
             NoCache,
             notify::Config::default(),
         );
-        let mut debouncer = match debouncer {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch; relying on rescans");
-                return None;
-            }
-        };
-        match debouncer.watch(&self.settings.root, RecursiveMode::Recursive) {
-            Ok(()) => Some(debouncer),
+        match debouncer {
+            Ok(d) => Some(d),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch; relying on rescans");
                 None
@@ -253,10 +338,93 @@ impl Worker {
         }
     }
 
+    fn watch(&self) -> Option<Watch> {
+        let root = &self.settings.root;
+        let mut debouncer = self.debouncer()?;
+        match debouncer.watch(root, RecursiveMode::Recursive) {
+            Ok(()) => Some(Watch {
+                debouncer,
+                per_folder: false,
+            }),
+            Err(e) => {
+                // Start over: the failed attempt leaves watches behind.
+                drop(debouncer);
+                let mut debouncer = self.debouncer()?;
+                let skipped = watch_tree(&mut debouncer, root);
+                tracing::warn!(error = %e, skipped,
+                    "cannot watch every folder; watching the others one by one");
+                Some(Watch {
+                    debouncer,
+                    per_folder: true,
+                })
+            }
+        }
+    }
+
+    /// Files of `batch` still open for writing wait for their writer to
+    /// close them (or for [`WRITE_GRACE`]); everything else is due now.
+    fn defer_writing(&mut self, batch: &mut Batch) {
+        let now = Instant::now();
+        let root = &self.settings.root;
+        // Only posts that are regular files: a FIFO or a link made with
+        // `ln` is created without ever being closed after writing.
+        batch.writing.retain(|p| {
+            source::classify(root, p).is_some()
+                && std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())
+        });
+        for p in &batch.writing {
+            self.writing.entry(p.clone()).or_insert(now);
+        }
+        let writing = &batch.writing;
+        batch.paths.retain(|p| !writing.contains(p));
+        for p in &batch.paths {
+            self.writing.remove(p);
+        }
+    }
+
+    /// Files whose writer has not closed them within [`WRITE_GRACE`] are
+    /// read as they are.
+    fn writes_overdue(&mut self) {
+        let now = Instant::now();
+        let overdue: Vec<PathBuf> = self
+            .writing
+            .iter()
+            .filter(|(_, since)| now.saturating_duration_since(**since) >= WRITE_GRACE)
+            .map(|(p, _)| p.clone())
+            .collect();
+        if overdue.is_empty() {
+            return;
+        }
+        for p in &overdue {
+            self.writing.remove(p);
+        }
+        self.on_paths(overdue);
+    }
+
+    fn on_events(&mut self, mut batch: Batch) {
+        self.defer_writing(&mut batch);
+        if batch.paths.is_empty() {
+            return;
+        }
+        self.on_paths(batch.paths);
+    }
+
     fn on_paths(&mut self, paths: Vec<PathBuf>) {
         let Some(snap) = self.state.current() else {
             return self.load_initial();
         };
+        let root = &self.settings.root;
+        if paths.iter().any(|p| p == root) {
+            self.rewatch();
+            return self.rescan("source folder changed");
+        }
+        // Events that come after the folder is gone (`rm -rf`) say every
+        // file was removed; the folder is unavailable instead, and the
+        // last snapshot stays.
+        if !root.is_dir() {
+            return self.rescan("source folder changed");
+        }
+        self.watch_new_folders(&paths);
         match changes_for(&self.settings.root, &snap, paths) {
             Some(changes) if changes.is_empty() => {}
             Some(changes) => self.apply(&snap, changes, "events"),
@@ -264,16 +432,34 @@ impl Worker {
         }
     }
 
+    /// Folder by folder, new folders are not watched by themselves.
+    fn watch_new_folders(&mut self, paths: &[PathBuf]) {
+        if let Some(watch) = self.watcher.as_mut().filter(|w| w.per_folder) {
+            for p in paths.iter().filter(|p| p.is_dir()) {
+                watch_tree(&mut watch.debouncer, p);
+            }
+        }
+    }
+
     fn rescan(&mut self, why: &'static str) {
         let Some(snap) = self.state.current() else {
             return self.load_initial();
         };
+        // Watch before listing, so that what changes meanwhile is queued.
+        if self.settings.watch && self.watcher.is_none() && self.settings.root.is_dir() {
+            self.watcher = self.watch();
+        }
         match diff(&self.settings.root, &snap) {
-            Ok(changes) => {
+            Ok(mut changes) => {
                 if !self.source_ok {
                     tracing::info!("source folder is back");
                     self.source_available();
                 }
+                // Files still being written are read once closed.
+                changes.retain(|c| match c {
+                    Change::Write(f) => !self.writing.contains_key(&f.path),
+                    Change::Remove(_) => true,
+                });
                 if !changes.is_empty() {
                     self.apply(&snap, changes, why);
                 }
@@ -283,6 +469,33 @@ impl Worker {
     }
 
     fn apply(&self, snap: &Arc<Snapshot>, changes: Vec<Change>, why: &'static str) {
+        // A file can vanish between the listing (or its event) and the
+        // read; its report would then keep the last good version as if it
+        // were merely unreadable. Such files are removed right after.
+        let written: Vec<(Arc<str>, PathBuf)> = changes
+            .iter()
+            .filter_map(|c| match c {
+                Change::Write(f) => Some((f.rel.clone(), f.path.clone())),
+                Change::Remove(_) => None,
+            })
+            .collect();
+        let next = self.publish(snap, changes, why);
+        let vanished: Vec<Change> = written
+            .into_iter()
+            .filter(|(_, path)| std::fs::symlink_metadata(path).is_err())
+            .map(|(rel, _)| Change::Remove(rel))
+            .collect();
+        if !vanished.is_empty() {
+            self.publish(&next, vanished, "vanished");
+        }
+    }
+
+    fn publish(
+        &self,
+        snap: &Arc<Snapshot>,
+        changes: Vec<Change>,
+        why: &'static str,
+    ) -> Arc<Snapshot> {
         let next = self.state.pipeline.apply(snap, changes);
         tracing::info!(
             trigger = why,
@@ -294,7 +507,7 @@ impl Worker {
             ms = format!("{:.1}", next.stats.duration.as_secs_f64() * 1000.0),
             "reloaded"
         );
-        self.state.publish(next);
+        self.state.publish(next)
     }
 }
 
@@ -307,46 +520,57 @@ fn changes_for(root: &Path, snap: &Snapshot, paths: Vec<PathBuf>) -> Option<Vec<
         if !seen.insert(path.clone()) {
             continue;
         }
-        if path == root || path.is_dir() {
+        // A folder, a path that held known files (a folder now gone or
+        // replaced by a file of the same name, even one named like a
+        // post), or a link that cannot be followed: the walk decides.
+        if path == root
+            || path.is_dir()
+            || held_below(root, snap, &path)
+            || (path.is_symlink() && !path.exists())
+        {
             return None;
         }
         match source::classify(root, &path) {
             Some(file) if path.is_file() => changes.push(Change::Write(file)),
-            Some(file) => {
-                if snap.reports.contains_key(&file.rel) {
-                    changes.push(Change::Remove(file.rel));
-                }
+            Some(file) if snap.reports.contains_key(&file.rel) => {
+                changes.push(Change::Remove(file.rel));
             }
-            None => {
-                if held_below(root, snap, &path) {
-                    return None;
-                }
-            }
+            Some(_) => {}
+            // Not named like a post, yet reported (a link loop, a folder
+            // that could not be read): the walk decides what it is now.
+            None if reported(root, snap, &path) => return None,
+            None => {}
         }
     }
     Some(changes)
 }
 
-/// Did `path` (now gone) hold files we know of, i.e. was it a folder?
+fn reported(root: &Path, snap: &Snapshot, path: &Path) -> bool {
+    path.strip_prefix(root)
+        .is_ok_and(|rel| snap.reports.contains_key(&*rel.to_string_lossy()))
+}
+
+/// Are there files we know of below `path`, i.e. was it a folder?
 fn held_below(root: &Path, snap: &Snapshot, path: &Path) -> bool {
     let Ok(rel) = path.strip_prefix(root) else {
         return false;
     };
     let prefix: Arc<str> = format!("{}/", rel.to_string_lossy()).into();
-    !path.exists()
-        && snap
-            .reports
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(k, _)| k.starts_with(&*prefix))
+    snap.reports
+        .range(prefix.clone()..)
+        .next()
+        .is_some_and(|(k, _)| k.starts_with(&*prefix))
 }
 
-/// A full rescan: files that are new or whose size or mtime changed, and
-/// files that are gone.
+/// A full rescan: files that are new or whose fingerprint changed, and
+/// files that are gone. Paths the walk cannot enter or follow (a folder
+/// without permission, a link loop, a dangling link) are reported as the
+/// first load reports them, and what was loaded from below them is kept:
+/// nothing is known about it, least of all that it was deleted.
 fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError> {
-    let (files, _) = source::discover(root)?;
+    let (files, errors) = source::discover(root)?;
     let mut changes = Vec::new();
-    let mut present = HashSet::with_capacity(files.len());
+    let mut present = HashSet::with_capacity(files.len() + errors.len());
     for file in files {
         present.insert(file.rel.clone());
         let unchanged = snap.reports.get(&file.rel).is_some_and(|r| {
@@ -356,10 +580,49 @@ fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError
             changes.push(Change::Write(file));
         }
     }
+    let mut blocked = Vec::new();
+    for error in &errors {
+        let Some(file) = source::unreadable(root, error) else {
+            continue;
+        };
+        present.insert(file.rel.clone());
+        blocked.push(format!("{}/", file.rel));
+        // Already reported as unreadable: nothing new to say.
+        let reported = snap
+            .reports
+            .get(&file.rel)
+            .is_some_and(|r| r.article.is_none());
+        if !reported {
+            changes.push(Change::Write(file));
+        }
+    }
     for rel in snap.reports.keys() {
-        if !present.contains(&**rel) {
+        let hidden = blocked.iter().any(|b| rel.starts_with(b.as_str()));
+        if !present.contains(&**rel) && !hidden {
             changes.push(Change::Remove(rel.clone()));
         }
     }
     Ok(changes)
+}
+
+/// Watches `dir` and every folder below it (following links, as the walk
+/// does), each on its own, skipping hidden ones and the ones that cannot
+/// be watched. Returns how many were skipped.
+fn watch_tree(debouncer: &mut Watcher, dir: &Path) -> usize {
+    let mut skipped = 0;
+    let folders = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .into_iter()
+        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_dir());
+    for folder in folders {
+        if debouncer
+            .watch(folder.path(), RecursiveMode::NonRecursive)
+            .is_err()
+        {
+            skipped += 1;
+        }
+    }
+    skipped
 }

@@ -4,14 +4,18 @@
 
 mod body;
 pub mod conditional;
+mod deadline;
 mod health;
 mod routes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse};
-use actix_web::{App, HttpServer, web};
+use actix_http::HttpService;
+use actix_service::{ServiceFactoryExt, fn_service, map_config};
+use actix_web::dev::{AppConfig, Server, Service, ServiceRequest, ServiceResponse};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::Config;
@@ -59,8 +63,10 @@ impl State {
 
     /// Publishes a snapshot: requests that started earlier finish on the
     /// old one, later ones see the new one, none sees a mix.
-    pub fn publish(&self, snap: Snapshot) {
-        self.snapshot.store(Some(Arc::new(snap)));
+    pub fn publish(&self, snap: Snapshot) -> Arc<Snapshot> {
+        let snap = Arc::new(snap);
+        self.snapshot.store(Some(snap.clone()));
+        snap
     }
 
     pub fn set_source_health(&self, health: SourceHealth) {
@@ -146,6 +152,11 @@ where
 /// Binds and runs the server until SIGINT/SIGTERM (graceful: in-flight
 /// requests finish). Once bound, prints the URLs to open to stderr; with
 /// port 0 in `server.listen` they name the port the system chose.
+///
+/// This is what `actix_web::HttpServer` does for HTTP/1, with one
+/// difference: every connection goes through [`deadline::HeadDeadline`],
+/// so that `client_request_timeout` bounds every request head of a
+/// keep-alive connection, not just the first.
 pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()> {
     let s = &config.server;
     let workers = if s.workers == 0 {
@@ -153,25 +164,62 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
     } else {
         s.workers
     };
-    let app_state = state.clone();
-    let server = HttpServer::new(move || {
-        App::new()
-            .wrap_fn(log_request)
-            .configure(configure(app_state.clone()))
-    })
-    .workers(workers)
-    .max_connections(s.max_connections.div_ceil(workers))
-    .client_request_timeout(Duration::from_secs(s.client_request_timeout))
-    .client_disconnect_timeout(Duration::from_secs(1))
-    .keep_alive(Duration::from_secs(s.keep_alive))
-    .shutdown_timeout(10)
-    .shutdown_signal(stop_requested())
-    .bind(s.listen)?;
-    for addr in server.addrs() {
-        eprintln!(
-            "refeed: serving {} on http://{addr}/ (index), http://{addr}/rss.xml (site feed)",
-            config.source_dir.display()
-        );
-    }
-    server.run().await
+    let listener = listen(s.listen)?;
+    let addr = listener.local_addr()?;
+    let request_timeout = Duration::from_secs(s.client_request_timeout);
+    let keep_alive = Duration::from_secs(s.keep_alive);
+    let builder = Server::build()
+        .workers(workers)
+        .max_concurrent_connections(s.max_connections.div_ceil(workers))
+        .shutdown_timeout(10)
+        .shutdown_signal(stop_requested());
+    // Closes idle keep-alive connections as soon as a stop begins, so that
+    // they do not hold it up for `keep_alive` seconds.
+    let stopping = builder.graceful_shutdown_signal();
+    let server = builder
+        .listen("refeed", listener, move || {
+            let app = App::new()
+                .wrap_fn(log_request)
+                .configure(configure(state.clone()));
+            let stopping = stopping.clone();
+            let http = HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let stopping = stopping.clone();
+                    async move { stopping.notified().await }
+                })
+                .keep_alive(keep_alive)
+                .client_request_timeout(request_timeout)
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                .h1(map_config(app, |_| AppConfig::default()));
+            fn_service(move |io: TcpStream| async move {
+                // Responses go out whole; no reason to wait for more.
+                let _ = io.set_nodelay(true);
+                let peer = io.peer_addr().ok();
+                Ok((deadline::HeadDeadline::new(io, request_timeout), peer))
+            })
+            .and_then(http)
+        })?
+        .run();
+    eprintln!(
+        "refeed: serving {} on http://{addr}/ (index), http://{addr}/rss.xml (site feed)",
+        config.source_dir.display()
+    );
+    server.await
+}
+
+/// Pending connections the kernel may queue before refeed accepts them;
+/// what `actix_server` uses (std's `TcpListener::bind` would give 128, and
+/// a burst of connections beyond it waits for SYN retransmissions).
+const BACKLOG: u32 = 2048;
+
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let socket = if addr.is_ipv4() {
+        actix_web::rt::net::TcpSocket::new_v4()?
+    } else {
+        actix_web::rt::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(BACKLOG)?.into_std()
 }

@@ -101,3 +101,6 @@ pub fn assert_inert(html: &str, what: &str) {
     let problems = problems.into_inner();
     assert!(problems.is_empty(), "{what}: {problems:?}");
 }
+
+/// `refeed serve` as a child process, and a raw HTTP/1.1 client.
+pub mod server;
