@@ -6,6 +6,8 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use crate::feed::layout;
 use crate::render::{Document, Encoding};
 use crate::snapshot::{INDEX_PATH, Route, Snapshot};
@@ -34,24 +36,34 @@ pub fn write(
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotAFolder(out.to_path_buf()));
     }
-    let mut written = Written::default();
+    let mut documents: Vec<(String, &Document)> = Vec::new();
+    let mut feeds = 0;
     for (key, docs) in &snap.feeds {
         for format in layout::Format::ALL {
             let path = layout::feed_path(settings, key, format);
             // A feed that lost its URL to a sibling with the same slug.
-            if snap.route(&path) != Some(&Route::Feed(key.clone(), format)) {
-                continue;
+            if snap.route(&path) == Some(&Route::Feed(key.clone(), format)) {
+                documents.push((path, docs.doc(format)));
             }
-            put(out, &path, docs.doc(format), &mut written)?;
         }
-        written.feeds += 1;
+        feeds += 1;
     }
-    put(out, layout::OPML_PATH, &snap.opml, &mut written)?;
-    put(out, INDEX_PATH, &snap.index, &mut written)?;
-    Ok(written)
+    documents.push((layout::OPML_PATH.into(), &snap.opml));
+    documents.push((INDEX_PATH.into(), &snap.index));
+    // Compressing is most of the work: one document per thread at a time.
+    let bytes = documents
+        .par_iter()
+        .map(|(path, doc)| put(out, path, doc))
+        .try_reduce(|| 0, |a, b| Ok(a + b))?;
+    Ok(Written {
+        feeds,
+        documents: documents.len(),
+        bytes,
+    })
 }
 
-fn put(out: &Path, rel: &str, doc: &Document, written: &mut Written) -> Result<(), WriteError> {
+/// Writes one document and its `.gz`; returns the bytes written.
+fn put(out: &Path, rel: &str, doc: &Document) -> Result<u64, WriteError> {
     let path = out.join(rel);
     let gz = out.join(format!("{rel}.gz"));
     let err = |path: &Path| {
@@ -65,7 +77,5 @@ fn put(out: &Path, rel: &str, doc: &Document, written: &mut Written) -> Result<(
     let zipped = doc.encoded(Encoding::Gzip);
     fs::write(&path, &body[..]).map_err(err(&path))?;
     fs::write(&gz, &zipped[..]).map_err(err(&gz))?;
-    written.documents += 1;
-    written.bytes += (body.len() + zipped.len()) as u64;
-    Ok(())
+    Ok((body.len() + zipped.len()) as u64)
 }

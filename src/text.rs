@@ -26,6 +26,38 @@ fn is_noncharacter(c: char) -> bool {
     ('\u{FDD0}'..='\u{FDEF}').contains(&c) || (c as u32) & 0xFFFE == 0xFFFE
 }
 
+/// Byte offset of the first character [`is_feed_char`] refuses. Every
+/// document goes through here, so it scans bytes: only control bytes and
+/// the lead bytes of the ranges that hold noncharacters (0xEF: U+FDD0..,
+/// U+FFFE..; 0xF0 and up: plane ends) need a closer look.
+fn first_non_feed_char(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    // Whole chunks are tested without branching, which the compiler turns
+    // into vector code; only a chunk with a suspect byte is looked into.
+    let mut base = 0;
+    for chunk in bytes.chunks(32) {
+        let any = chunk
+            .iter()
+            .fold(false, |acc, &b| acc | (b < 0x20) | (b >= 0xEF));
+        if any {
+            for (j, &b) in chunk.iter().enumerate() {
+                let suspect = match b {
+                    b'\t' | b'\n' | b'\r' => false,
+                    0..0x20 | 0xEF | 0xF0.. => true,
+                    _ => false,
+                };
+                // Lead bytes sit on character boundaries: `s[i..]` is valid.
+                let i = base + j;
+                if suspect && s[i..].chars().next().is_some_and(|c| !is_feed_char(c)) {
+                    return Some(i);
+                }
+            }
+        }
+        base += chunk.len();
+    }
+    None
+}
+
 /// Characters that may appear in any document refeed writes.
 fn is_feed_char(c: char) -> bool {
     is_xml_char(c) && !is_noncharacter(c)
@@ -36,7 +68,7 @@ fn is_feed_char(c: char) -> bool {
 ///
 /// Borrows when there is nothing to drop, which is nearly always.
 pub fn xml_safe(s: &str) -> Cow<'_, str> {
-    match s.find(|c: char| !is_feed_char(c)) {
+    match first_non_feed_char(s) {
         None => Cow::Borrowed(s),
         Some(first_bad) => {
             let mut out = String::with_capacity(s.len());
@@ -175,6 +207,49 @@ mod tests {
             escape_html("<a href=\"x\" title='y'>&\u{1}</a>"),
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
         );
+    }
+
+    #[test]
+    fn byte_scan_agrees_with_the_char_rule() {
+        // A deterministic walk over interesting code points and their mixes.
+        let points = [
+            'a',
+            '\t',
+            '\n',
+            '\r',
+            '\u{0}',
+            '\u{1f}',
+            '\u{7f}',
+            '\u{a0}',
+            '內',
+            '\u{fdcf}',
+            '\u{fdd0}',
+            '\u{fdef}',
+            '\u{fdf0}',
+            '\u{fffd}',
+            '\u{fffe}',
+            '\u{ffff}',
+            '\u{e000}',
+            '\u{1f600}',
+            '\u{1fffe}',
+            '\u{10ffff}',
+            '\u{10fffd}',
+            '\u{efbf}',
+        ];
+        let mut seed = 7u64;
+        for _ in 0..2000 {
+            let s: String = (0..8)
+                .map(|_| {
+                    seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1);
+                    points[(seed >> 33) as usize % points.len()]
+                })
+                .collect();
+            assert_eq!(
+                first_non_feed_char(&s),
+                s.find(|c: char| !is_feed_char(c)),
+                "{s:?}"
+            );
+        }
     }
 
     #[test]

@@ -219,11 +219,17 @@ fn unclosed_raw_region(line: &str) -> Option<&'static str> {
     })
 }
 
+/// `needle` must start with an ASCII character. Jumping between its
+/// occurrences (`<` or `-` here, both rare in prose) instead of comparing
+/// a window at every byte keeps long one-line HTML paragraphs cheap.
 fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .position(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    let n = needle.as_bytes();
+    let first = char::from(*n.first()?);
+    let h = haystack.as_bytes();
+    haystack.match_indices(first).map(|(i, _)| i).find(|&i| {
+        h.get(i..i + n.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(n))
+    })
 }
 
 fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {

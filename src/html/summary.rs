@@ -126,13 +126,53 @@ fn decode_serializer_entity<'a>(s: &'a str, out: &mut String) -> &'a str {
 
 /// [`plain_text`] cut to at most `max_chars` characters (ellipsis included),
 /// see [`text::truncate_chars`].
+///
+/// Only the beginning of an article can reach its summary, so the text is
+/// taken from a prefix of the HTML, grown until it yields clearly more
+/// characters than needed: the cost follows the summary's length, not the
+/// article's. Whatever a cut in the middle of a tag or entity leaves at the
+/// prefix's end lies beyond the [`MARGIN`] and is cut off with it.
 pub fn summarize(html: &str, max_chars: usize) -> String {
+    let mut budget = max_chars.saturating_mul(8).max(1024);
+    while budget < html.len() {
+        let prefix = &html[..html.floor_char_boundary(budget)];
+        let text = plain_text(prefix);
+        if text.chars().count() > max_chars.saturating_add(MARGIN) {
+            return text::truncate_chars(&text, max_chars);
+        }
+        budget = budget.saturating_mul(4);
+    }
     text::truncate_chars(&plain_text(html), max_chars)
 }
+
+/// Characters of prefix text kept beyond a summary's length: more than
+/// [`text::truncate_chars`] looks back for a word boundary, plus whatever
+/// a cut tag or entity can leave.
+const MARGIN: usize = 64;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_from_a_prefix_equal_summaries_of_the_whole() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/reference_body.html"
+        );
+        let body = std::fs::read_to_string(path).unwrap();
+        let long = format!(
+            "<div>{}</div>",
+            "<p>一段<b>加粗</b>文字&amp;符号 <a href=\"x\">链接</a></p>\n".repeat(300)
+        );
+        let entity_heavy = format!("<p>{}</p>", "&lt;&#123;&hellip;x ".repeat(2000));
+        for html in [&body, &long, &entity_heavy] {
+            for n in [1, 10, 50, 200, 1000] {
+                let whole = text::truncate_chars(&plain_text(html), n);
+                assert_eq!(summarize(html, n), whole, "{n}");
+            }
+        }
+    }
 
     #[test]
     fn inline_boundaries_add_no_space() {
