@@ -38,7 +38,7 @@ fn first_non_feed_char(s: &str) -> Option<usize> {
     for chunk in bytes.chunks(32) {
         let any = chunk
             .iter()
-            .fold(false, |acc, &b| acc | (b < 0x20) | (b >= 0xEF));
+            .fold(false, |acc, &b| acc | !(0x20..0xEF).contains(&b));
         if any {
             for (j, &b) in chunk.iter().enumerate() {
                 let suspect = match b {
