@@ -27,7 +27,9 @@ impl BodyFormat {
     }
 }
 
-/// What a feed item shows of an article.
+/// What a feed item shows of an article. Both fields are XML-safe (the
+/// cleaner and the summarizer remove what XML forbids), which documents
+/// rely on instead of checking again.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Content {
     /// Cleaned, sanitized, absolute-URL HTML of the whole body.

@@ -59,9 +59,9 @@ fn entry(i: &Item) -> Entry {
             })
             .collect(),
         links,
-        summary: Some(Text::plain(clean(&i.content.summary))),
+        summary: Some(Text::plain(i.content.summary.clone())),
         content: Some(Content {
-            value: Some(clean(&i.content.html)),
+            value: Some(i.content.html.clone()),
             content_type: Some("html".into()),
             ..Content::default()
         }),

@@ -54,13 +54,13 @@ fn item(i: &Item) -> RssItem {
     RssItem {
         title: Some(title(&a.title)),
         link: Some(i.url.clone()),
-        description: Some(html_escape(&clean(&i.content.summary))),
+        description: Some(html_escape(&i.content.summary)),
         guid: Some(Guid {
             value: i.entry.id.to_string(),
             permalink: false,
         }),
         pub_date: Some(rfc822(a.date)),
-        content: Some(clean(&i.content.html)),
+        content: Some(i.content.html.clone()),
         categories: i
             .terms
             .iter()
