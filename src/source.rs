@@ -48,10 +48,20 @@ pub enum SourceError {
     Root { path: PathBuf, reason: String },
 }
 
-/// Lists every post file below `root`, sorted by relative path, skipping
-/// hidden files and folders. Unreadable entries are returned, not dropped,
-/// so that the report can name them.
-pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), SourceError> {
+/// What the walk meets: a post file, or an entry it cannot enter or follow.
+#[derive(Debug)]
+pub enum Walked {
+    File(SourceFile),
+    Unreadable(WalkError),
+}
+
+/// Every post file below `root`, in walk order, skipping hidden files and
+/// folders. Unreadable entries are yielded, not dropped, so that the report
+/// can name them. A lazy iterator, so that loading can start on the first
+/// files while the walk goes on (rayon's `par_bridge`).
+pub fn walk(
+    root: &Path,
+) -> Result<impl Iterator<Item = Result<Walked, SourceError>> + Send, SourceError> {
     let meta = fs::metadata(root).map_err(|e| SourceError::Root {
         path: root.to_path_buf(),
         reason: e.to_string(),
@@ -63,42 +73,47 @@ pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), Source
         });
     }
     let hexo_source = root.join("_posts").is_dir();
-    let mut files = Vec::new();
-    let mut errors = Vec::new();
-    let walker = walkdir::WalkDir::new(root)
+    let root = root.to_path_buf();
+    let walker = walkdir::WalkDir::new(&root)
         .follow_links(true)
         .into_iter()
         .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-    for entry in walker {
-        match entry {
-            Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
-                if let Some(file) = source_file(root, e.path(), hexo_source) {
-                    files.push(file);
-                }
-            }
-            Ok(_) => {}
-            // The folder itself cannot be listed (permissions, no file
-            // descriptors left): that is no empty archive, and must not
-            // read as one.
-            Err(e) if e.depth() == 0 => {
-                return Err(SourceError::Root {
-                    path: root.to_path_buf(),
-                    reason: walk_reason(&e),
-                });
-            }
-            Err(e) => {
-                let path = e.path().unwrap_or(root).to_path_buf();
-                // Errors bypass `filter_entry`: a hidden entry that cannot
-                // be followed (Emacs's `.#post.md` lock, a symbolic link to
-                // nowhere) is skipped like any hidden entry.
-                if path.file_name().is_some_and(is_hidden) {
-                    continue;
-                }
-                errors.push(WalkError {
+    Ok(walker.filter_map(move |entry| match entry {
+        Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
+            source_file(&root, e.path(), hexo_source).map(|f| Ok(Walked::File(f)))
+        }
+        Ok(_) => None,
+        // The folder itself cannot be listed (permissions, no file
+        // descriptors left): that is no empty archive, and must not read
+        // as one.
+        Err(e) if e.depth() == 0 => Some(Err(SourceError::Root {
+            path: root.clone(),
+            reason: walk_reason(&e),
+        })),
+        Err(e) => {
+            let path = e.path().unwrap_or(&root).to_path_buf();
+            // Errors bypass `filter_entry`: a hidden entry that cannot be
+            // followed (Emacs's `.#post.md` lock, a symbolic link to
+            // nowhere) is skipped like any hidden entry.
+            (!path.file_name().is_some_and(is_hidden)).then(|| {
+                Ok(Walked::Unreadable(WalkError {
                     path,
                     reason: walk_reason(&e),
-                });
-            }
+                }))
+            })
+        }
+    }))
+}
+
+/// [`walk`], collected: post files sorted by relative path, and the
+/// entries that could not be read.
+pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), SourceError> {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    for walked in walk(root)? {
+        match walked? {
+            Walked::File(f) => files.push(f),
+            Walked::Unreadable(e) => errors.push(e),
         }
     }
     files.sort_by(|a, b| a.rel.cmp(&b.rel));

@@ -110,16 +110,20 @@ impl Loader {
         }
     }
 
-    /// Loads every post below `root` in parallel, in path order. Paths the
-    /// walk could not read become rejected reports, so nothing is skipped.
+    /// Loads every post below `root` in parallel, in path order. Files are
+    /// read while the walk goes on rather than after it; paths the walk
+    /// could not read become rejected reports, so nothing is skipped.
     pub fn load_folder(&self, root: &Path) -> Result<Vec<FileReport>, source::SourceError> {
-        let (files, walk_errors) = source::discover(root)?;
-        let mut reports: Vec<FileReport> = files.par_iter().map(|f| self.load(f)).collect();
-        reports.extend(
-            walk_errors
-                .into_iter()
-                .map(|e| FileReport::unreadable(root, e)),
-        );
+        let mut reports = source::walk(root)?
+            .par_bridge()
+            .map(|walked| {
+                walked.map(|w| match w {
+                    source::Walked::File(f) => self.load(&f),
+                    source::Walked::Unreadable(e) => FileReport::unreadable(root, e),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        reports.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
         Ok(reports)
     }
 
