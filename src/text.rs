@@ -59,7 +59,7 @@ fn first_non_feed_char(s: &str) -> Option<usize> {
 }
 
 /// Characters that may appear in any document refeed writes.
-fn is_feed_char(c: char) -> bool {
+pub fn is_feed_char(c: char) -> bool {
     is_xml_char(c) && !is_noncharacter(c)
 }
 

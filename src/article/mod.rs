@@ -6,6 +6,7 @@ pub mod body;
 pub mod front_matter;
 mod id;
 mod report;
+mod yaml;
 
 use std::collections::BTreeMap;
 use std::path::Path;

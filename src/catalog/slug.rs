@@ -11,7 +11,9 @@ pub fn slugize(name: &str) -> String {
     let mut out = String::with_capacity(name.len());
     let mut pending_dash = false;
     for c in name.chars().flat_map(strip_diacritic) {
-        if c <= '\u{1f}' {
+        // Hexo drops C0 controls; refeed also drops what XML forbids or
+        // discourages, since slugs end up in feed ids and URLs.
+        if c <= '\u{1f}' || !crate::text::is_feed_char(c) {
             continue;
         }
         if is_js_whitespace(c) || SPECIAL.contains(c) {
@@ -86,6 +88,7 @@ mod tests {
             ("日本語 テスト", "日本語-テスト"),
             ("a\u{3000}b", "a-b"),
             ("x\u{1}y", "xy"),
+            ("a\u{fffe}b\u{fdd0}c", "abc"),
             ("...", ""),
         ] {
             assert_eq!(slugize(name), slug, "{name:?}");

@@ -150,7 +150,13 @@ impl Channel {
             description
         };
         Channel {
-            id: format!("{}feed/{}", site.id_prefix, layout::dir(settings, key)),
+            // Percent-encoded like the URLs, so that the id is a URI (not
+            // just an IRI) whatever the category names hold.
+            id: format!(
+                "{}feed/{}",
+                site.id_prefix,
+                crate::catalog::permalink::encode_path(&layout::dir(settings, key))
+            ),
             home_url: layout::page_url(settings, key),
             rss_url: url(Format::Rss),
             atom_url: url(Format::Atom),
@@ -233,6 +239,9 @@ pub fn render_capped(
 }
 
 /// Text as it may appear in any document: no XML-forbidden characters.
+/// Article contents need no pass through here: [`Content`] is XML-safe by
+/// construction, and re-checking every item's HTML in three formats was a
+/// tenth of start-up.
 fn clean(s: &str) -> String {
     crate::text::xml_safe(s).into_owned()
 }

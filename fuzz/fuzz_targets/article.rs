@@ -1,0 +1,4 @@
+#![no_main]
+//! See `refeed_fuzz::article` (fuzz/src/lib.rs) for what is checked.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| refeed_fuzz::article(data));
