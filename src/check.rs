@@ -19,7 +19,7 @@ pub struct Record<'a> {
     pub draft: bool,
     /// `post`, `draft` or `page` (a non-post file of a Hexo `source/`).
     pub kind: Role,
-    pub id: Option<&'a str>,
+    pub id: Option<String>,
     /// The item link feeds use (null for drafts, pages and rejected files).
     pub url: Option<String>,
     pub title: Option<&'a str>,
@@ -43,8 +43,8 @@ impl<'a> Record<'a> {
                 _ => r.role,
             },
             id: match entry {
-                Some(e) => Some(&*e.id),
-                None => a.map(|a| &*a.id),
+                Some(e) => Some(e.id(catalog.settings())),
+                None => a.map(|a| a.id(&catalog.settings().ids)),
             },
             url: entry.map(|e| e.url(catalog.settings())),
             title: a.map(|a| a.title.as_str()),

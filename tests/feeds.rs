@@ -373,7 +373,7 @@ fn output_is_byte_identical_across_runs() {
 #[test]
 fn every_example_document_round_trips_through_feed_rs() {
     let cfg = config(&examples(), &[]);
-    let (_, snap) = snapshot(&cfg);
+    let (pipeline, snap) = snapshot(&cfg);
     let reports = common::load(&examples());
     for (key, feed) in &snap.feeds {
         let count = feed.count.min(20);
@@ -390,7 +390,7 @@ fn every_example_document_round_trips_through_feed_rs() {
                 let a = reports
                     .iter()
                     .filter_map(|r| r.article.as_ref())
-                    .find(|a| *a.id == e.id)
+                    .find(|a| a.id(&pipeline.settings().ids) == e.id)
                     .unwrap_or_else(|| panic!("unknown id {}", e.id));
                 assert_eq!(e.title.as_ref().unwrap().content, a.title);
                 assert_eq!(e.published.unwrap(), a.date, "{}", a.title);

@@ -77,7 +77,12 @@ pub fn article(data: &[u8]) {
             text.is_char_boundary(parsed.body_start),
             "body_start inside a character"
         );
-        assert!(!a.id.is_empty(), "empty id");
+        assert!(
+            a.explicit_id
+                .as_deref()
+                .is_none_or(|i| !i.is_empty() && i.trim() == i),
+            "an explicit id is trimmed and not empty"
+        );
         let year = chrono::Datelike::year(&a.date);
         assert!(
             (1000..=9999).contains(&year),

@@ -34,10 +34,10 @@ pub struct Article {
     pub draft: bool,
     /// A non-post file of a Hexo `source/` folder: checked, never listed.
     pub page: bool,
-    /// Stable `tag:` URI, the same in every feed.
-    pub id: Arc<str>,
-    /// Whether `id` comes from the front matter rather than the path.
-    pub explicit_id: bool,
+    /// The front matter's own id (`id`, `guid`, `abbrlink`, `uuid`); the
+    /// `tag:` URI feeds show is derived from it or from the path on demand
+    /// ([`Article::id`]), so 100,000 loaded articles do not each carry one.
+    pub explicit_id: Option<Arc<str>>,
     pub title: String,
     pub date: DateTime<Utc>,
     pub updated: Option<DateTime<Utc>>,
@@ -73,6 +73,12 @@ impl Article {
             .unwrap_or(&self.rel)
     }
 
+    /// The stable `tag:` URI of the article on its own (see
+    /// [`crate::catalog::Entry::id`] for the one feeds use).
+    pub fn id(&self, ids: &IdScheme) -> String {
+        ids.id_for(self.explicit_id.as_deref(), self.path_key())
+    }
+
     /// Hexo's `:title` permalink part: the path key without its extension.
     pub fn slug(&self) -> &str {
         let key = self.path_key();
@@ -87,7 +93,6 @@ impl Article {
 #[derive(Debug, Clone)]
 pub struct Loader {
     dates: DateContext,
-    ids: IdScheme,
     base: url::Url,
     max_file_size: u64,
 }
@@ -105,7 +110,6 @@ impl Loader {
     pub fn new(config: &Config) -> Self {
         Loader {
             dates: config.date_context(),
-            ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
             base: config.site.url.clone(),
             max_file_size: config.load.max_file_size,
         }
@@ -195,8 +199,12 @@ impl Loader {
         let body_start = text.len() - split.body.len();
         let draft = file.role == Role::Draft || fm.published == Some(false);
         let article = Article {
-            id: Arc::from(self.ids.id_for(fm.id.as_deref(), path_key(&file.rel))),
-            explicit_id: fm.id.as_deref().is_some_and(|i| !i.trim().is_empty()),
+            explicit_id: fm
+                .id
+                .as_deref()
+                .map(str::trim)
+                .filter(|i| !i.is_empty())
+                .map(Arc::from),
             page: file.role == Role::Page,
             title: fm
                 .title
@@ -293,13 +301,6 @@ const KEEP_BUFFER: usize = 1 << 20;
 
 fn read_error(e: source::ReadError) -> Vec<Message> {
     vec![Message::error(None, None, e.to_string())]
-}
-
-fn path_key(rel: &str) -> &str {
-    ["_posts/", "_drafts/"]
-        .iter()
-        .find_map(|p| rel.strip_prefix(p))
-        .unwrap_or(rel)
 }
 
 /// A post without a title is named after its file, or its folder when the

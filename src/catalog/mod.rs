@@ -30,12 +30,11 @@ pub enum FeedKey {
     Tag(Arc<str>),
 }
 
-/// Position of an article in a feed: newest first; ties broken by id,
+/// Position of an article in a feed: newest first; ties broken by path,
 /// which is unique, so the order is total and reproducible.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct ItemKey {
     date: Reverse<DateTime<Utc>>,
-    id: Arc<str>,
     rel: Arc<str>,
 }
 
@@ -43,15 +42,25 @@ struct ItemKey {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Entry {
     pub article: Arc<Article>,
-    /// The id feeds use: the article's own unless another article claimed
-    /// the same explicit id first (by path order), then its path id.
-    pub id: Arc<str>,
+    /// Whether the article's explicit id is its own: when two articles
+    /// claim one, the first by path keeps it and the other falls back to
+    /// its path id.
+    owns_id: bool,
     /// Site-relative permalink path, not percent-encoded; shared with the
     /// route table.
     pub path: Arc<str>,
 }
 
 impl Entry {
+    /// The stable `tag:` URI feeds show for this entry.
+    pub fn id(&self, settings: &Settings) -> String {
+        let ids = &settings.ids;
+        match &self.article.explicit_id {
+            Some(_) if self.owns_id => self.article.id(ids),
+            _ => ids.path_id(self.article.path_key()),
+        }
+    }
+
     /// The item link: the front matter's `link`, else the absolute,
     /// percent-encoded permalink. Derived when a document is rendered
     /// rather than stored for all articles.
@@ -206,9 +215,14 @@ impl Catalog {
     pub fn build(settings: Arc<Settings>, articles: Vec<Arc<Article>>) -> Self {
         let mut catalog = Catalog::new(settings);
         let listed: Vec<Arc<Article>> = articles.into_iter().filter(|a| listed(a)).collect();
-        for a in listed.iter().filter(|a| a.explicit_id) {
-            let claimants = catalog.claims.entry(a.id.clone()).or_default();
-            claimants.insert(a.rel.clone());
+        for a in &listed {
+            if let Some(id) = &a.explicit_id {
+                catalog
+                    .claims
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(a.rel.clone());
+            }
         }
         let entries: Vec<Arc<Entry>> = listed
             .par_iter()
@@ -245,12 +259,11 @@ impl Catalog {
         if !listed(&article) {
             return touched;
         }
-        if !article.explicit_id {
+        let Some(id) = article.explicit_id.clone() else {
             // Path ids cannot collide: paths are unique.
             self.insert_entry(&rel, article, &mut touched);
             return touched;
-        }
-        let id = article.id.clone();
+        };
         let claimants = self.claims.get(&id).cloned().unwrap_or_default();
         let previous_owner = claimants.get_min().cloned();
         let claimants = claimants.update(rel.clone());
@@ -269,7 +282,9 @@ impl Catalog {
             return touched;
         };
         self.unlist(&entry, &mut touched);
-        let id = entry.article.id.clone();
+        let Some(id) = entry.article.explicit_id.clone() else {
+            return touched;
+        };
         if let Some(claimants) = self.claims.get(&id).cloned() {
             let was_owner = claimants.get_min().map(|o| &**o == rel);
             let rest = claimants.without(rel);
@@ -304,16 +319,13 @@ impl Catalog {
 
     /// The entry of a listed article, given the current id claims.
     fn entry_for(&self, article: Arc<Article>) -> Entry {
-        let owns_id = !article.explicit_id
-            || self
+        let owns_id = match &article.explicit_id {
+            None => true,
+            Some(id) => self
                 .claims
-                .get(&article.id)
+                .get(id)
                 .and_then(OrdSet::get_min)
-                .is_some_and(|owner| *owner == article.rel);
-        let id = if owns_id {
-            article.id.clone()
-        } else {
-            Arc::from(self.settings.ids.path_id(article.path_key()))
+                .is_some_and(|owner| *owner == article.rel),
         };
         let category = article
             .categories
@@ -324,7 +336,7 @@ impl Catalog {
         let path = permalink::path(&s.permalink, &article, s.timezone, &category);
         Entry {
             article,
-            id,
+            owns_id,
             path: path.into(),
         }
     }
@@ -362,7 +374,6 @@ fn listed(article: &Article) -> bool {
 fn item_key(entry: &Entry) -> ItemKey {
     ItemKey {
         date: Reverse(entry.article.date),
-        id: entry.id.clone(),
         rel: entry.article.rel.clone(),
     }
 }
@@ -468,8 +479,7 @@ mod tests {
             rel: rel.into(),
             draft: false,
             page: false,
-            id: s.ids.id_for(id, key).into(),
-            explicit_id: id.is_some(),
+            explicit_id: id.map(Arc::from),
             title: rel.into(),
             date: Utc.with_ymd_and_hms(2021, 1, day, 0, 0, 0).unwrap(),
             updated: None,
@@ -504,7 +514,7 @@ mod tests {
                 let items = c
                     .newest(&k, n)
                     .iter()
-                    .map(|e| (e.article.rel.to_string(), e.id.to_string()))
+                    .map(|e| (e.article.rel.to_string(), e.id(c.settings())))
                     .collect();
                 (k, items)
             })
@@ -548,7 +558,7 @@ mod tests {
         let ids: Vec<_> = c
             .newest(&FeedKey::Site, 10)
             .iter()
-            .map(|e| e.id.clone())
+            .map(|e| e.id(c.settings()))
             .collect();
         let mut sorted = ids.clone();
         sorted.dedup();
@@ -558,7 +568,7 @@ mod tests {
     #[test]
     fn shared_explicit_id_goes_to_the_first_path_and_moves_on_removal() {
         let mut c = Catalog::build(settings(), sample());
-        let id_of = |c: &Catalog, rel: &str| c.entry(rel).unwrap().id.to_string();
+        let id_of = |c: &Catalog, rel: &str| c.entry(rel).unwrap().id(c.settings());
         assert!(id_of(&c, "b.md").ends_with(":id/same"));
         assert!(id_of(&c, "c.md").ends_with(":post/c.md"));
         let touched = c.remove("b.md");

@@ -45,7 +45,7 @@ fn entry(i: &Item) -> Entry {
     }
     Entry {
         title: Text::plain(clean(&a.title)),
-        id: i.entry.id.to_string(),
+        id: i.id.clone(),
         updated: fixed(a.last_updated()),
         published: Some(fixed(a.date)),
         authors: a.author.iter().map(|n| person(n)).collect(),

@@ -68,7 +68,7 @@ fn item(i: &Item) -> JsonItem {
         }
     }
     JsonItem {
-        id: i.entry.id.to_string(),
+        id: i.id.clone(),
         url: i.url.clone(),
         title: clean(&a.title),
         content_html: i.content.html.clone(),

@@ -72,6 +72,8 @@ pub struct Item {
     pub terms: Vec<Term>,
     /// The item link.
     pub url: String,
+    /// The item id (see [`Entry::id`]).
+    pub id: String,
 }
 
 impl Item {
@@ -79,6 +81,7 @@ impl Item {
         Item {
             terms: terms(&entry, settings),
             url: entry.url(settings),
+            id: entry.id(settings),
             entry,
             content,
         }

@@ -56,7 +56,7 @@ fn item(i: &Item) -> RssItem {
         link: Some(i.url.clone()),
         description: Some(html_escape(&i.content.summary)),
         guid: Some(Guid {
-            value: i.entry.id.to_string(),
+            value: i.id.clone(),
             permalink: false,
         }),
         pub_date: Some(rfc822(a.date)),
