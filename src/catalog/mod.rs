@@ -473,8 +473,6 @@ mod tests {
         tags: &[&str],
         id: Option<&str>,
     ) -> Arc<Article> {
-        let s = settings();
-        let key = rel.trim_start_matches("_posts/");
         Arc::new(Article {
             rel: rel.into(),
             draft: false,
