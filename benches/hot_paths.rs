@@ -136,7 +136,7 @@ fn items_of(pipeline: &Pipeline, snap: &Snapshot, key: &FeedKey, n: usize) -> Ve
         .map(|entry| {
             let content = match snap.content(&entry.article.rel) {
                 Some(c) => c.clone(),
-                None => Arc::new(pipeline.content(&entry, None)),
+                None => Arc::new(pipeline.content(&entry.article, None)),
             };
             Item::new(entry, content, pipeline.settings())
         })

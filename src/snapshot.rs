@@ -12,8 +12,8 @@ use chrono::{DateTime, Timelike, Utc};
 use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
-use crate::article::{self, Content, FileReport, Loader};
-use crate::catalog::{Catalog, Entry, FeedKey, Settings, Touched};
+use crate::article::{self, Article, Content, FileReport, Loader};
+use crate::catalog::{Catalog, Entry, FeedKey, Plan, Settings, Touched};
 use crate::config::Config;
 use crate::feed::query::Query;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
@@ -226,12 +226,38 @@ impl Pipeline {
     /// maps that are built one insert at a time (reports, article routes)
     /// are built beside the parallel work rather than after it.
     pub fn initial(&self) -> Result<Snapshot, BuildError> {
+        self.initial_then(|| ()).map(|(snap, ())| snap)
+    }
+
+    /// [`Pipeline::initial`], running `after_load` on its own thread once
+    /// every file has been read, beside the rest of the work.
+    pub fn initial_then<T: Send>(
+        &self,
+        after_load: impl FnOnce() -> T + Send,
+    ) -> Result<(Snapshot, T), BuildError> {
         let started = Instant::now();
         let reports = self.loader.load_folder(&self.root)?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
+        std::thread::scope(|scope| {
+            let after = scope.spawn(after_load);
+            let snap = self.initial_from(reports, started);
+            let after = after
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            Ok((snap, after))
+        })
+    }
+
+    fn initial_from(&self, reports: Vec<FileReport>, started: Instant) -> Snapshot {
         let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
-        let (catalog, (reports, rejected)) = rayon::join(
-            || Catalog::build(self.settings.clone(), articles),
+        // The contents the feeds will show are cleaned while the catalog's
+        // lookup structures are built: much of that is sequential.
+        let ((catalog, contents), (reports, rejected)) = rayon::join(
+            || {
+                let plan = Plan::new(self.settings.clone(), articles);
+                let shown = plan.newest(self.limit);
+                rayon::join(|| plan.finish(), || self.contents(shown))
+            },
             || report_maps(reports),
         );
         let mut touched: Touched = catalog.feeds().map(|(key, _)| key).collect();
@@ -241,7 +267,7 @@ impl Pipeline {
             generation: 0,
             site: self.site.clone(),
             catalog: Catalog::new(self.settings.clone()),
-            contents: HashMap::new(),
+            contents,
             feeds: OrdMap::new(),
             routes: HashMap::new(),
             opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
@@ -262,7 +288,7 @@ impl Pipeline {
         snap.catalog = catalog;
         snap.reports = reports;
         snap.generation = 1;
-        Ok(snap)
+        snap
     }
 
     /// A new snapshot with `changes` applied to `prev`. A file that no
@@ -421,11 +447,20 @@ impl Pipeline {
             .into_par_iter()
             .map(|entry| {
                 let rel = entry.article.rel.clone();
-                let content = self.content(entry, bodies.get(&rel));
+                let content = self.content(&entry.article, bodies.get(&rel));
                 (rel, Arc::new(content))
             })
             .collect();
         snap.contents.extend(rendered);
+    }
+
+    /// The contents of `articles`, read from their files, in parallel.
+    fn contents(&self, articles: Vec<Arc<Article>>) -> HashMap<Arc<str>, Arc<Content>> {
+        let rendered: Vec<(Arc<str>, Arc<Content>)> = articles
+            .into_par_iter()
+            .map(|a| (a.rel.clone(), Arc::new(self.content(&a, None))))
+            .collect();
+        rendered.into_iter().collect()
     }
 
     /// The HTML page of an article, rendered on first request and kept
@@ -440,7 +475,7 @@ impl Pipeline {
         }
         let content = match snap.contents.get(rel) {
             Some(c) => c.clone(),
-            None => Arc::new(self.content(entry, None)),
+            None => Arc::new(self.content(&entry.article, None)),
         };
         let html = crate::pages::article(&self.site, &self.settings, entry, &content);
         let doc = Arc::new(Document::new(
@@ -454,9 +489,8 @@ impl Pipeline {
         Some(doc)
     }
 
-    /// An entry's content: from `body` if given, else read from its file.
-    pub fn content(&self, entry: &Entry, body: Option<&String>) -> Content {
-        let a = &entry.article;
+    /// An article's content: from `body` if given, else read from its file.
+    pub fn content(&self, a: &Article, body: Option<&String>) -> Content {
         let reread;
         let body = match body {
             Some(b) => b.as_str(),
@@ -539,7 +573,7 @@ impl Pipeline {
             .map(|e| {
                 let content = match snap.contents.get(&*e.article.rel) {
                     Some(c) => c.clone(),
-                    None => Arc::new(self.content(&e, None)),
+                    None => Arc::new(self.content(&e.article, None)),
                 };
                 Item::new(e, content, &self.settings)
             })

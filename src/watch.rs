@@ -151,6 +151,70 @@ struct Settings {
     rescan_every: Option<Duration>,
 }
 
+impl Settings {
+    fn debouncer(&self, events: &Sender<Signal>) -> Option<Watcher> {
+        let tx = events.clone();
+        let handler = move |result: DebounceEventResult| {
+            let signal = match result {
+                // Lost events (the kernel's queue overflowed): only a
+                // rescan is safe.
+                Ok(events) if events.iter().any(|e| e.need_rescan()) => {
+                    Signal::Rescan("events lost")
+                }
+                Ok(events) => {
+                    let batch = Batch::of(events);
+                    if batch.paths.is_empty() {
+                        return;
+                    }
+                    Signal::Events(batch)
+                }
+                Err(_) => Signal::Rescan("watch error"),
+            };
+            let _ = tx.send(signal);
+        };
+        // No file-id cache: building one stats every file of the archive
+        // before the first load, and refeed matches changes by path anyway.
+        let debouncer = new_debouncer_opt(
+            self.debounce,
+            None,
+            handler,
+            NoCache,
+            notify::Config::default(),
+        );
+        match debouncer {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot watch; relying on rescans");
+                None
+            }
+        }
+    }
+
+    /// A watch of the whole source folder, sending its events to `events`.
+    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watch> {
+        let root = &self.root;
+        let mut debouncer = self.debouncer(events)?;
+        match debouncer.watch(root, RecursiveMode::Recursive) {
+            Ok(()) => Some(Watch {
+                debouncer,
+                per_folder: false,
+            }),
+            Err(e) => {
+                // Start over: the failed attempt leaves watches behind.
+                drop(debouncer);
+                let mut debouncer = self.debouncer(events)?;
+                let skipped = watch_tree(&mut debouncer, root);
+                tracing::warn!(error = %e, skipped,
+                    "cannot watch every folder; watching the others one by one");
+                Some(Watch {
+                    debouncer,
+                    per_folder: true,
+                })
+            }
+        }
+    }
+}
+
 /// A live watch of the source folder.
 struct Watch {
     debouncer: Watcher,
@@ -186,10 +250,9 @@ impl Worker {
     fn run(mut self, rx: Receiver<Signal>) {
         // The first load runs unwatched: notify asks inotify for open
         // events, so a watch set up before it would queue an event for
-        // every file the loader reads, and walking the tree to set it up
-        // would delay the load too (together a third more start-up time
-        // on 10^5 posts). The watch starts once the first snapshot is
-        // published, and a rescan then picks up what changed meanwhile.
+        // every file the loader reads (a third more start-up time on 10^5
+        // posts). The watch starts before the first snapshot is published,
+        // and a rescan then picks up what changed during the load.
         self.load_initial();
         if self.watcher.is_some() {
             self.rescan("changes during the first load");
@@ -258,8 +321,20 @@ impl Worker {
     }
 
     fn load_initial(&mut self) {
-        match self.state.pipeline.initial() {
-            Ok(snap) => {
+        // The watch is set up once the files are read (so the loader's own
+        // reads queue no events) and while the feeds are rendered.
+        let (settings, events) = (&self.settings, &self.events);
+        let watch = settings.watch && self.watcher.is_none();
+        let after_load = || {
+            (watch && settings.root.is_dir())
+                .then(|| settings.watch_with(events))
+                .flatten()
+        };
+        match self.state.pipeline.initial_then(after_load) {
+            Ok((snap, watcher)) => {
+                if watcher.is_some() {
+                    self.watcher = watcher;
+                }
                 tracing::info!(
                     articles = snap.catalog.len(),
                     feeds = snap.feeds.len(),
@@ -268,8 +343,11 @@ impl Worker {
                     ms = snap.stats.duration.as_millis() as u64,
                     "loaded"
                 );
-                self.state.publish(snap);
+                // Watched before it is published: a change made once
+                // `/healthz` says 200 arrives as events, which tell a
+                // finished file from one still being written.
                 self.source_available();
+                self.state.publish(snap);
             }
             Err(e) => self.source_unavailable(e.to_string()),
         }
@@ -279,7 +357,7 @@ impl Worker {
         self.source_ok = true;
         self.state.set_source_health(SourceHealth::Ok);
         if self.settings.watch && self.watcher.is_none() {
-            self.watcher = self.watch();
+            self.watcher = self.settings.watch_with(&self.events);
         }
     }
 
@@ -289,7 +367,7 @@ impl Worker {
     fn rewatch(&mut self) {
         self.watcher = None;
         if self.settings.watch && self.settings.root.is_dir() {
-            self.watcher = self.watch();
+            self.watcher = self.settings.watch_with(&self.events);
         }
     }
 
@@ -301,67 +379,6 @@ impl Worker {
         // The watch died with the folder; a new one is set up on return.
         self.watcher = None;
         self.state.set_source_health(SourceHealth::Unavailable(why));
-    }
-
-    fn debouncer(&self) -> Option<Watcher> {
-        let tx = self.events.clone();
-        let handler = move |result: DebounceEventResult| {
-            let signal = match result {
-                // Lost events (the kernel's queue overflowed): only a
-                // rescan is safe.
-                Ok(events) if events.iter().any(|e| e.need_rescan()) => {
-                    Signal::Rescan("events lost")
-                }
-                Ok(events) => {
-                    let batch = Batch::of(events);
-                    if batch.paths.is_empty() {
-                        return;
-                    }
-                    Signal::Events(batch)
-                }
-                Err(_) => Signal::Rescan("watch error"),
-            };
-            let _ = tx.send(signal);
-        };
-        // No file-id cache: building one stats every file of the archive
-        // before the first load, and refeed matches changes by path anyway.
-        let debouncer = new_debouncer_opt(
-            self.settings.debounce,
-            None,
-            handler,
-            NoCache,
-            notify::Config::default(),
-        );
-        match debouncer {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch; relying on rescans");
-                None
-            }
-        }
-    }
-
-    fn watch(&self) -> Option<Watch> {
-        let root = &self.settings.root;
-        let mut debouncer = self.debouncer()?;
-        match debouncer.watch(root, RecursiveMode::Recursive) {
-            Ok(()) => Some(Watch {
-                debouncer,
-                per_folder: false,
-            }),
-            Err(e) => {
-                // Start over: the failed attempt leaves watches behind.
-                drop(debouncer);
-                let mut debouncer = self.debouncer()?;
-                let skipped = watch_tree(&mut debouncer, root);
-                tracing::warn!(error = %e, skipped,
-                    "cannot watch every folder; watching the others one by one");
-                Some(Watch {
-                    debouncer,
-                    per_folder: true,
-                })
-            }
-        }
     }
 
     /// Files of `batch` still open for writing wait for their writer to
@@ -450,7 +467,7 @@ impl Worker {
         };
         // Watch before listing, so that what changes meanwhile is queued.
         if self.settings.watch && self.watcher.is_none() && self.settings.root.is_dir() {
-            self.watcher = self.watch();
+            self.watcher = self.settings.watch_with(&self.events);
         }
         match diff(&self.settings.root, &snap) {
             Ok(mut changes) => {

@@ -213,43 +213,7 @@ impl Catalog {
     /// shared explicit id), built in bulk: the same result as upserting
     /// them one by one, several times faster for a whole archive.
     pub fn build(settings: Arc<Settings>, articles: Vec<Arc<Article>>) -> Self {
-        let mut catalog = Catalog::new(settings);
-        let listed: Vec<Arc<Article>> = articles.into_iter().filter(|a| listed(a)).collect();
-        for a in &listed {
-            if let Some(id) = &a.explicit_id {
-                catalog
-                    .claims
-                    .entry(id.clone())
-                    .or_default()
-                    .insert(a.rel.clone());
-            }
-        }
-        let entries: Vec<Arc<Entry>> = listed
-            .par_iter()
-            .map(|a| Arc::new(catalog.entry_for(a.clone())))
-            .collect();
-        let mut feeds = FeedInterner::default();
-        for entry in &entries {
-            let key = item_key(entry);
-            for feed in feeds.of(&entry.article) {
-                feeds.members[feed].push(key.clone());
-            }
-        }
-        let feeds: Vec<(FeedKey, OrdSet<ItemKey>)> = feeds
-            .keys
-            .into_par_iter()
-            .zip(feeds.members)
-            .map(|(feed, mut items)| {
-                items.sort_unstable();
-                (feed, items.into_iter().collect())
-            })
-            .collect();
-        catalog.feeds = feeds.into_iter().collect();
-        catalog.entries = entries
-            .into_iter()
-            .map(|e| (e.article.rel.clone(), e))
-            .collect();
-        catalog
+        Plan::new(settings, articles).finish()
     }
 
     /// Adds or replaces an article; drafts and pages are removed instead.
@@ -342,7 +306,7 @@ impl Catalog {
     }
 
     fn list(&mut self, entry: &Entry, touched: &mut Touched) {
-        let key = item_key(entry);
+        let key = item_key(&entry.article);
         for feed in feed_keys(&entry.article) {
             self.feeds
                 .entry(feed.clone())
@@ -353,7 +317,7 @@ impl Catalog {
     }
 
     fn unlist(&mut self, entry: &Entry, touched: &mut Touched) {
-        let key = item_key(entry);
+        let key = item_key(&entry.article);
         for feed in feed_keys(&entry.article) {
             if let Some(items) = self.feeds.get_mut(&feed) {
                 items.remove(&key);
@@ -366,15 +330,98 @@ impl Catalog {
     }
 }
 
+/// A catalog half built in bulk: what each feed holds, in order, is known
+/// before the lookup structures are, so that the items the feeds will
+/// show can be prepared while [`Plan::finish`] builds them.
+pub struct Plan {
+    catalog: Catalog,
+    listed: Vec<Arc<Article>>,
+    feeds: Vec<(FeedKey, Vec<ItemKey>)>,
+}
+
+impl Plan {
+    pub fn new(settings: Arc<Settings>, articles: Vec<Arc<Article>>) -> Self {
+        let mut catalog = Catalog::new(settings);
+        let listed: Vec<Arc<Article>> = articles.into_iter().filter(|a| listed(a)).collect();
+        for a in &listed {
+            if let Some(id) = &a.explicit_id {
+                catalog
+                    .claims
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(a.rel.clone());
+            }
+        }
+        let mut feeds = FeedInterner::default();
+        for article in &listed {
+            let key = item_key(article);
+            for feed in feeds.of(article) {
+                feeds.members[feed].push(key.clone());
+            }
+        }
+        let feeds = feeds
+            .keys
+            .into_par_iter()
+            .zip(feeds.members)
+            .map(|(feed, mut items)| {
+                items.sort_unstable();
+                (feed, items)
+            })
+            .collect();
+        Plan {
+            catalog,
+            listed,
+            feeds,
+        }
+    }
+
+    /// The articles among the newest `n` of some feed, each once: what
+    /// [`Catalog::newest`] will give for every feed of the finished catalog.
+    pub fn newest(&self, n: usize) -> Vec<Arc<Article>> {
+        let shown: BTreeSet<&Arc<str>> = self
+            .feeds
+            .iter()
+            .flat_map(|(_, items)| items.iter().take(n).map(|k| &k.rel))
+            .collect();
+        self.listed
+            .iter()
+            .filter(|a| shown.contains(&a.rel))
+            .cloned()
+            .collect()
+    }
+
+    pub fn finish(self) -> Catalog {
+        let Plan {
+            mut catalog,
+            listed,
+            feeds,
+        } = self;
+        let entries: Vec<Arc<Entry>> = listed
+            .into_par_iter()
+            .map(|a| Arc::new(catalog.entry_for(a)))
+            .collect();
+        let feeds: Vec<(FeedKey, OrdSet<ItemKey>)> = feeds
+            .into_par_iter()
+            .map(|(feed, items)| (feed, items.into_iter().collect()))
+            .collect();
+        catalog.feeds = feeds.into_iter().collect();
+        catalog.entries = entries
+            .into_iter()
+            .map(|e| (e.article.rel.clone(), e))
+            .collect();
+        catalog
+    }
+}
+
 /// Drafts and pages are loaded but never in a feed.
 fn listed(article: &Article) -> bool {
     !article.draft && !article.page
 }
 
-fn item_key(entry: &Entry) -> ItemKey {
+fn item_key(article: &Article) -> ItemKey {
     ItemKey {
-        date: Reverse(entry.article.date),
-        rel: entry.article.rel.clone(),
+        date: Reverse(article.date),
+        rel: article.rel.clone(),
     }
 }
 
