@@ -183,6 +183,7 @@ fn rejections_name_file_line_and_field() {
         ("garbled.md", "---\ntitle: t\ndate: next tuesday\n---\n"),
         ("yaml.md", "---\ntitle: [unclosed\ndate: 2021-01-01\n---\n"),
         ("scalar.md", "---\njust a string\n---\nbody"),
+        ("cut.md", "\n---\ntitle: t\ndate: 2021-01-01\n\n<p>body"),
     ]);
     let reports = load(dir.path());
     let msg = |rel: &str| {
@@ -201,6 +202,9 @@ fn rejections_name_file_line_and_field() {
     assert!(m.line.is_some_and(|l| l >= 2), "{m:?}");
     let m = msg("scalar.md");
     assert!(m.text.contains("not a mapping"), "{}", m.text);
+    let m = msg("cut.md");
+    assert_eq!(m.line, Some(2), "{m:?}");
+    assert!(m.text.contains("never closed"), "{}", m.text);
 }
 
 #[test]

@@ -14,6 +14,10 @@ pub struct Split<'a> {
     pub yaml: Option<&'a str>,
     pub yaml_line: usize,
     pub body: &'a str,
+    /// An opening fence followed by `key:` lines and never closed: a file
+    /// cut short. Hexo would publish it as a body of YAML text dated by
+    /// its modification time, at the top of every feed; refeed rejects it.
+    pub unclosed: bool,
 }
 
 /// Cuts the text the way Hexo does: an optional run of blank lines, then a
@@ -39,8 +43,18 @@ pub fn split(text: &str) -> Split<'_> {
                 yaml: Some(&text[first.end..close.start]),
                 yaml_line: first.number + 1,
                 body: &text[close.end..],
+                unclosed: false,
             },
-            None => no_front_matter(text),
+            None => {
+                let next = lines
+                    .skip_while(|l| l.start <= first.start)
+                    .find(|l| !l.text.trim().is_empty());
+                Split {
+                    unclosed: next.is_some_and(|l| looks_like_key(l.text)),
+                    yaml_line: first.number,
+                    ..no_front_matter(text)
+                }
+            }
         };
     }
     if !looks_like_key(first.text) {
@@ -51,6 +65,7 @@ pub fn split(text: &str) -> Split<'_> {
             yaml: Some(&text[..close.start]),
             yaml_line: 1,
             body: &text[close.end..],
+            unclosed: false,
         },
         None => no_front_matter(text),
     }
@@ -61,6 +76,7 @@ fn no_front_matter(text: &str) -> Split<'_> {
         yaml: None,
         yaml_line: 1,
         body: text,
+        unclosed: false,
     }
 }
 
@@ -190,6 +206,16 @@ pub const MAX_WARNINGS: usize = 20;
 
 /// Parses the YAML of a [`Split`]. `None` front matter is an empty one.
 pub fn parse(split: &Split<'_>) -> Result<FrontMatter, FieldError> {
+    if split.unclosed {
+        return Err(FieldError {
+            line: Some(split.yaml_line),
+            column: None,
+            field: None,
+            reason: "the front matter opened on this line is never closed \
+                     (no fence line after it): is the file cut short?"
+                .into(),
+        });
+    }
     let Some(yaml) = split.yaml else {
         return Ok(FrontMatter::default());
     };
@@ -558,8 +584,22 @@ mod tests {
     }
 
     #[test]
-    fn unclosed_fence_is_body() {
-        assert_eq!(split("---\ntitle: a\nbody").yaml, None);
+    fn an_unclosed_front_matter_is_refused_naming_its_line() {
+        let s = split("\n---\n\ntitle: a\ndate: 2021-01-01\nbody");
+        assert!(s.unclosed && s.yaml.is_none());
+        let err = parse(&s).unwrap_err();
+        assert_eq!(err.line, Some(2));
+        assert!(err.reason.contains("never closed"), "{}", err.reason);
+    }
+
+    #[test]
+    fn an_unclosed_fence_before_text_is_a_rule_in_the_body() {
+        for text in ["---\n\nSome text\n", "---\n# Heading\n", "---"] {
+            let s = split(text);
+            assert!(!s.unclosed && s.yaml.is_none(), "{text:?}");
+            assert_eq!(s.body, text);
+            assert!(parse(&s).is_ok());
+        }
     }
 
     #[test]
