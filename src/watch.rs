@@ -190,46 +190,27 @@ impl Settings {
         }
     }
 
-    /// A watch of the whole source folder, sending its events to `events`.
-    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watch> {
-        let root = &self.root;
+    /// A watch of the whole source folder, sending its events to `events`:
+    /// every folder on its own, new ones added as their events arrive.
+    /// notify's recursive mode stats every file of the tree twice to find
+    /// its folders (a fifth of start-up on 10^5 posts), and gives up on the
+    /// whole tree at the first folder it cannot watch (a `lost+found` only
+    /// root may read).
+    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watcher> {
         let mut debouncer = self.debouncer(events)?;
-        match debouncer.watch(root, RecursiveMode::Recursive) {
-            Ok(()) => Some(Watch {
-                debouncer,
-                per_folder: false,
-            }),
-            Err(e) => {
-                // Start over: the failed attempt leaves watches behind.
-                drop(debouncer);
-                let mut debouncer = self.debouncer(events)?;
-                let skipped = watch_tree(&mut debouncer, root);
-                tracing::warn!(error = %e, skipped,
-                    "cannot watch every folder; watching the others one by one");
-                Some(Watch {
-                    debouncer,
-                    per_folder: true,
-                })
-            }
+        let skipped = watch_tree(&mut debouncer, &self.root);
+        if skipped > 0 {
+            tracing::warn!(skipped, "cannot watch some folders; rescans cover them");
         }
+        Some(debouncer)
     }
-}
-
-/// A live watch of the source folder.
-struct Watch {
-    debouncer: Watcher,
-    /// notify's recursive watch gives up on the whole tree at the first
-    /// folder it cannot watch (a `lost+found` that only root may read);
-    /// then every other folder is watched on its own, and new folders are
-    /// added as their events arrive.
-    per_folder: bool,
 }
 
 struct Worker {
     settings: Settings,
     state: web::Data<State>,
     events: Sender<Signal>,
-    watcher: Option<Watch>,
+    watcher: Option<Watcher>,
     source_ok: bool,
     /// Files left open by their writer, with when that was first seen.
     writing: HashMap<PathBuf, Instant>,
@@ -326,9 +307,12 @@ impl Worker {
         let (settings, events) = (&self.settings, &self.events);
         let watch = settings.watch && self.watcher.is_none();
         let after_load = || {
-            (watch && settings.root.is_dir())
+            let t = Instant::now();
+            let w = (watch && settings.root.is_dir())
                 .then(|| settings.watch_with(events))
-                .flatten()
+                .flatten();
+            tracing::debug!(ms = t.elapsed().as_millis() as u64, "TMP watch");
+            w
         };
         match self.state.pipeline.initial_then(after_load) {
             Ok((snap, watcher)) => {
@@ -454,9 +438,9 @@ impl Worker {
 
     /// Folder by folder, new folders are not watched by themselves.
     fn watch_new_folders(&mut self, paths: &[PathBuf]) {
-        if let Some(watch) = self.watcher.as_mut().filter(|w| w.per_folder) {
+        if let Some(watcher) = self.watcher.as_mut() {
             for p in paths.iter().filter(|p| p.is_dir()) {
-                watch_tree(&mut watch.debouncer, p);
+                watch_tree(watcher, p);
             }
         }
     }
