@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::web;
 use notify::RecursiveMode;
@@ -26,6 +26,9 @@ type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
 
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
+
+/// The longest a batch with removals waits for the events that follow.
+const REMOVAL_SETTLE: Duration = Duration::from_secs(1);
 
 /// A file still open for writing is read anyway after this long.
 const WRITE_GRACE: Duration = Duration::from_secs(2);
@@ -214,6 +217,10 @@ struct Worker {
     source_ok: bool,
     /// Files left open by their writer, with when that was first seen.
     writing: HashMap<PathBuf, Instant>,
+    /// When the watch started after a load that ran without one: the next
+    /// rescan reads only what changed before it, and leaves later changes
+    /// to their events (which tell a file still being written).
+    unwatched_until: Option<SystemTime>,
 }
 
 impl Worker {
@@ -225,6 +232,7 @@ impl Worker {
             watcher: None,
             source_ok: false,
             writing: HashMap::new(),
+            unwatched_until: None,
         }
     }
 
@@ -256,8 +264,8 @@ impl Worker {
                 Ok(Signal::Events(batch)) => {
                     let mut batch = batch;
                     let mut rescan = None;
-                    // Coalesce whatever else is already queued.
-                    while let Ok(more) = rx.try_recv() {
+                    let settle_until = Instant::now() + REMOVAL_SETTLE;
+                    while let Some(more) = self.next_for(&batch, &rx, settle_until) {
                         match more {
                             Signal::Events(b) => batch.extend(b),
                             Signal::Rescan(why) => rescan = Some(why),
@@ -292,6 +300,30 @@ impl Worker {
         }
     }
 
+    /// What else to merge into `batch`: whatever is already queued, and
+    /// after a removal whatever follows within two debounces (up to
+    /// [`REMOVAL_SETTLE`] in all). `rm -rf` of the whole folder removes its
+    /// files first and the folder last, which on a busy machine takes
+    /// longer than the debounce; seen apart, the first removals would
+    /// empty the feeds before the folder is found gone.
+    fn next_for(
+        &self,
+        batch: &Batch,
+        rx: &Receiver<Signal>,
+        settle_until: Instant,
+    ) -> Option<Signal> {
+        let removal = || {
+            Instant::now() < settle_until
+                && self.settings.root.is_dir()
+                && batch.paths.iter().any(|p| !p.exists())
+        };
+        match rx.try_recv() {
+            Ok(signal) => Some(signal),
+            Err(_) if removal() => rx.recv_timeout(2 * self.settings.debounce).ok(),
+            Err(_) => None,
+        }
+    }
+
     fn next_rescan(&self) -> Option<Instant> {
         let every = if self.source_ok {
             self.settings.rescan_every?
@@ -307,17 +339,16 @@ impl Worker {
         let (settings, events) = (&self.settings, &self.events);
         let watch = settings.watch && self.watcher.is_none();
         let after_load = || {
-            let t = Instant::now();
-            let w = (watch && settings.root.is_dir())
+            let watcher = (watch && settings.root.is_dir())
                 .then(|| settings.watch_with(events))
                 .flatten();
-            tracing::debug!(ms = t.elapsed().as_millis() as u64, "TMP watch");
-            w
+            (watcher, SystemTime::now())
         };
         match self.state.pipeline.initial_then(after_load) {
-            Ok((snap, watcher)) => {
+            Ok((snap, (watcher, watched_at))) => {
                 if watcher.is_some() {
                     self.watcher = watcher;
+                    self.unwatched_until = Some(watched_at);
                 }
                 tracing::info!(
                     articles = snap.catalog.len(),
@@ -460,8 +491,12 @@ impl Worker {
                     self.source_available();
                 }
                 // Files still being written are read once closed.
+                let watched_at = self.unwatched_until.take();
                 changes.retain(|c| match c {
-                    Change::Write(f) => !self.writing.contains_key(&f.path),
+                    Change::Write(f) => {
+                        !self.writing.contains_key(&f.path)
+                            && watched_at.is_none_or(|t| changed_before(&f.path, t))
+                    }
                     Change::Remove(_) => true,
                 });
                 if !changes.is_empty() {
@@ -513,6 +548,26 @@ impl Worker {
         );
         self.state.publish(next)
     }
+}
+
+/// Whether a file last changed (data or status) before `t`. File times
+/// come from the kernel's coarse clock, up to a tick behind: a file
+/// changed just after `t` may carry a time just before it.
+fn changed_before(path: &Path, t: SystemTime) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    const CLOCK_TICK: Duration = Duration::from_millis(20);
+    let Ok(m) = std::fs::metadata(path) else {
+        return true;
+    };
+    let changed = Duration::new(
+        m.ctime().max(0) as u64,
+        m.ctime_nsec().clamp(0, 999_999_999) as u32,
+    );
+    let changed = SystemTime::UNIX_EPOCH + changed;
+    let last = m
+        .modified()
+        .map_or(changed, |modified| modified.max(changed));
+    last + CLOCK_TICK < t
 }
 
 /// Changes for the changed paths; `None` when a folder changed, which only

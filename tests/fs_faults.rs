@@ -547,7 +547,13 @@ fn the_source_folder_removed_while_serving_keeps_the_last_snapshot_then_recovers
     std::thread::sleep(Duration::from_millis(500));
     assert!(
         server.get("/rss.xml").body == site.body,
-        "the last snapshot is served"
+        "the last snapshot is served\n{}",
+        server
+            .log_text()
+            .lines()
+            .filter(|l| !l.contains("refeed::access"))
+            .collect::<Vec<_>>()
+            .join("\n")
     );
     common::server::copy_tree(&examples(), &src);
     server.wait_for("healthy again", PATIENCE, |s| {
