@@ -12,22 +12,10 @@
 mod harness;
 
 use std::path::Path;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use proptest::prelude::*;
-use refeed::article::Loader;
-use refeed::config::Config;
 use refeed::source::{Role, SourceFile};
-
-fn config() -> &'static Config {
-    static CONFIG: OnceLock<Config> = OnceLock::new();
-    CONFIG.get_or_init(|| Config::default_embedded().expect("embedded configuration"))
-}
-
-fn loader() -> &'static Loader {
-    static LOADER: OnceLock<Loader> = OnceLock::new();
-    LOADER.get_or_init(|| Loader::new(config()))
-}
 
 /// Decodes and parses like the loader; must return, whatever the input.
 fn parse_bytes(bytes: &[u8]) {
@@ -39,7 +27,7 @@ fn parse_bytes(bytes: &[u8]) {
         rel: Arc::from("a/post.md"),
         role: Role::Post,
     };
-    if let Ok(parsed) = loader().parse(&file, &text, None) {
+    if let Ok(parsed) = harness::loader().parse(&file, &text, None) {
         assert!(text.is_char_boundary(parsed.body_start));
     }
 }
@@ -445,7 +433,7 @@ proptest! {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, p.file()).unwrap();
         }
-        let mut config = config().clone();
+        let mut config = harness::config().clone();
         config.source_dir = dir.path().to_path_buf();
         let pipeline = refeed::snapshot::Pipeline::new(&config).unwrap();
         let snap = pipeline.initial().unwrap();

@@ -31,12 +31,12 @@ use refeed::feed::Format;
 use refeed::html::Cleaner;
 use refeed::source::{Role, SourceFile};
 
-fn config() -> &'static Config {
+pub fn config() -> &'static Config {
     static CONFIG: OnceLock<Config> = OnceLock::new();
     CONFIG.get_or_init(|| Config::default_embedded().expect("embedded configuration"))
 }
 
-fn loader() -> &'static Loader {
+pub fn loader() -> &'static Loader {
     static LOADER: OnceLock<Loader> = OnceLock::new();
     LOADER.get_or_init(|| Loader::new(config()))
 }
