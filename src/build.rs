@@ -1,6 +1,8 @@
 //! `refeed build`: every document of a snapshot written under a folder,
 //! each with a precompressed `.gz` sibling, at the paths `serve` uses, so
 //! nginx (`gzip_static on`), a CDN or an object store can serve the tree.
+//! A document that cannot be written is reported and skipped: one bad
+//! path never costs the other feeds.
 
 use std::fs;
 use std::io;
@@ -10,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::feed::layout;
 use crate::render::{Document, Encoding};
-use crate::snapshot::{INDEX_PATH, Route, Snapshot};
+use crate::snapshot::{INDEX_PATH, Snapshot};
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
@@ -20,46 +22,55 @@ pub enum WriteError {
     NotAFolder(PathBuf),
 }
 
-/// What was written.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+/// What was written, and what could not be.
+#[derive(Debug, Default)]
 pub struct Written {
     pub feeds: usize,
     pub documents: usize,
     pub bytes: u64,
+    /// The documents left out, each with its reason; the rest were written.
+    pub failed: Vec<WriteError>,
 }
 
-pub fn write(
-    snap: &Snapshot,
-    settings: &crate::catalog::Settings,
-    out: &Path,
-) -> Result<Written, WriteError> {
+/// Fails only when `out` itself is unusable.
+pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotAFolder(out.to_path_buf()));
     }
+    fs::create_dir_all(out).map_err(|source| WriteError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
     let mut documents: Vec<(String, &Document)> = Vec::new();
-    let mut feeds = 0;
     for (key, docs) in &snap.feeds {
+        let Some(dir) = snap.routes().feed_dir(key) else {
+            continue;
+        };
         for format in layout::Format::ALL {
-            let path = layout::feed_path(settings, key, format);
-            // A feed that lost its URL to a sibling with the same slug.
-            if snap.route(&path) == Some(&Route::Feed(key.clone(), format)) {
-                documents.push((path, docs.doc(format)));
-            }
+            documents.push((layout::feed_path(dir, format), docs.doc(format)));
         }
-        feeds += 1;
     }
     documents.push((layout::OPML_PATH.into(), &snap.opml));
     documents.push((INDEX_PATH.into(), &snap.index));
     // Compressing is most of the work: one document per thread at a time.
-    let bytes = documents
+    let results: Vec<Result<u64, WriteError>> = documents
         .par_iter()
         .map(|(path, doc)| put(out, path, doc))
-        .try_reduce(|| 0, |a, b| Ok(a + b))?;
-    Ok(Written {
-        feeds,
-        documents: documents.len(),
-        bytes,
-    })
+        .collect();
+    let mut written = Written {
+        feeds: snap.feeds.len(),
+        ..Written::default()
+    };
+    for r in results {
+        match r {
+            Ok(bytes) => {
+                written.documents += 1;
+                written.bytes += bytes;
+            }
+            Err(e) => written.failed.push(e),
+        }
+    }
+    Ok(written)
 }
 
 /// Writes one document and its `.gz`; returns the bytes written.

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::article::{FileReport, Message, Status};
 use crate::catalog::Catalog;
+use crate::routes::Routes;
 use crate::source::Role;
 
 /// One line of `refeed check --json`.
@@ -53,6 +54,20 @@ impl<'a> Record<'a> {
             categories: a.map(|a| a.categories.clone()).unwrap_or_default(),
             tags: a.map(|a| a.tags.as_slice()).unwrap_or(&[]),
             messages: &r.messages,
+        }
+    }
+}
+
+/// Adds what the route table says about each published article's URLs
+/// to its report, as warnings: a category or tag name cut to fit a URL, a
+/// feed moved aside by a sibling with the same slug, a permalink that
+/// another article, a feed or refeed itself serves.
+pub fn add_url_warnings(reports: &mut [FileReport], catalog: &Catalog) {
+    let routes = Routes::build(catalog);
+    for r in reports {
+        if let Some(entry) = catalog.entry(&r.rel) {
+            let warnings = routes.warnings(catalog.settings(), entry);
+            r.messages.extend(warnings);
         }
     }
 }

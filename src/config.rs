@@ -402,6 +402,11 @@ impl RawFeed {
     }
 }
 
+/// Room for the longest feed URL refeed makes: `/categories/` + one
+/// hashed folder + the longest document name + a disambiguating suffix
+/// (`feed::layout`), with a margin.
+const MIN_URL_BYTES: usize = 128;
+
 impl RawServer {
     fn validate(self) -> Result<Server, ConfigError> {
         let listen = self.listen.parse().map_err(|e| {
@@ -410,6 +415,12 @@ impl RawServer {
                 format!("`{}`: {e} (expected IP:PORT)", self.listen),
             )
         })?;
+        if self.max_url_bytes < MIN_URL_BYTES {
+            return Err(invalid(
+                "server.max_url_bytes",
+                format!("must be at least {MIN_URL_BYTES}, so that every feed URL fits"),
+            ));
+        }
         Ok(Server {
             listen,
             workers: self.workers,

@@ -3,7 +3,8 @@
 //! The modules follow the data: `source` finds and reads files, `article`
 //! turns each into a typed [`article::Article`] (with `date`, `html`, `text`
 //! as its pure helpers), `catalog` derives the immutable snapshot of feeds,
-//! `feed` writes the documents, and `server` / `build` hand them out.
+//! `routes` decides which URL serves what, `feed` writes the documents, and
+//! `server` / `build` hand them out.
 
 pub mod article;
 pub mod build;
@@ -16,6 +17,7 @@ pub mod feed;
 pub mod html;
 pub mod pages;
 pub mod render;
+pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod source;

@@ -75,7 +75,10 @@ fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let snap = pipeline
         .initial()
         .with_context(|| format!("loading {}", config.source_dir.display()))?;
-    let written = refeed::build::write(&snap, pipeline.settings(), out)?;
+    let written = refeed::build::write(&snap, out)?;
+    for failure in &written.failed {
+        eprintln!("refeed: not written: {failure}");
+    }
     let rejected = snap.rejected().count();
     println!(
         "wrote {} feeds ({} documents, {} bytes with .gz) from {} articles into {} in {:.2?}{}",
@@ -91,19 +94,26 @@ fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
             String::new()
         }
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(if written.failed.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        eprintln!(
+            "refeed: {} documents could not be written (the others were)",
+            written.failed.len()
+        );
+        ExitCode::from(1)
+    })
 }
 
 fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let loader = Loader::new(config);
-    let reports = loader.load_folder(&config.source_dir)?;
+    let mut reports = loader.load_folder(&config.source_dir)?;
+    let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
+    let catalog = Catalog::build(Arc::new(Settings::new(config)), articles);
+    refeed::check::add_url_warnings(&mut reports, &catalog);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
-        let mut catalog = Catalog::new(Arc::new(Settings::new(config)));
-        for article in reports.iter().filter_map(|r| r.article.clone()) {
-            catalog.upsert(article);
-        }
         refeed::check::write_json(&reports, &catalog, &mut out)?;
     } else {
         refeed::check::write_summary(&reports, &mut out)?;

@@ -129,7 +129,15 @@ fn category_tree(out: &mut String, cats: &[&FeedDocs]) {
 
 /// A readable page for one article, with autodiscovery of the feeds of
 /// every category it is filed under.
-pub fn article(site: &Site, settings: &Settings, entry: &Entry, content: &Content) -> String {
+/// `channel` gives the rendered feeds' channels, whose URLs are the ones
+/// the route table serves.
+pub fn article<'a>(
+    site: &Site,
+    settings: &Settings,
+    entry: &Entry,
+    content: &Content,
+    channel: impl Fn(&FeedKey) -> Option<&'a Channel>,
+) -> String {
     let a = &entry.article;
     let mut out = String::new();
     head(
@@ -140,7 +148,9 @@ pub fn article(site: &Site, settings: &Settings, entry: &Entry, content: &Conten
     for path in &a.categories {
         for depth in 1..=path.len() {
             let key = FeedKey::Category(path[..depth].into());
-            autodiscovery(&mut out, &Channel::new(site, settings, &key));
+            if let Some(c) = channel(&key) {
+                autodiscovery(&mut out, c);
+            }
         }
     }
     let _ = write!(

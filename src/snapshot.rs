@@ -19,20 +19,10 @@ use crate::feed::query::Query;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
 use crate::html::{Cleaner, HtmlError};
 use crate::render::Document;
+use crate::routes::{Articles, FeedRoutes, Routes};
 use crate::source::{self, SourceError, SourceFile};
 
-pub const INDEX_PATH: &str = "index.html";
-
-/// What a URL path (decoded, without the leading `/`) serves.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Route {
-    Feed(FeedKey, Format),
-    Opml,
-    /// The HTML index of every feed.
-    Index,
-    /// An article page at its permalink.
-    Article(Arc<str>),
-}
+pub use crate::routes::{INDEX_PATH, Route};
 
 /// Query representations kept per feed; past this, further distinct
 /// queries are rendered per request instead of growing memory.
@@ -83,7 +73,7 @@ pub struct Snapshot {
     pub catalog: Catalog,
     contents: HashMap<Arc<str>, Arc<Content>>,
     pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
-    routes: HashMap<Arc<str>, Route>,
+    routes: Routes,
     pub opml: Arc<Document>,
     pub index: Arc<Document>,
     /// The latest report of every file, by relative path.
@@ -96,7 +86,11 @@ pub struct Snapshot {
 
 impl Snapshot {
     pub fn route(&self, path: &str) -> Option<&Route> {
-        self.routes.get(path)
+        self.routes.lookup(path)
+    }
+
+    pub fn routes(&self) -> &Routes {
+        &self.routes
     }
 
     pub fn content(&self, rel: &str) -> Option<&Arc<Content>> {
@@ -171,14 +165,6 @@ fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap) {
         all.insert(r.rel.clone(), r);
     }
     (all, rejected)
-}
-
-/// Every article's permalink path to its file.
-fn article_routes(catalog: &Catalog) -> HashMap<Arc<str>, Route> {
-    catalog
-        .entries()
-        .map(|e| (e.path.clone(), Route::Article(e.article.rel.clone())))
-        .collect()
 }
 
 /// RSSHub's `brief`: the description becomes plain text of `n` characters.
@@ -269,21 +255,23 @@ impl Pipeline {
             catalog: Catalog::new(self.settings.clone()),
             contents,
             feeds: OrdMap::new(),
-            routes: HashMap::new(),
+            // Feed documents name their own URLs: their folders first.
+            routes: Routes::new(
+                FeedRoutes::build(&self.settings, touched.iter().cloned()),
+                Articles::default(),
+            ),
             opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             index: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
             reports: OrdMap::new(),
             rejected,
             stats: self.stats(started, 0, 0),
         };
-        let (mut routes, feeds_rendered) = rayon::join(
-            || article_routes(&catalog),
+        let (articles, feeds_rendered) = rayon::join(
+            || Articles::build(catalog.entries()),
             || self.render_touched(&mut snap, &catalog, &touched, &Bodies::new()),
         );
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
-        // Feed paths win over an article permalink that happens to equal one.
-        routes.extend(snap.routes.clone());
-        snap.routes = routes;
+        snap.routes.set_articles(articles);
         snap.stats = self.stats(started, reports.len(), feeds_rendered);
         snap.catalog = catalog;
         snap.reports = reports;
@@ -351,12 +339,15 @@ impl Pipeline {
         mut snap: Snapshot,
         catalog: Catalog,
         reports: OrdMap<Arc<str>, Arc<FileReport>>,
-        touched: Touched,
+        mut touched: Touched,
         bodies: Bodies,
         changed: Vec<Arc<str>>,
         started: Instant,
     ) -> Snapshot {
-        self.update_pages(&mut snap, &catalog, &changed);
+        let moved = snap
+            .routes
+            .update(&snap.catalog, &catalog, &changed, &touched);
+        touched.extend(moved);
         let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched, &bodies);
         for rel in &changed {
             match reports.get(rel) {
@@ -372,7 +363,7 @@ impl Pipeline {
     }
 
     /// Renders the touched feeds (contents first, in parallel), stores
-    /// them with their routes, and renders the OPML and index pages that
+    /// them, and renders the OPML and index pages that
     /// list them. Returns how many feeds were rendered.
     fn render_touched(
         &self,
@@ -410,20 +401,6 @@ impl Pipeline {
             duration: started.elapsed(),
             files,
             feeds_rendered,
-        }
-    }
-
-    /// Article page routes of the changed files: the old permalink goes,
-    /// the new one comes.
-    fn update_pages(&self, snap: &mut Snapshot, catalog: &Catalog, changed: &[Arc<str>]) {
-        for rel in changed {
-            if let Some(old) = snap.catalog.entry(rel) {
-                snap.routes.remove(&old.path);
-            }
-            if let Some(new) = catalog.entry(rel) {
-                snap.routes
-                    .insert(new.path.clone(), Route::Article(rel.clone()));
-            }
         }
     }
 
@@ -477,7 +454,8 @@ impl Pipeline {
             Some(c) => c.clone(),
             None => Arc::new(self.content(&entry.article, None)),
         };
-        let html = crate::pages::article(&self.site, &self.settings, entry, &content);
+        let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
+        let html = crate::pages::article(&self.site, &self.settings, entry, &content, channel);
         let doc = Arc::new(Document::new(
             html.into_bytes(),
             "text/html; charset=utf-8",
@@ -531,7 +509,11 @@ impl Pipeline {
                 Item::new(e, content, &self.settings)
             })
             .collect();
-        let channel = Channel::new(&self.site, &self.settings, key);
+        let dir = match snap.routes.feed_dir(key) {
+            Some(d) => d.to_string(),
+            None => layout::dir(&self.settings, key),
+        };
+        let channel = Channel::new(&self.site, &self.settings, key, &dir);
         let updated = feed::last_updated(&self.site, &items);
         let previous = snap.feeds.get(key);
         let doc = |format: Format| {
@@ -596,37 +578,10 @@ impl Pipeline {
     }
 
     fn store_feed(&self, snap: &mut Snapshot, key: FeedKey, docs: Option<FeedDocs>) {
-        for format in Format::ALL {
-            let path = layout::feed_path(&self.settings, &key, format);
-            let holder = match snap.routes.get(path.as_str()) {
-                Some(Route::Feed(other, _)) => Some(other.clone()),
-                _ => None,
-            };
-            match (&docs, holder) {
-                // Sibling names that slugize alike (`C#`, `C++`) share a
-                // URL; the smaller key keeps it whatever the order of
-                // arrival, so the outcome is deterministic.
-                (Some(_), Some(other)) if other < key => {
-                    tracing::warn!(url = %path, kept = ?other, lost = ?key,
-                        "two feeds share a URL; set category_map or tag_map to separate them");
-                }
-                (Some(_), _) => {
-                    snap.routes
-                        .insert(path.into(), Route::Feed(key.clone(), format));
-                }
-                (None, Some(other)) if other == key => {
-                    snap.routes.remove(path.as_str());
-                }
-                (None, _) => {}
-            }
-        }
         match docs {
             Some(d) => snap.feeds.insert(key, Arc::new(d)),
             None => snap.feeds.remove(&key),
         };
-        snap.routes.insert(layout::OPML_PATH.into(), Route::Opml);
-        snap.routes.insert("".into(), Route::Index);
-        snap.routes.insert(INDEX_PATH.into(), Route::Index);
     }
 
     /// When any feed last changed, for the pages that list them all.

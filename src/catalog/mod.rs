@@ -81,6 +81,8 @@ pub struct Settings {
     pub category_map: BTreeMap<String, String>,
     pub tag_map: BTreeMap<String, String>,
     pub ids: IdScheme,
+    /// `server.max_url_bytes`: every feed URL must be requestable.
+    pub max_url_bytes: usize,
     category_slugs: SlugCache,
     tag_slugs: SlugCache,
 }
@@ -94,22 +96,35 @@ impl Settings {
             category_map: config.site.category_map.clone(),
             tag_map: config.site.tag_map.clone(),
             ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
+            max_url_bytes: config.server.max_url_bytes,
             category_slugs: SlugCache::new(),
             tag_slugs: SlugCache::new(),
         }
     }
 
     /// URL path segments of a category node (Hexo: `category_map`, then
-    /// `slugize`); a name that slugizes to nothing keeps its own text.
+    /// `slugize`, then [`slug::capped`]); a name that slugizes to nothing
+    /// keeps its own text.
     pub fn category_slugs(&self, names: &[String]) -> Vec<String> {
-        names
-            .iter()
-            .map(|n| self.cached(&self.category_slugs, &self.category_map, n))
-            .collect()
+        names.iter().map(|n| self.category_slug(n)).collect()
+    }
+
+    pub fn category_slug(&self, name: &str) -> String {
+        self.cached(&self.category_slugs, &self.category_map, name)
     }
 
     pub fn tag_slug(&self, name: &str) -> String {
         self.cached(&self.tag_slugs, &self.tag_map, name)
+    }
+
+    /// The length in bytes of a category name's slug when it was too long
+    /// for a URL segment and was cut.
+    pub fn cut_category(&self, name: &str) -> Option<usize> {
+        cut(&self.category_map, name)
+    }
+
+    pub fn cut_tag(&self, name: &str) -> Option<usize> {
+        cut(&self.tag_map, name)
     }
 
     /// Archives repeat a few hundred names across every article, so each
@@ -133,6 +148,19 @@ const MAX_CACHED_SLUGS: usize = 100_000;
 type SlugCache = papaya::HashMap<String, String>;
 
 fn mapped_slug(map: &BTreeMap<String, String>, name: &str) -> String {
+    let slug = whole_slug(map, name);
+    match slug::capped(&slug) {
+        std::borrow::Cow::Borrowed(_) => slug,
+        std::borrow::Cow::Owned(cut) => cut,
+    }
+}
+
+fn cut(map: &BTreeMap<String, String>, name: &str) -> Option<usize> {
+    let len = whole_slug(map, name).len();
+    (len > slug::MAX_SEGMENT_BYTES).then_some(len)
+}
+
+fn whole_slug(map: &BTreeMap<String, String>, name: &str) -> String {
     let source = map.get(name).map(String::as_str).unwrap_or(name);
     let slug = slug::slugize(source);
     if slug.is_empty() {

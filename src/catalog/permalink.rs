@@ -74,6 +74,11 @@ pub fn encode_path(path: &str) -> String {
     utf8_percent_encode(path, PATH).to_string()
 }
 
+/// The length of [`encode_path`]'s result, without building it.
+pub fn encoded_len(path: &str) -> usize {
+    utf8_percent_encode(path, PATH).map(str::len).sum()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,36 @@
 //! category and tag pages: CJK and other letters are kept, control
 //! characters dropped, whitespace and ASCII punctuation become `-`.
 
+use std::borrow::Cow;
+
 use unicode_normalization::UnicodeNormalization;
+
+/// Longest URL path segment a slug may take, in bytes of UTF-8: half the
+/// 255-byte file-name limit of common file systems (`refeed build` writes
+/// each segment as a folder), so the suffixes added below and by the
+/// route table still fit.
+pub const MAX_SEGMENT_BYTES: usize = 128;
+
+/// `slug` cut to [`MAX_SEGMENT_BYTES`] on a character boundary, plus
+/// `-<hash of the whole slug>` so that names sharing a long prefix stay
+/// apart. Short slugs are returned as they are.
+pub fn capped(slug: &str) -> Cow<'_, str> {
+    if slug.len() <= MAX_SEGMENT_BYTES {
+        return Cow::Borrowed(slug);
+    }
+    let suffix = format!("-{}", short_hash(slug));
+    let mut end = MAX_SEGMENT_BYTES - suffix.len();
+    while !slug.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}{suffix}", &slug[..end]))
+}
+
+/// Eight hex digits of XXH3 of `s`: published in URLs, so the algorithm
+/// (a fixed, specified one) must never change.
+pub fn short_hash(s: &str) -> String {
+    format!("{:08x}", xxhash_rust::xxh3::xxh3_64(s.as_bytes()) as u32)
+}
 
 /// The characters of hexo-util's `rSpecial` class besides whitespace.
 const SPECIAL: &str = "~`!@#$%^&*()-_+=[]{}|\\;:\"'<>,.?/";
@@ -71,7 +100,20 @@ fn strip_diacritic(c: char) -> Vec<char> {
 
 #[cfg(test)]
 mod tests {
-    use super::slugize;
+    use super::*;
+
+    #[test]
+    fn long_slugs_are_cut_on_a_char_boundary_with_a_stable_hash() {
+        let cjk = "中".repeat(88);
+        let cut = capped(&cjk);
+        assert!(cut.len() <= MAX_SEGMENT_BYTES, "{}", cut.len());
+        assert!(cut.starts_with("中中"));
+        assert_eq!(cut, capped(&cjk), "stable");
+        assert_ne!(cut, capped(&"中".repeat(89)), "same prefix, other name");
+        assert_eq!(capped("C"), "C");
+        // The published value: changing the hash moves every cut URL.
+        assert_eq!(short_hash("C#"), "56f4917b");
+    }
 
     #[test]
     fn matches_hexo_slugize() {

@@ -133,8 +133,9 @@ pub struct Channel {
 }
 
 impl Channel {
-    pub fn new(site: &Site, settings: &Settings, key: &FeedKey) -> Self {
-        let url = |f| layout::feed_url(settings, key, f);
+    /// `dir` is the folder the route table serves this feed from.
+    pub fn new(site: &Site, settings: &Settings, key: &FeedKey, dir: &str) -> Self {
+        let url = |f| layout::feed_url(settings, dir, f);
         let (title, description) = match key {
             FeedKey::Site => (site.title.clone(), site.description.clone()),
             FeedKey::Category(path) => {
@@ -158,7 +159,7 @@ impl Channel {
             id: format!(
                 "{}feed/{}",
                 site.id_prefix,
-                crate::catalog::permalink::encode_path(&layout::dir(settings, key))
+                crate::catalog::permalink::encode_path(dir)
             ),
             home_url: layout::page_url(settings, key),
             rss_url: url(Format::Rss),
