@@ -396,7 +396,10 @@ impl Routes {
             Some(Loss::Reserved) => format!("{} is refeed's own URL: no page there", short(&url)),
             Some(Loss::Feed(_)) => format!("{} is a feed's URL: no page there", short(&url)),
             Some(Loss::Article(rel)) => {
-                format!("{} is also the URL of {rel}, which is served there", short(&url))
+                format!(
+                    "{} is also the URL of {rel}, which is served there",
+                    short(&url)
+                )
             }
             None => {
                 let len = 1 + encoded_len(&entry.path);
@@ -435,7 +438,12 @@ mod tests {
         Arc::new(Settings::new(&Config::default_embedded().unwrap()))
     }
 
-    fn article(rel: &str, cats: &[&[&str]], tags: &[&str], permalink: Option<&str>) -> Arc<Article> {
+    fn article(
+        rel: &str,
+        cats: &[&[&str]],
+        tags: &[&str],
+        permalink: Option<&str>,
+    ) -> Arc<Article> {
         Arc::new(Article {
             rel: rel.into(),
             draft: false,
@@ -504,7 +512,10 @@ mod tests {
             assert!(dirs.insert(dir.to_string()), "{dir} twice");
             for format in Format::ALL {
                 let path = layout::feed_path(dir, format);
-                assert_eq!(routes.lookup(&path), Some(&Route::Feed(key.clone(), format)));
+                assert_eq!(
+                    routes.lookup(&path),
+                    Some(&Route::Feed(key.clone(), format))
+                );
             }
         }
         assert_eq!(routes.lookup("opml.xml"), Some(&Route::Opml));
@@ -536,31 +547,61 @@ mod tests {
         let catalog = Catalog::build(settings(), colliding());
         let routes = Routes::build(&catalog);
         let dir = |names: &[&str]| {
-            let key = FeedKey::Category(names.iter().map(|n| n.to_string()).collect::<Vec<_>>().into());
+            let key = FeedKey::Category(
+                names
+                    .iter()
+                    .map(|n| n.to_string())
+                    .collect::<Vec<_>>()
+                    .into(),
+            );
             routes.feed_dir(&key).unwrap().to_string()
         };
         // "C" < "C#" < "C++" < "c": the first keeps the plain slug.
         assert_eq!(dir(&["C"]), "categories/C/");
         assert_eq!(dir(&["C#"]), format!("categories/C-{}/", short_hash("C#")));
-        assert_eq!(dir(&["C++"]), format!("categories/C-{}/", short_hash("C++")));
-        assert_eq!(dir(&["c"]), "categories/c/", "case is kept apart, not merged");
+        assert_eq!(
+            dir(&["C++"]),
+            format!("categories/C-{}/", short_hash("C++"))
+        );
+        assert_eq!(
+            dir(&["c"]),
+            "categories/c/",
+            "case is kept apart, not merged"
+        );
         // Children live under their own parent's folder.
-        assert_eq!(dir(&["C#", "X"]), format!("categories/C-{}/X/", short_hash("C#")));
+        assert_eq!(
+            dir(&["C#", "X"]),
+            format!("categories/C-{}/X/", short_hash("C#"))
+        );
         assert_eq!(dir(&["C", "X"]), "categories/C/X/");
         assert_eq!(routes.lookup("same/"), Some(&Route::Article("a.md".into())));
         let tag_c = Route::Feed(FeedKey::Tag("C".into()), Format::Rss);
         assert_eq!(routes.lookup("tags/C/rss.xml"), Some(&tag_c));
         assert_eq!(routes.lookup("opml.xml"), Some(&Route::Opml));
         let entry = |rel: &str| catalog.entry(rel).unwrap().clone();
-        assert_eq!(routes.loss(&entry("b.md")), Some(Loss::Article("a.md".into())));
-        assert_eq!(routes.loss(&entry("c.md")), Some(Loss::Feed(FeedKey::Tag("C".into()))));
+        assert_eq!(
+            routes.loss(&entry("b.md")),
+            Some(Loss::Article("a.md".into()))
+        );
+        assert_eq!(
+            routes.loss(&entry("c.md")),
+            Some(Loss::Feed(FeedKey::Tag("C".into())))
+        );
         assert_eq!(routes.loss(&entry("d.md")), Some(Loss::Reserved));
         assert_eq!(routes.loss(&entry("a.md")), None);
     }
 
     #[test]
     fn reserved_paths_and_folders() {
-        for path in ["", "index.html", "opml.xml", "healthz", "feeds/x", "images/a.png", "metrics"] {
+        for path in [
+            "",
+            "index.html",
+            "opml.xml",
+            "healthz",
+            "feeds/x",
+            "images/a.png",
+            "metrics",
+        ] {
             assert!(is_reserved(path), "{path:?}");
         }
         for path in ["healthzz", "feedsx/", "2021/01/01/a/", "metrics-and-more/"] {
@@ -593,7 +634,10 @@ mod tests {
             assert!(url <= s.max_url_bytes, "{url} bytes for {key:?}");
         }
         let warnings = routes.warnings(s, catalog.entry("a.md").unwrap());
-        assert!(warnings.iter().any(|m| m.text.contains("cut")), "{warnings:?}");
+        assert!(
+            warnings.iter().any(|m| m.text.contains("cut")),
+            "{warnings:?}"
+        );
         let warnings = routes.warnings(s, catalog.entry("b.md").unwrap());
         assert!(
             warnings.iter().any(|m| m.text.contains("max_url_bytes")),

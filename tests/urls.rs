@@ -80,7 +80,9 @@ fn build_survives_long_category_names() {
     let cjk = "長".repeat(88);
     let huge = "x".repeat(20_000);
     let post = |title: &str, cats: &str| {
-        format!("---\ntitle: {title}\ndate: 2021-01-02\ncategories: [{cats}]\ntags: [t]\n---\nbody\n")
+        format!(
+            "---\ntitle: {title}\ndate: 2021-01-02\ncategories: [{cats}]\ntags: [t]\n---\nbody\n"
+        )
     };
     let dir = tree(&[
         ("normal.md", &post("Normal", "Plain")),
@@ -88,7 +90,10 @@ fn build_survives_long_category_names() {
         ("huge.md", &post("Huge", &huge)),
     ]);
     let out = tempfile::tempdir().unwrap();
-    let built = refeed(dir.path(), &["build", "--out", &out.path().display().to_string()]);
+    let built = refeed(
+        dir.path(),
+        &["build", "--out", &out.path().display().to_string()],
+    );
     assert!(
         built.status.success(),
         "{:?}: {}",
@@ -98,7 +103,11 @@ fn build_survives_long_category_names() {
     // Every feed the OPML lists was written, and its URL is requestable.
     let opml = std::fs::read(out.path().join("opml.xml")).expect("opml.xml written");
     let listed = outlines(&opml);
-    assert_eq!(listed.len(), 5, "site, three categories, one tag: {listed:?}");
+    assert_eq!(
+        listed.len(),
+        5,
+        "site, three categories, one tag: {listed:?}"
+    );
     for (title, path) in &listed {
         assert!(path.len() < 4096, "{title}: {} bytes", path.len());
         let rel = percent_encoding::percent_decode_str(&path[1..])
@@ -121,11 +130,18 @@ fn build_survives_long_category_names() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    for (path, status) in [("cjk.md", "warning"), ("huge.md", "warning"), ("normal.md", "ok")] {
+    for (path, status) in [
+        ("cjk.md", "warning"),
+        ("huge.md", "warning"),
+        ("normal.md", "ok"),
+    ] {
         let r = lines.iter().find(|r| r["path"] == path).unwrap();
         assert_eq!(r["status"], status, "{r}");
         if status == "warning" {
-            assert!(r["messages"][0]["text"].as_str().unwrap().contains("cut"), "{r}");
+            assert!(
+                r["messages"][0]["text"].as_str().unwrap().contains("cut"),
+                "{r}"
+            );
             assert_eq!(r["messages"][0]["field"], "categories");
         }
     }
@@ -140,7 +156,11 @@ fn permalink_cannot_take_a_feed_url() {
     let rust_feed = |s: &Refeed| {
         let r = s.get("/tags/rust/rss.xml");
         assert_eq!(r.status, 200, "{}", r.text());
-        assert!(r.header("content-type").unwrap().starts_with("application/rss+xml"));
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("application/rss+xml")
+        );
         feed(&r.body).1
     };
     let before = rust_feed(&server);
@@ -158,7 +178,9 @@ fn permalink_cannot_take_a_feed_url() {
     assert_eq!(rust_feed(&server), before, "the feed keeps its URL");
 
     std::fs::remove_file(&squatter).unwrap();
-    server.wait_for("the squatter gone", PATIENCE, |s| nowhere(s, &site, "Squatter"));
+    server.wait_for("the squatter gone", PATIENCE, |s| {
+        nowhere(s, &site, "Squatter")
+    });
     assert_eq!(rust_feed(&server), before, "and still has it after");
     server.signal(libc::SIGHUP);
     assert_eq!(rust_feed(&server), before);
@@ -214,7 +236,10 @@ fn colliding_slugs_each_keep_a_feed() {
         }
         feeds.len()
     };
-    let all = check(&server, &[("plain C", "C"), ("C sharp", "C#"), ("C plus plus", "C++")]);
+    let all = check(
+        &server,
+        &[("plain C", "C"), ("C sharp", "C#"), ("C plus plus", "C++")],
+    );
 
     std::fs::remove_file(dir.path().join("c.md")).unwrap();
     server.wait_for("plain C gone", PATIENCE, |s| {

@@ -81,9 +81,13 @@ pub fn child_dir(settings: &Settings, parent: &str, key: &FeedKey) -> String {
 
 fn category_child(settings: &Settings, parent: &str, names: &[String]) -> String {
     let segment = names.last().map(|n| settings.category_slug(n));
-    fitted(settings, CATEGORIES, parent, &segment.unwrap_or_default(), || {
-        names.join("\n")
-    })
+    fitted(
+        settings,
+        CATEGORIES,
+        parent,
+        &segment.unwrap_or_default(),
+        || names.join("\n"),
+    )
 }
 
 fn tag_child(settings: &Settings, parent: &str, name: &str) -> String {
