@@ -171,19 +171,18 @@ impl Articles {
     }
 
     fn claim(&mut self, path: &Arc<str>, rel: &Arc<str>) {
-        match self.0.get(path) {
-            None => {
-                let claim = Claim {
+        match self.0.entry(path.clone()) {
+            imbl::hashmap::Entry::Vacant(v) => {
+                v.insert(Claim {
                     route: Route::Article(rel.clone()),
                     waiting: None,
-                };
-                self.0.insert(path.clone(), claim);
+                });
             }
-            Some(c) => {
-                let mut all = c.claimants();
+            imbl::hashmap::Entry::Occupied(mut o) => {
+                let mut all = o.get().claimants();
                 all.push(rel.clone());
                 if let Some(claim) = Claim::of(all) {
-                    self.0.insert(path.clone(), claim);
+                    o.insert(claim);
                 }
             }
         }

@@ -347,6 +347,10 @@ impl Pipeline {
         let moved = snap
             .routes
             .update(&snap.catalog, &catalog, &changed, &touched);
+        for key in &moved {
+            tracing::info!(feed = ?key, dir = snap.routes.feed_dir(key),
+                "feed served from a new folder: a feed with the same slug came or went");
+        }
         touched.extend(moved);
         let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched, &bodies);
         for rel in &changed {
