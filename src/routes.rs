@@ -18,6 +18,9 @@ use crate::feed::layout::{self, Format, OPML_PATH};
 
 pub const INDEX_PATH: &str = "index.html";
 
+/// Answered by the server itself, before the table is consulted.
+pub const HEALTHZ_PATH: &str = "healthz";
+
 /// What a URL path (decoded, without the leading `/`) serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -30,7 +33,8 @@ pub enum Route {
 }
 
 /// Paths that are refeed's own, now or in a coming release: no article
-/// takes them. `true` reserves the whole folder of that name as well.
+/// takes them. `true` reserves the whole folder of that name as well. A
+/// route the server adds goes here first.
 const RESERVED: &[(&str, bool)] = &[
     ("", false),
     (INDEX_PATH, false),
@@ -38,7 +42,7 @@ const RESERVED: &[(&str, bool)] = &[
     ("rss.xml", false),
     ("atom.xml", false),
     ("feed.json", false),
-    ("healthz", true),
+    (HEALTHZ_PATH, true),
     ("metrics", true),
     ("websub", true),
     ("images", true),
@@ -71,18 +75,7 @@ impl FeedRoutes {
         let mut dirs: HashMap<FeedKey, Arc<str>> = HashMap::with_capacity(keys.len());
         let mut taken: HashSet<Arc<str>> = HashSet::with_capacity(keys.len());
         for key in keys {
-            let parent = match &key {
-                FeedKey::Category(names) if names.len() > 1 => {
-                    let parent = FeedKey::Category(names[..names.len() - 1].into());
-                    match dirs.get(&parent) {
-                        Some(d) => d.to_string(),
-                        None => layout::dir(settings, &parent),
-                    }
-                }
-                FeedKey::Category(_) => "categories/".to_string(),
-                FeedKey::Tag(_) => "tags/".to_string(),
-                FeedKey::Site => String::new(),
-            };
+            let parent = parent_dir(settings, &dirs, &key);
             let wanted = layout::child_dir(settings, &parent, &key);
             let dir: Arc<str> = unclaimed(&taken, wanted, &key).into();
             taken.insert(dir.clone());
@@ -99,6 +92,23 @@ impl FeedRoutes {
         paths.insert("".into(), Route::Index);
         paths.insert(INDEX_PATH.into(), Route::Index);
         FeedRoutes { dirs, paths }
+    }
+}
+
+/// The folder `key`'s parent node was given in `dirs` (`categories/` or
+/// `tags/` at the top).
+fn parent_dir(settings: &Settings, dirs: &HashMap<FeedKey, Arc<str>>, key: &FeedKey) -> String {
+    match key {
+        FeedKey::Category(names) if names.len() > 1 => {
+            let parent = FeedKey::Category(names[..names.len() - 1].into());
+            match dirs.get(&parent) {
+                Some(d) => d.to_string(),
+                None => layout::dir(settings, &parent),
+            }
+        }
+        FeedKey::Category(_) => layout::CATEGORIES.to_string(),
+        FeedKey::Tag(_) => layout::TAGS.to_string(),
+        FeedKey::Site => String::new(),
     }
 }
 
@@ -373,15 +383,7 @@ impl Routes {
     /// Whether a feed's folder is not the one its own names give below
     /// its parent's folder: another feed had that one first.
     fn moved_aside(&self, settings: &Settings, key: &FeedKey) -> bool {
-        let parent = match key {
-            FeedKey::Site => return false,
-            FeedKey::Category(names) if names.len() > 1 => {
-                let parent = FeedKey::Category(names[..names.len() - 1].into());
-                self.feed_dir(&parent).unwrap_or_default().to_string()
-            }
-            FeedKey::Category(_) => "categories/".to_string(),
-            FeedKey::Tag(_) => "tags/".to_string(),
-        };
+        let parent = parent_dir(settings, &self.feeds.dirs, key);
         self.feed_dir(key)
             .is_some_and(|d| d != layout::child_dir(settings, &parent, key))
     }

@@ -66,8 +66,8 @@ pub fn dir(settings: &Settings, key: &FeedKey) -> String {
     }
 }
 
-const CATEGORIES: &str = "categories/";
-const TAGS: &str = "tags/";
+pub const CATEGORIES: &str = "categories/";
+pub const TAGS: &str = "tags/";
 
 /// The folder of `key` inside `parent`, the folder its parent node was
 /// given (`categories/` or `tags/` at the top).

@@ -26,7 +26,7 @@ pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         Ok(p) => p,
         Err(why) => return plain(StatusCode::BAD_REQUEST, why),
     };
-    if path == "healthz" {
+    if path == crate::routes::HEALTHZ_PATH {
         return health::respond(&state);
     }
     let Some(snap) = state.current() else {
