@@ -147,6 +147,31 @@ fn build_survives_long_category_names() {
     }
 }
 
+#[test]
+fn build_skips_what_it_cannot_write() {
+    let post = "---\ntitle: One\ndate: 2021-01-02\ncategories: [A]\ntags: [t]\n---\nbody\n";
+    let dir = tree(&[("one.md", post)]);
+    let out = tempfile::tempdir().unwrap();
+    // A folder where a document should go: that document cannot be written.
+    std::fs::create_dir_all(out.path().join("tags/t/rss.xml")).unwrap();
+    let built = refeed(
+        dir.path(),
+        &["build", "--out", &out.path().display().to_string()],
+    );
+    let stderr = String::from_utf8_lossy(&built.stderr);
+    assert_eq!(built.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tags/t/rss.xml"), "{stderr}");
+    for file in [
+        "rss.xml",
+        "opml.xml",
+        "index.html",
+        "categories/A/rss.xml",
+        "tags/t/atom.xml",
+    ] {
+        assert!(out.path().join(file).is_file(), "{file} missing: {stderr}");
+    }
+}
+
 // --- fault 13 ---------------------------------------------------------------
 
 #[test]
@@ -207,6 +232,16 @@ fn same_permalink_posts_survive_deletion() {
         let html = std::str::from_utf8(page.identity()).unwrap();
         assert!(html.contains(&format!("by {title}")), "{html}");
     }
+    // `check` names the post that waits.
+    let checked = refeed(dir.path(), &["check", "--json"]);
+    let text = String::from_utf8(checked.stdout).unwrap();
+    let b: serde_json::Value = serde_json::from_str(text.lines().nth(1).unwrap()).unwrap();
+    assert_eq!(b["path"], "b.md");
+    assert_eq!(b["messages"][0]["field"], "permalink", "{b}");
+    assert!(
+        b["messages"][0]["text"].as_str().unwrap().contains("a.md"),
+        "{b}"
+    );
 }
 
 #[test]
