@@ -1,14 +1,14 @@
 //! `refeed check`: the load reports as a human summary or as JSON lines.
 //! The JSON shape is a public contract (README, "refeed check --json").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Write};
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::article::{FileReport, Message, Status};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, FeedKey, feed_keys};
 use crate::routes::Routes;
 use crate::source::Role;
 
@@ -64,11 +64,20 @@ impl<'a> Record<'a> {
 /// another article, a feed or refeed itself serves.
 pub fn add_url_warnings(reports: &mut [FileReport], catalog: &Catalog) {
     let routes = Routes::build(catalog);
+    let settings = catalog.settings();
+    // Worked out once per feed, not once per post in it.
+    let mut by_feed: HashMap<FeedKey, Vec<Message>> = HashMap::new();
     for r in reports {
-        if let Some(entry) = catalog.entry(&r.rel) {
-            let warnings = routes.warnings(catalog.settings(), entry);
-            r.messages.extend(warnings);
+        let Some(entry) = catalog.entry(&r.rel) else {
+            continue;
+        };
+        for key in feed_keys(&entry.article) {
+            let warnings = by_feed
+                .entry(key)
+                .or_insert_with_key(|k| routes.feed_warnings(settings, k));
+            r.messages.extend(warnings.iter().cloned());
         }
+        r.messages.extend(routes.permalink_warning(settings, entry));
     }
 }
 

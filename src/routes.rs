@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::article::Message;
 use crate::catalog::permalink::encoded_len;
 use crate::catalog::slug::{MAX_SEGMENT_BYTES, short_hash};
-use crate::catalog::{Catalog, Entry, FeedKey, Settings, Touched, feed_keys};
+use crate::catalog::{Catalog, Entry, FeedKey, Settings, Touched};
 use crate::feed::layout::{self, Format, OPML_PATH};
 
 pub const INDEX_PATH: &str = "index.html";
@@ -324,60 +324,47 @@ impl Routes {
         }
     }
 
-    /// What `refeed check` says about an article's URLs: a category or tag
-    /// name cut to fit a URL segment, a feed folder hashed to fit the URL
-    /// limit or moved aside by a sibling with the same slug, a permalink it
-    /// does not get or that is too long to request.
-    pub fn warnings(&self, settings: &Settings, entry: &Entry) -> Vec<Message> {
-        let mut out = Vec::new();
-        for key in feed_keys(&entry.article) {
-            let (field, map, name, cut) = match &key {
-                FeedKey::Site => continue,
-                FeedKey::Category(names) => {
-                    let name = names.last().map_or("", String::as_str);
-                    let cut = settings.cut_category(name);
-                    ("categories", "category_map", name, cut)
-                }
-                FeedKey::Tag(name) => ("tags", "tag_map", &**name, settings.cut_tag(name)),
-            };
-            let dir = self.feed_dir(&key).unwrap_or_default();
-            if let Some(len) = cut {
-                out.push(Message::field_warning(
-                    None,
-                    field,
-                    format!(
-                        "`{}` is {len} bytes as a URL segment, over {MAX_SEGMENT_BYTES}: \
-                         cut with a hash, feed folder /{dir}",
-                        short(name)
-                    ),
-                ));
+    /// What `refeed check` says about a feed's folder, on each post in
+    /// the feed: its name cut to fit a URL segment, the folder hashed to
+    /// fit the URL limit, or moved aside by a sibling with the same slug.
+    pub fn feed_warnings(&self, settings: &Settings, key: &FeedKey) -> Vec<Message> {
+        let (field, map, name, cut) = match key {
+            FeedKey::Site => return Vec::new(),
+            FeedKey::Category(names) => {
+                let name = names.last().map_or("", String::as_str);
+                let cut = settings.cut_category(name);
+                ("categories", "category_map", name, cut)
             }
-            if layout::hashed(settings, &key) {
-                out.push(Message::field_warning(
-                    None,
-                    field,
-                    format!(
-                        "the feed URL of `{}` would be over server.max_url_bytes ({}): \
-                         feed folder /{dir}",
-                        short(name),
-                        settings.max_url_bytes
-                    ),
-                ));
-            }
-            if self.moved_aside(settings, &key) {
-                out.push(Message::field_warning(
-                    None,
-                    field,
-                    format!(
-                        "`{}` slugizes like a name that sorts before it (set {map} to choose): \
-                         feed folder /{dir}",
-                        short(name),
-                    ),
-                ));
-            }
-        }
-        out.extend(self.permalink_warning(settings, entry));
-        out
+            FeedKey::Tag(name) => ("tags", "tag_map", &**name, settings.cut_tag(name)),
+        };
+        let dir = self.feed_dir(key).unwrap_or_default();
+        let name = short(name);
+        let limit = settings.max_url_bytes;
+        let texts = [
+            cut.map(|len| {
+                format!(
+                    "`{name}` is {len} bytes as a URL segment, over {MAX_SEGMENT_BYTES}: \
+                     cut with a hash, feed folder /{dir}"
+                )
+            }),
+            layout::hashed(settings, key).then(|| {
+                format!(
+                    "the feed URL of `{name}` would be over server.max_url_bytes ({limit}): \
+                     feed folder /{dir}"
+                )
+            }),
+            self.moved_aside(settings, key).then(|| {
+                format!(
+                    "`{name}` slugizes like a name that sorts before it (set {map} to choose): \
+                     feed folder /{dir}"
+                )
+            }),
+        ];
+        texts
+            .into_iter()
+            .flatten()
+            .map(|text| Message::field_warning(None, field, text))
+            .collect()
     }
 
     /// Whether a feed's folder is not the one its own names give below
@@ -388,7 +375,9 @@ impl Routes {
             .is_some_and(|d| d != layout::child_dir(settings, &parent, key))
     }
 
-    fn permalink_warning(&self, settings: &Settings, entry: &Entry) -> Option<Message> {
+    /// What `refeed check` says about a post's permalink: served to
+    /// another post or feed, reserved, or too long to request.
+    pub fn permalink_warning(&self, settings: &Settings, entry: &Entry) -> Option<Message> {
         if entry.article.link.is_some() {
             return None;
         }
@@ -432,6 +421,7 @@ fn short(s: &str) -> String {
 mod tests {
     use super::*;
     use crate::article::Article;
+    use crate::catalog::feed_keys;
     use crate::config::Config;
     use chrono::TimeZone;
 
@@ -634,15 +624,16 @@ mod tests {
             let url = 1 + encoded_len(&layout::feed_path(dir, Format::Json));
             assert!(url <= s.max_url_bytes, "{url} bytes for {key:?}");
         }
-        let warnings = routes.warnings(s, catalog.entry("a.md").unwrap());
-        assert!(
-            warnings.iter().any(|m| m.text.contains("cut")),
-            "{warnings:?}"
-        );
-        let warnings = routes.warnings(s, catalog.entry("b.md").unwrap());
-        assert!(
-            warnings.iter().any(|m| m.text.contains("max_url_bytes")),
-            "{warnings:?}"
-        );
+        let warnings = |rel: &str| -> Vec<Message> {
+            let entry = catalog.entry(rel).unwrap();
+            feed_keys(&entry.article)
+                .iter()
+                .flat_map(|k| routes.feed_warnings(s, k))
+                .collect()
+        };
+        let a = warnings("a.md");
+        assert!(a.iter().any(|m| m.text.contains("cut")), "{a:?}");
+        let b = warnings("b.md");
+        assert!(b.iter().any(|m| m.text.contains("max_url_bytes")), "{b:?}");
     }
 }
