@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -275,6 +275,14 @@ fn colliding_slugs_each_keep_a_feed() {
         &server,
         &[("plain C", "C"), ("C sharp", "C#"), ("C plus plus", "C++")],
     );
+    // Nor do they share a channel link.
+    let opml = server.get("/opml.xml");
+    let doc = common::assert_well_formed(&opml.body);
+    let links: BTreeSet<&str> = doc
+        .descendants()
+        .filter_map(|n| n.attribute("htmlUrl"))
+        .collect();
+    assert_eq!(links.len(), all, "{links:?}");
 
     std::fs::remove_file(dir.path().join("c.md")).unwrap();
     server.wait_for("plain C gone", PATIENCE, |s| {

@@ -161,7 +161,9 @@ impl Channel {
                 site.id_prefix,
                 crate::catalog::permalink::encode_path(dir)
             ),
-            home_url: layout::page_url(settings, key),
+            // The folder served, not the one the names alone give: two
+            // feeds sharing a slug must not share a channel link.
+            home_url: crate::catalog::permalink::absolute(&settings.url, dir),
             rss_url: url(Format::Rss),
             atom_url: url(Format::Atom),
             json_url: url(Format::Json),
