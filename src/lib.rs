@@ -19,5 +19,6 @@ pub mod render;
 pub mod server;
 pub mod snapshot;
 pub mod source;
+pub mod state;
 pub mod text;
 pub mod watch;

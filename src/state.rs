@@ -1,0 +1,347 @@
+//! What `refeed serve` keeps across restarts, in one SQLite file under
+//! `state_dir` (WAL mode): for now the validator (hash and
+//! `Last-Modified`) of every document it served, by path, so that a
+//! restart never dates changed bytes at or before a date a client already
+//! holds. Later state (push hubs, subscriber counts) gets its own tables
+//! here. `refeed build` and `check` never open it.
+//!
+//! Only the reload thread reads and writes it: once before the first
+//! snapshot, then after each publish. Requests never wait on it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::config::Config;
+use crate::render::{Earlier, Validator};
+
+/// The file inside `state_dir`.
+const FILE: &str = "refeed.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no state_dir set, and neither XDG_STATE_HOME nor HOME names a folder")]
+    NoDefault,
+}
+
+/// `$XDG_STATE_HOME/refeed`, else `~/.local/state/refeed` (the XDG base
+/// directory rules: a relative `XDG_STATE_HOME` is ignored).
+pub fn default_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_STATE_HOME")
+        .map(|d| d.join("refeed"))
+        .or_else(|| absolute("HOME").map(|h| h.join(".local/state/refeed")))
+}
+
+/// The SQLite store. Rows are scoped by source folder, so that two
+/// instances sharing the default `state_dir` do not date each other's
+/// documents.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    scope: String,
+}
+
+impl Store {
+    pub fn open(dir: &Path, scope: &str) -> Result<Store, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE);
+        let sql = |source| StateError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        // WAL: a crash never leaves a torn table; NORMAL loses at most the
+        // last write on power loss, which the rules for changed bytes
+        // (dated "now" or later) make harmless.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| {
+                conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS documents (
+                        scope TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        last_modified INTEGER NOT NULL,
+                        PRIMARY KEY (scope, path)
+                    ) WITHOUT ROWID;",
+                )
+            })
+            .map_err(sql)?;
+        Ok(Store {
+            conn,
+            path,
+            scope: scope.to_string(),
+        })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every stored validator of this scope, by document path.
+    pub fn validators(&self) -> Result<HashMap<String, Validator>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, hash, last_modified FROM documents WHERE scope = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![self.scope], |row| {
+                let seconds: i64 = row.get(2)?;
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, seconds))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (path, hash, seconds) = row.map_err(|e| self.sql(e))?;
+            // A date this build cannot represent is as good as unknown.
+            if let Some(last_modified) = DateTime::from_timestamp(seconds, 0) {
+                out.insert(
+                    path,
+                    Validator {
+                        hash,
+                        last_modified,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores `changed` in one transaction.
+    pub fn save(&mut self, changed: &[(Arc<str>, Validator)]) -> Result<(), StateError> {
+        let tx = self.conn.transaction().map_err(|e| StateError::Sql {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let written = (|| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO documents (scope, path, hash, last_modified)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, path) DO UPDATE
+                 SET hash = excluded.hash, last_modified = excluded.last_modified",
+            )?;
+            for (path, v) in changed {
+                stmt.execute(params![
+                    self.scope,
+                    &**path,
+                    v.hash,
+                    v.last_modified.timestamp()
+                ])?;
+            }
+            Ok(())
+        })();
+        written
+            .and_then(|()| tx.commit())
+            .map_err(|source| StateError::Sql {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The stored validator of one path, for tests and diagnostics.
+    pub fn get(&self, path: &str) -> Result<Option<Validator>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT hash, last_modified FROM documents WHERE scope = ?1 AND path = ?2",
+                params![self.scope, path],
+                |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+            )
+            .optional()
+            .map(|found| {
+                found.and_then(|(hash, s)| {
+                    DateTime::from_timestamp(s, 0).map(|last_modified| Validator {
+                        hash,
+                        last_modified,
+                    })
+                })
+            })
+            .map_err(|e| self.sql(e))
+    }
+}
+
+/// The validators of documents served earlier, by path: by this process
+/// and, through the store, by earlier ones. Consulted when a document is
+/// rendered for a path (so that `Last-Modified` never goes back, even
+/// for a feed that disappears and comes back, or a reload from scratch),
+/// and updated after each publish.
+pub struct History {
+    served: Mutex<imbl::HashMap<Arc<str>, Validator>>,
+    /// Documents with no known validator were possibly served, before this
+    /// time, by a process whose state is lost; `None` when nothing was
+    /// served (`refeed build`, tests of the pipeline).
+    since: Option<DateTime<Utc>>,
+    store: Option<Mutex<Store>>,
+}
+
+impl History {
+    /// No earlier versions: dates come from the content alone.
+    pub fn none() -> Self {
+        History {
+            served: Mutex::default(),
+            since: None,
+            store: None,
+        }
+    }
+
+    /// `serve`'s history: the store under the configured or default
+    /// `state_dir`. If it cannot be opened, a warning, and every document
+    /// is dated no earlier than `started`: still never a wrong 304, only
+    /// fewer 304s across restarts.
+    pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
+        let scope = std::fs::canonicalize(&config.source_dir)
+            .unwrap_or_else(|_| config.source_dir.clone())
+            .to_string_lossy()
+            .into_owned();
+        let opened = config
+            .state_dir
+            .clone()
+            .or_else(default_dir)
+            .ok_or(StateError::NoDefault)
+            .and_then(|dir| Store::open(&dir, &scope))
+            .and_then(|store| Ok((store.validators()?, store)));
+        let (served, store) = match opened {
+            Ok((validators, store)) => {
+                tracing::info!(
+                    file = %store.path.display(),
+                    documents = validators.len(),
+                    "state opened"
+                );
+                let served = validators
+                    .into_iter()
+                    .map(|(p, v)| (Arc::from(p), v))
+                    .collect();
+                (served, Some(Mutex::new(store)))
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "state_dir unusable ({e}); Last-Modified of every feed starts at this \
+                     start-up, so clients revalidate once"
+                );
+                (imbl::HashMap::new(), None)
+            }
+        };
+        History {
+            served: Mutex::new(served),
+            since: Some(started),
+            store,
+        }
+    }
+
+    /// The validators as they are now, for one render.
+    pub fn view(&self) -> HistoryView {
+        HistoryView {
+            served: self.lock().clone(),
+            since: self.since,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, imbl::HashMap<Arc<str>, Validator>> {
+        // A panic while holding it leaves a map that is still whole.
+        self.served.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the documents of a published snapshot, and stores those
+    /// that changed. A failed write is logged: the next publish retries it,
+    /// and a restart that finds a stale row dates changed bytes "now".
+    pub fn published(&self, docs: impl IntoIterator<Item = (Arc<str>, Validator)>) {
+        let mut served = self.lock();
+        let changed: Vec<(Arc<str>, Validator)> = docs
+            .into_iter()
+            .filter(|(path, v)| served.get(path) != Some(v))
+            .collect();
+        if changed.is_empty() {
+            return;
+        }
+        let Some(store) = &self.store else {
+            served.extend(changed);
+            return;
+        };
+        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
+        match store.save(&changed) {
+            Ok(()) => served.extend(changed),
+            Err(e) => {
+                tracing::warn!("cannot save state: {e}");
+                // In memory all the same, so this process stays monotonic.
+                served.extend(changed);
+            }
+        }
+    }
+}
+
+/// One render's view of [`History`].
+pub struct HistoryView {
+    served: imbl::HashMap<Arc<str>, Validator>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl HistoryView {
+    /// What was served at `path` before.
+    pub fn earlier(&self, path: &str) -> Earlier<'_> {
+        match (self.served.get(path), self.since) {
+            (Some(v), _) => Earlier::Served(v),
+            (None, Some(since)) => Earlier::Unknown { since },
+            (None, None) => Earlier::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(hash: &str, secs: i64) -> Validator {
+        Validator {
+            hash: hash.into(),
+            last_modified: DateTime::from_timestamp(secs, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn validators_round_trip_per_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Store::open(dir.path(), "/a").unwrap();
+        a.save(&[("rss.xml".into(), v("h1", 1_600_000_000))])
+            .unwrap();
+        a.save(&[("rss.xml".into(), v("h2", 1_600_000_001))])
+            .unwrap();
+        drop(a);
+        let a = Store::open(dir.path(), "/a").unwrap();
+        assert_eq!(a.get("rss.xml").unwrap(), Some(v("h2", 1_600_000_001)));
+        assert_eq!(a.validators().unwrap().len(), 1);
+        let b = Store::open(dir.path(), "/b").unwrap();
+        assert!(b.validators().unwrap().is_empty());
+    }
+
+    #[test]
+    fn an_unusable_state_dir_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, "x").unwrap();
+        assert!(Store::open(&file, "/a").is_err());
+    }
+}
