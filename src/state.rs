@@ -192,8 +192,8 @@ impl Store {
 pub struct History {
     served: Mutex<imbl::HashMap<Arc<str>, Validator>>,
     /// Documents with no known validator were possibly served, before this
-    /// time, by a process whose state is lost; `None` when nothing was
-    /// served (`refeed build`, tests of the pipeline).
+    /// time, by a process whose state is lost; `None` when every version
+    /// served is known (a usable store, `refeed build`).
     since: Option<DateTime<Utc>>,
     store: Option<Mutex<Store>>,
 }
@@ -209,9 +209,11 @@ impl History {
     }
 
     /// `serve`'s history: the store under the configured or default
-    /// `state_dir`. If it cannot be opened, a warning, and every document
-    /// is dated no earlier than `started`: still never a wrong 304, only
-    /// fewer 304s across restarts.
+    /// `state_dir`. A path it has no record of was never served with this
+    /// `state_dir`, so its date comes from its content (as on the first
+    /// start with a new `state_dir`). If the store cannot be opened, a
+    /// warning, and every document is dated no earlier than `started`:
+    /// still never a wrong 304, only fewer 304s across restarts.
     pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
         let scope = std::fs::canonicalize(&config.source_dir)
             .unwrap_or_else(|_| config.source_dir.clone())
@@ -224,7 +226,7 @@ impl History {
             .ok_or(StateError::NoDefault)
             .and_then(|dir| Store::open(&dir, &scope))
             .and_then(|store| Ok((store.validators()?, store)));
-        let (served, store) = match opened {
+        let (served, store, since) = match opened {
             Ok((validators, store)) => {
                 tracing::info!(
                     file = %store.path.display(),
@@ -235,19 +237,19 @@ impl History {
                     .into_iter()
                     .map(|(p, v)| (Arc::from(p), v))
                     .collect();
-                (served, Some(Mutex::new(store)))
+                (served, Some(Mutex::new(store)), None)
             }
             Err(e) => {
                 tracing::warn!(
                     "state_dir unusable ({e}); Last-Modified of every feed starts at this \
                      start-up, so clients revalidate once"
                 );
-                (imbl::HashMap::new(), None)
+                (imbl::HashMap::new(), None, Some(started))
             }
         };
         History {
             served: Mutex::new(served),
-            since: Some(started),
+            since,
             store,
         }
     }
