@@ -161,14 +161,16 @@ impl Earlier<'_> {
     /// date, across reloads and restarts.
     fn next(self, hash: &str, updated: DateTime<Utc>, now: DateTime<Utc>) -> DateTime<Utc> {
         let now = whole_seconds(now);
-        let updated = whole_seconds(updated).min(now);
+        // Within what an HTTP date can tell apart: two dates before 1970
+        // would be sent alike.
+        let updated = whole_seconds(updated).max(DateTime::UNIX_EPOCH).min(now);
         match self {
             Earlier::Nothing => updated,
             Earlier::Served(v) if v.hash == hash => v.last_modified,
             Earlier::Served(v) if updated > v.last_modified => updated,
             // The clock may have gone back since `v`: one second past it
             // then, however far ahead; HTTP only ever sees it clamped.
-            Earlier::Served(v) => now.max(v.last_modified + chrono::Duration::seconds(1)),
+            Earlier::Served(v) => now.max(one_second_after(v.last_modified)),
             // Rounded up: a version served in the same second as `since`
             // must still compare older.
             Earlier::Unknown { since } => updated.max(next_second(since)),
@@ -187,8 +189,14 @@ fn next_second(t: DateTime<Utc>) -> DateTime<Utc> {
     if floor == t {
         t
     } else {
-        floor + chrono::Duration::seconds(1)
+        one_second_after(floor)
     }
+}
+
+/// Saturating: a stored date at the end of time stays there.
+fn one_second_after(t: DateTime<Utc>) -> DateTime<Utc> {
+    t.checked_add_signed(chrono::TimeDelta::seconds(1))
+        .unwrap_or(t)
 }
 
 type Compressor = fn(&[u8]) -> Vec<u8>;
@@ -293,6 +301,23 @@ mod tests {
         assert_eq!(
             Earlier::Unknown { since }.next(hash, old, now),
             at("2025-06-01T00:00:01Z")
+        );
+        // Before 1970 every HTTP date reads 1970-01-01: a newer old post
+        // must still move the date the client can see.
+        let ancient = Validator {
+            hash: "h1".into(),
+            last_modified: Earlier::Nothing.next("h1", at("1500-01-01T00:00:00Z"), now),
+        };
+        assert_eq!(ancient.last_modified, DateTime::UNIX_EPOCH);
+        let newer = Earlier::Served(&ancient).next(hash, at("1600-01-01T00:00:00Z"), now);
+        assert_eq!(newer, at("2026-01-01T00:00:00Z"));
+        let end = Validator {
+            hash: "h1".into(),
+            last_modified: DateTime::<Utc>::MAX_UTC,
+        };
+        assert_eq!(
+            Earlier::Served(&end).next(hash, old, now),
+            DateTime::<Utc>::MAX_UTC
         );
     }
 

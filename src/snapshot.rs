@@ -154,10 +154,15 @@ struct Dating {
 }
 
 impl Dating {
-    fn date(&self, doc: Document, previous: Option<&Document>, path: &str) -> Document {
+    fn date(
+        &self,
+        doc: Document,
+        previous: Option<&Document>,
+        path: impl FnOnce() -> String,
+    ) -> Document {
         match previous.map(Document::validator) {
             Some(v) => doc.after(Earlier::Served(&v), self.now),
-            None => doc.after(self.history.earlier(path), self.now),
+            None => doc.after(self.history.earlier(&path()), self.now),
         }
     }
 }
@@ -443,10 +448,10 @@ impl Pipeline {
         let first = snap.generation == 0;
         let opml = self.opml(snap);
         let previous = (!first).then_some(&*snap.opml);
-        snap.opml = Arc::new(dating.date(opml, previous, layout::OPML_PATH));
+        snap.opml = Arc::new(dating.date(opml, previous, || layout::OPML_PATH.into()));
         let index = self.index(snap);
         let previous = (!first).then_some(&*snap.index);
-        snap.index = Arc::new(dating.date(index, previous, INDEX_PATH));
+        snap.index = Arc::new(dating.date(index, previous, || INDEX_PATH.into()));
         feeds_rendered
     }
 
@@ -586,8 +591,7 @@ impl Pipeline {
             let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
             let doc = Document::new(bytes, format.content_type(), updated);
             let old = previous.map(|p| p.doc(format).as_ref());
-            let path = layout::feed_path(&self.settings, key, format);
-            Arc::new(dating.date(doc, old, &path))
+            Arc::new(dating.date(doc, old, || layout::feed_path(&self.settings, key, format)))
         };
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
