@@ -582,6 +582,7 @@ async fn if_match_and_if_unmodified_since_give_412() {
         let r = call(headers).await;
         assert_eq!(r.status().as_u16(), want, "{shown}");
         if want == 412 {
+            assert_eq!(header(&r, header::CACHE_CONTROL), "no-store", "{shown}");
             assert!(body(r).await.is_empty(), "{shown}");
         }
     }

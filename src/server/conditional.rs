@@ -203,13 +203,19 @@ pub fn respond(req: &HttpRequest, doc: &Document, policy: &Policy) -> HttpRespon
             .and_then(|v| v.to_str().ok()),
     );
     let status = match evaluate(req.headers(), doc, encoding) {
-        Outcome::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+        // Says nothing about the document to store: a cache that kept it
+        // would answer every other client 412.
+        Outcome::PreconditionFailed => {
+            return HttpResponse::build(StatusCode::PRECONDITION_FAILED)
+                .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+                .finish();
+        }
         Outcome::NotModified => StatusCode::NOT_MODIFIED,
         Outcome::Full => StatusCode::OK,
     };
     let mut res = HttpResponse::build(status);
     validators(&mut res, doc, encoding, policy);
-    if status != StatusCode::OK {
+    if status == StatusCode::NOT_MODIFIED {
         return res.finish();
     }
     res.insert_header((header::CONTENT_TYPE, doc.content_type));
