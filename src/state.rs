@@ -175,7 +175,18 @@ pub struct History {
     /// time, by a process whose state is lost; `None` when every version
     /// served is known (a usable store, `refeed build`).
     since: Option<DateTime<Utc>>,
-    store: Option<Mutex<Store>>,
+    store: Option<Mutex<Durable>>,
+}
+
+/// The store and what could not be written to it yet.
+struct Durable {
+    store: Store,
+    /// Rows whose write failed (disk full, read-only remount), retried at
+    /// each publish until one succeeds.
+    unsaved: HashMap<Arc<str>, Validator>,
+    /// Whether the last write failed, so that a lasting fault is logged
+    /// once, not at every publish.
+    failing: bool,
 }
 
 impl History {
@@ -217,7 +228,12 @@ impl History {
                     .into_iter()
                     .map(|(p, v)| (Arc::from(p), v))
                     .collect();
-                (served, Some(Mutex::new(store)), None)
+                let durable = Durable {
+                    store,
+                    unsaved: HashMap::new(),
+                    failing: false,
+                };
+                (served, Some(Mutex::new(durable)), None)
             }
             Err(e) => {
                 tracing::warn!(
@@ -248,28 +264,37 @@ impl History {
     }
 
     /// Records the documents of a published snapshot, and stores those
-    /// that changed. A failed write is logged: the next publish retries it,
-    /// and a restart that finds a stale row dates changed bytes "now".
+    /// that changed. A failed write is logged once and retried at the next
+    /// publish; meanwhile memory keeps this process monotonic, and a
+    /// restart that finds a stale row dates changed bytes "now" or later.
     pub fn published(&self, docs: impl IntoIterator<Item = (Arc<str>, Validator)>) {
         let mut served = self.lock();
         let changed: Vec<(Arc<str>, Validator)> = docs
             .into_iter()
             .filter(|(path, v)| served.get(path) != Some(v))
             .collect();
-        if changed.is_empty() {
-            return;
-        }
-        let Some(store) = &self.store else {
-            served.extend(changed);
+        served.extend(changed.iter().cloned());
+        let Some(durable) = &self.store else {
             return;
         };
-        let mut store = store.lock().unwrap_or_else(|p| p.into_inner());
-        match store.save(&changed) {
-            Ok(()) => served.extend(changed),
+        let mut durable = durable.lock().unwrap_or_else(|p| p.into_inner());
+        durable.unsaved.extend(changed);
+        if durable.unsaved.is_empty() {
+            return;
+        }
+        let rows: Vec<(Arc<str>, Validator)> = durable.unsaved.drain().collect();
+        match durable.store.save(&rows) {
+            Ok(()) if durable.failing => {
+                tracing::info!("state saved again");
+                durable.failing = false;
+            }
+            Ok(()) => {}
             Err(e) => {
-                tracing::warn!("cannot save state: {e}");
-                // In memory all the same, so this process stays monotonic.
-                served.extend(changed);
+                if !durable.failing {
+                    tracing::warn!("cannot save state, will retry at each reload: {e}");
+                }
+                durable.failing = true;
+                durable.unsaved.extend(rows);
             }
         }
     }
@@ -318,6 +343,40 @@ mod tests {
         assert_eq!(stored.get("rss.xml"), Some(&v("h2", 1_600_000_001)));
         let b = Store::open(dir.path(), "/b").unwrap();
         assert!(b.validators().unwrap().is_empty());
+    }
+
+    fn config(state_dir: &Path) -> Config {
+        let mut config = Config::default_embedded().unwrap();
+        config.state_dir = Some(state_dir.to_path_buf());
+        config
+    }
+
+    #[test]
+    fn history_outlives_the_process_and_falls_back_without_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let history = History::open(&config(dir.path()), started);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Nothing
+        ));
+        history.published([("rss.xml".into(), v("h1", 1_600_000_000))]);
+        drop(history);
+
+        let history = History::open(&config(dir.path()), started);
+        let view = history.view();
+        assert!(
+            matches!(view.earlier("rss.xml"), Earlier::Served(x) if *x == v("h1", 1_600_000_000))
+        );
+        assert!(matches!(view.earlier("atom.xml"), Earlier::Nothing));
+
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, "").unwrap();
+        let history = History::open(&config(&blocker.join("state")), started);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Unknown { since } if since == started
+        ));
     }
 
     #[test]
