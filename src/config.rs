@@ -43,6 +43,9 @@ pub enum ConfigError {
 pub struct Config {
     pub site: Site,
     pub source_dir: PathBuf,
+    /// Where `serve` keeps what must outlive a restart; `None` for the
+    /// per-user default (see [`crate::state::default_dir`]).
+    pub state_dir: Option<PathBuf>,
     pub load: Load,
     pub feed: Feed,
     pub server: Server,
@@ -249,6 +252,8 @@ struct RawConfig {
     #[serde(default)]
     tag_map: Option<BTreeMap<String, String>>,
     source_dir: PathBuf,
+    #[serde(default)]
+    state_dir: Option<PathBuf>,
     load: RawLoad,
     feed: RawFeed,
     server: RawServer,
@@ -322,6 +327,8 @@ impl RawConfig {
         Ok(Config {
             site,
             source_dir: self.source_dir,
+            // Empty means the default, so that a variable can reset it.
+            state_dir: self.state_dir.filter(|p| !p.as_os_str().is_empty()),
             load: self.load.validate()?,
             feed: self.feed.validate()?,
             server: self.server.validate()?,

@@ -731,7 +731,7 @@ fn year(year: &Year<'_>) -> Result<i32, DateError> {
         _ => value,
     };
     match i32::try_from(value) {
-        Ok(y) if (1000..=9999).contains(&y) => Ok(y),
+        Ok(y) if YEARS.contains(&y) => Ok(y),
         _ => Err(year_error(digits, value)),
     }
 }
@@ -751,8 +751,28 @@ fn year_error(digits: &str, value: u64) -> DateError {
     DateError::YearOutOfRange(shown)
 }
 
+/// The years every output format can carry: RFC 822 dates (RSS) need four
+/// digits, and HTTP dates cannot go past 9999.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1000..=9999;
+
+/// A file time as a publishable date: in [`YEARS`], else an error naming
+/// the year (or saying it is beyond any calendar). Never panics, whatever
+/// the file system stored.
+pub fn from_file_time(t: std::time::SystemTime) -> Result<DateTime<Utc>, DateError> {
+    let beyond = || DateError::YearOutOfRange("beyond ±262143".into());
+    let dt = match t.duration_since(std::time::UNIX_EPOCH) {
+        Ok(after) => i64::try_from(after.as_secs())
+            .ok()
+            .and_then(|s| DateTime::from_timestamp(s, after.subsec_nanos())),
+        Err(e) => TimeDelta::from_std(e.duration())
+            .ok()
+            .and_then(|before| DateTime::UNIX_EPOCH.checked_sub_signed(before)),
+    };
+    check_utc_year(dt.ok_or_else(beyond)?)
+}
+
 fn check_utc_year(dt: DateTime<Utc>) -> Result<DateTime<Utc>, DateError> {
-    if (1000..=9999).contains(&dt.year()) {
+    if YEARS.contains(&dt.year()) {
         Ok(dt)
     } else {
         Err(DateError::YearOutOfRange(dt.year().to_string()))

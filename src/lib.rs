@@ -21,5 +21,6 @@ pub mod routes;
 pub mod server;
 pub mod snapshot;
 pub mod source;
+pub mod state;
 pub mod text;
 pub mod watch;

@@ -58,7 +58,8 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             config.source_dir.display()
         );
     }
-    let pipeline = Arc::new(Pipeline::new(config)?);
+    let history = refeed::state::History::open(config, chrono::Utc::now());
+    let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let state = web::Data::new(State::new(config, pipeline));
     let _reloader = refeed::watch::start(config, state.clone()).context("starting the loader")?;
     let listen = config.server.listen;

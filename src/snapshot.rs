@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use chrono::{DateTime, Timelike, Utc};
+use chrono::{DateTime, Utc};
 use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
@@ -18,9 +18,10 @@ use crate::config::Config;
 use crate::feed::query::Query;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
 use crate::html::{Cleaner, HtmlError};
-use crate::render::Document;
+use crate::render::{Document, Earlier};
 use crate::routes::{Articles, FeedRoutes, Routes};
 use crate::source::{self, SourceError, SourceFile};
+use crate::state::{History, HistoryView};
 
 pub use crate::routes::{INDEX_PATH, Route};
 
@@ -132,21 +133,30 @@ pub struct Pipeline {
     summary_length: usize,
     /// Article pages by path, with the entry they were rendered from.
     pages: papaya::HashMap<Arc<str>, (Arc<Entry>, Arc<Document>)>,
+    /// What each document path served before (see [`Dating`]).
+    history: History,
 }
 
-/// `Last-Modified` of a document: the newest `updated` of its items, as
-/// long as that moves with every change. An edit that keeps the dates, or
-/// the removal of an older item, changes the bytes but not that date; a
-/// client validating with `If-Modified-Since` alone would then keep its
-/// stale copy, so such a change moves the date to the time of the reload.
-fn last_modified(old: Option<&Document>, bytes: &[u8], updated: DateTime<Utc>) -> DateTime<Utc> {
-    match old {
-        None => updated,
-        Some(old) if old.identity()[..] == *bytes => old.last_modified,
-        Some(old) if updated > old.last_modified => updated,
-        Some(old) => {
-            let next = old.last_modified + chrono::Duration::seconds(1);
-            next.max(Utc::now().with_nanosecond(0).unwrap_or(next))
+/// How one render dates its documents: by their items' newest `updated`,
+/// unless an earlier version of the same path says otherwise: the one in
+/// the snapshot being replaced, else what [`History`] remembers (a feed
+/// that comes back, a reload from scratch, a restart). The rules are
+/// [`Earlier`]'s.
+struct Dating {
+    history: HistoryView,
+    now: DateTime<Utc>,
+}
+
+impl Dating {
+    fn date(
+        &self,
+        doc: Document,
+        previous: Option<&Document>,
+        path: impl FnOnce() -> String,
+    ) -> Document {
+        match previous.map(Document::validator) {
+            Some(v) => doc.after(Earlier::Served(&v), self.now),
+            None => doc.after(self.history.earlier(&path()), self.now),
         }
     }
 }
@@ -197,7 +207,38 @@ impl Pipeline {
             max_bytes: config.feed.max_bytes,
             summary_length: config.load.summary_length,
             pages: papaya::HashMap::new(),
+            history: History::none(),
         })
+    }
+
+    /// Dates documents after what `history` says was served before.
+    pub fn with_history(self, history: History) -> Self {
+        Pipeline { history, ..self }
+    }
+
+    /// Records a just-published snapshot's documents in the history: the
+    /// reload thread calls it after each publish, never a request. Feeds
+    /// that `prev` already had unchanged are skipped.
+    pub fn published(&self, prev: Option<&Snapshot>, snap: &Snapshot) {
+        let unchanged = |key: &FeedKey, docs: &Arc<FeedDocs>| {
+            prev.and_then(|p| p.feeds.get(key))
+                .is_some_and(|old| Arc::ptr_eq(old, docs))
+        };
+        let feeds = snap
+            .feeds
+            .iter()
+            .filter(|(key, docs)| !unchanged(key, docs))
+            .flat_map(|(key, docs)| {
+                Format::ALL.into_iter().filter_map(move |format| {
+                    let path = layout::feed_path(&self.settings, key, format);
+                    // A feed that lost its URL to another served nothing.
+                    let served = snap.route(&path) == Some(&Route::Feed(key.clone(), format));
+                    served.then(|| (Arc::from(path), docs.doc(format).validator()))
+                })
+            });
+        let lists = [(layout::OPML_PATH, &snap.opml), (INDEX_PATH, &snap.index)]
+            .map(|(path, doc)| (Arc::from(path), doc.validator()));
+        self.history.published(feeds.chain(lists));
     }
 
     pub fn root(&self) -> &Path {
@@ -381,12 +422,16 @@ impl Pipeline {
             .map(|k| (k.clone(), catalog.newest(k, self.limit)))
             .collect();
         self.load_contents(snap, &shown, bodies);
+        let dating = Dating {
+            history: self.history.view(),
+            now: Utc::now(),
+        };
         let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
             .into_par_iter()
             .map(|(key, entries)| {
                 let count = catalog.count(&key);
                 let docs = (count > 0 || key == FeedKey::Site)
-                    .then(|| self.render_feed(snap, &key, entries, count));
+                    .then(|| self.render_feed(snap, &key, entries, count, &dating));
                 (key, docs)
             })
             .collect();
@@ -394,8 +439,14 @@ impl Pipeline {
         for (key, docs) in rendered {
             self.store_feed(snap, key, docs);
         }
-        snap.opml = Arc::new(self.opml(snap));
-        snap.index = Arc::new(self.index(snap));
+        // The first snapshot's lists are placeholders, not earlier versions.
+        let first = snap.generation == 0;
+        let opml = self.opml(snap);
+        let previous = (!first).then_some(&*snap.opml);
+        snap.opml = Arc::new(dating.date(opml, previous, || layout::OPML_PATH.into()));
+        let index = self.index(snap);
+        let previous = (!first).then_some(&*snap.index);
+        snap.index = Arc::new(dating.date(index, previous, || INDEX_PATH.into()));
         feeds_rendered
     }
 
@@ -460,11 +511,12 @@ impl Pipeline {
         };
         let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
         let html = crate::pages::article(&self.site, &self.settings, entry, &content, channel);
-        let doc = Arc::new(Document::new(
+        let doc = Document::new(
             html.into_bytes(),
             "text/html; charset=utf-8",
             entry.article.last_updated(),
-        ));
+        );
+        let doc = Arc::new(doc.after(Earlier::Nothing, Utc::now()));
         if pages.len() < MAX_PAGES || pages.contains_key(rel) {
             pages.insert(rel.into(), (entry.clone(), doc.clone()));
         }
@@ -501,6 +553,7 @@ impl Pipeline {
         key: &FeedKey,
         entries: Vec<Arc<Entry>>,
         count: usize,
+        dating: &Dating,
     ) -> FeedDocs {
         let items: Vec<Item> = entries
             .into_iter()
@@ -522,9 +575,9 @@ impl Pipeline {
         let previous = snap.feeds.get(key);
         let doc = |format: Format| {
             let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
+            let doc = Document::new(bytes, format.content_type(), updated);
             let old = previous.map(|p| p.doc(format).as_ref());
-            let modified = last_modified(old, &bytes, updated);
-            Arc::new(Document::new(bytes, format.content_type(), modified))
+            Arc::new(dating.date(doc, old, || layout::feed_path(&self.settings, key, format)))
         };
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],

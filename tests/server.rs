@@ -301,7 +301,8 @@ async fn conditional_get_rules() {
     .await;
     assert_eq!(r.status(), 200);
 
-    // Each representation has its own ETag; any of them validates.
+    // Each representation has its own ETag
+    // (gzip_etag_does_not_validate_identity has the rest).
     let r = test::call_service(
         &app,
         get("/atom.xml")
@@ -311,19 +312,6 @@ async fn conditional_get_rules() {
     .await;
     let gz_etag = header(&r, header::ETAG).to_string();
     assert_ne!(gz_etag, etag);
-    let r = test::call_service(
-        &app,
-        get("/atom.xml")
-            .insert_header((header::IF_NONE_MATCH, gz_etag))
-            .to_request(),
-    )
-    .await;
-    assert_eq!(r.status(), 304);
-    assert_eq!(
-        header(&r, header::ETAG),
-        etag,
-        "304 names the identity representation it stands for"
-    );
 
     let r = test::call_service(
         &app,
@@ -480,4 +468,164 @@ async fn query_representations_have_their_own_etags_and_revalidate() {
         304,
         "unknown parameters do not make a new representation"
     );
+}
+
+/// A strong ETag names one representation's bytes: the gzip tag must not
+/// make an identity response a 304 (the client would decode plain bytes
+/// it never received), and the identity tag must not validate gzip.
+#[actix_web::test]
+async fn gzip_etag_does_not_validate_identity() {
+    let app = app(true).await;
+    let gzip = test::call_service(
+        &app,
+        get("/atom.xml")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .to_request(),
+    )
+    .await;
+    let gz_etag = header(&gzip, header::ETAG).to_string();
+    let plain = test::call_service(&app, get("/atom.xml").to_request()).await;
+    let etag = header(&plain, header::ETAG).to_string();
+
+    let r = test::call_service(
+        &app,
+        get("/atom.xml")
+            .insert_header((header::IF_NONE_MATCH, gz_etag.clone()))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "gzip tag on an identity request");
+    assert_eq!(header(&r, header::ETAG), etag);
+    assert!(r.headers().get(header::CONTENT_ENCODING).is_none());
+
+    let r = test::call_service(
+        &app,
+        get("/atom.xml")
+            .insert_header((header::ACCEPT_ENCODING, "gzip"))
+            .insert_header((header::IF_NONE_MATCH, etag.clone()))
+            .to_request(),
+    )
+    .await;
+    assert_eq!(r.status(), 200, "identity tag on a gzip request");
+
+    for tag in [gz_etag.clone(), format!("\"x\", W/{gz_etag}")] {
+        let r = test::call_service(
+            &app,
+            get("/atom.xml")
+                .insert_header((header::ACCEPT_ENCODING, "gzip"))
+                .insert_header((header::IF_NONE_MATCH, tag.clone()))
+                .to_request(),
+        )
+        .await;
+        assert_eq!(r.status(), 304, "{tag}");
+        assert_eq!(header(&r, header::ETAG), gz_etag);
+    }
+}
+
+/// RFC 9110 §13.1.1 and §13.1.4: If-Match (strong comparison) and, without
+/// it, If-Unmodified-Since are preconditions; when false the answer is 412,
+/// and they are evaluated before If-None-Match / If-Modified-Since.
+#[actix_web::test]
+async fn if_match_and_if_unmodified_since_give_412() {
+    let app = app(true).await;
+    let r = test::call_service(&app, get("/atom.xml").to_request()).await;
+    let etag = header(&r, header::ETAG).to_string();
+    let last_modified = header(&r, header::LAST_MODIFIED).to_string();
+    let call = |headers: Vec<(header::HeaderName, String)>| {
+        let mut req = get("/atom.xml");
+        for h in headers {
+            req = req.insert_header(h);
+        }
+        test::call_service(&app, req.to_request())
+    };
+    use header::{IF_MATCH, IF_MODIFIED_SINCE, IF_NONE_MATCH, IF_UNMODIFIED_SINCE};
+    let earlier = "Fri, 25 Jun 2021 00:00:00 GMT".to_string();
+    let cases: Vec<(Vec<(header::HeaderName, String)>, u16)> = vec![
+        (vec![(IF_MATCH, "\"other\"".into())], 412),
+        (vec![(IF_MATCH, format!("W/{etag}"))], 412),
+        (vec![(IF_MATCH, etag.clone())], 200),
+        (vec![(IF_MATCH, format!("\"other\", {etag}"))], 200),
+        (vec![(IF_MATCH, "*".into())], 200),
+        (vec![(IF_UNMODIFIED_SINCE, earlier.clone())], 412),
+        (vec![(IF_UNMODIFIED_SINCE, last_modified.clone())], 200),
+        (vec![(IF_UNMODIFIED_SINCE, "not a date".into())], 200),
+        // If-Match decides alone; If-Unmodified-Since is then ignored.
+        (
+            vec![
+                (IF_MATCH, etag.clone()),
+                (IF_UNMODIFIED_SINCE, earlier.clone()),
+            ],
+            200,
+        ),
+        // 412 comes before 304.
+        (
+            vec![
+                (IF_MATCH, "\"other\"".into()),
+                (IF_NONE_MATCH, etag.clone()),
+            ],
+            412,
+        ),
+        (
+            vec![
+                (IF_UNMODIFIED_SINCE, earlier.clone()),
+                (IF_MODIFIED_SINCE, last_modified.clone()),
+            ],
+            412,
+        ),
+        (
+            vec![(IF_MATCH, etag.clone()), (IF_NONE_MATCH, etag.clone())],
+            304,
+        ),
+    ];
+    for (headers, want) in cases {
+        let shown = format!("{headers:?}");
+        let r = call(headers).await;
+        assert_eq!(r.status().as_u16(), want, "{shown}");
+        if want == 412 {
+            assert_eq!(header(&r, header::CACHE_CONTROL), "no-store", "{shown}");
+            assert!(body(r).await.is_empty(), "{shown}");
+        }
+    }
+}
+
+/// RFC 9110 §12.4.2 allows at most three decimals in 0..=1; a malformed
+/// weight states no preference, so its member is ignored, never read as 1.
+#[actix_web::test]
+async fn malformed_q_values_are_not_q1() {
+    let app = app(true).await;
+    for bad in ["NaN", "-1", "1e400", "inf", "0.5000", "1.5", "0x1"] {
+        for accept in [format!("br;q={bad}"), format!("br;q={bad}, gzip;q=0.5")] {
+            let r = test::call_service(
+                &app,
+                get("/rss.xml")
+                    .insert_header((header::ACCEPT_ENCODING, accept.clone()))
+                    .to_request(),
+            )
+            .await;
+            assert_eq!(r.status(), 200, "{accept}");
+            let coding = r
+                .headers()
+                .get(header::CONTENT_ENCODING)
+                .map(|v| v.to_str().unwrap().to_string());
+            let want = accept.contains("gzip").then(|| "gzip".to_string());
+            assert_eq!(coding, want, "{accept}");
+        }
+    }
+}
+
+/// A repeated query parameter keeps its first value, whatever the values
+/// sort as, and shares the representation (and ETag) of the query without
+/// the repeats.
+#[actix_web::test]
+async fn duplicate_query_keys_first_wins() {
+    let app = app(true).await;
+    assert_eq!(entries(&app, "/rss.xml?limit=5&limit=100").await.len(), 5);
+    assert_eq!(entries(&app, "/rss.xml?limit=2&limit=1").await.len(), 2);
+    assert_eq!(entries(&app, "/rss.xml?limit=1&limit=2").await.len(), 1);
+    let r = test::call_service(&app, get("/rss.xml?format=json&format=atom").to_request()).await;
+    assert_eq!(header(&r, header::CONTENT_TYPE), "application/feed+json");
+    let r = test::call_service(&app, get("/rss.xml?limit=3&brief=5&limit=9").to_request()).await;
+    let repeated = header(&r, header::ETAG).to_string();
+    let r = test::call_service(&app, get("/rss.xml?brief=5&limit=3").to_request()).await;
+    assert_eq!(header(&r, header::ETAG), repeated);
 }

@@ -265,7 +265,8 @@ fn check_feed(a: &Answer) -> Result<(), String> {
 fn load(addr: String, urls: Arc<Vec<String>>, seed: u64, stop: Arc<AtomicBool>) -> Tally {
     let mut tally = Tally::default();
     let mut conn = Conn { addr, reader: None };
-    let mut etags: HashMap<usize, String> = HashMap::new();
+    // By URL and coding: each coding has its own ETag.
+    let mut etags: HashMap<(usize, bool), String> = HashMap::new();
     let mut i = seed as usize;
     while !stop.load(Ordering::Relaxed) {
         i = i
@@ -278,7 +279,7 @@ fn load(addr: String, urls: Arc<Vec<String>>, seed: u64, stop: Arc<AtomicBool>) 
         if gzip {
             head.push_str("Accept-Encoding: gzip\r\n");
         }
-        if let (true, Some(etag)) = (conditional, etags.get(&which)) {
+        if let (true, Some(etag)) = (conditional, etags.get(&(which, gzip))) {
             head.push_str(&format!("If-None-Match: {etag}\r\n"));
         }
         head.push_str("\r\n");
@@ -301,8 +302,8 @@ fn load(addr: String, urls: Arc<Vec<String>>, seed: u64, stop: Arc<AtomicBool>) 
                 if let Err(e) = check_feed(&answer) {
                     tally.invalid.push(format!("{}: {e}", urls[which]));
                 }
-                if !gzip && let Some(etag) = answer.headers.get("etag") {
-                    etags.insert(which, etag.clone());
+                if let Some(etag) = answer.headers.get("etag") {
+                    etags.insert((which, gzip), etag.clone());
                 }
             }
             304 => {}

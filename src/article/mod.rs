@@ -258,12 +258,21 @@ impl Loader {
                 "no date in the front matter or file name, and no modification time".into(),
             )]);
         };
+        let (date, why) = match date::from_file_time(mtime) {
+            Ok(d) => (d, "using the file's modification time".to_string()),
+            // A clock or a `touch -d` can set any year; feeds cannot carry
+            // it (nor HTTP dates), and "now" would change at every load.
+            Err(e) => (
+                DateTime::UNIX_EPOCH,
+                format!("the file's modification time is unusable ({e}); using 1970-01-01"),
+            ),
+        };
         messages.push(Message::field_warning(
             None,
             "date",
-            "no date in the front matter or file name; using the file's modification time".into(),
+            format!("no date in the front matter or file name; {why}"),
         ));
-        Ok(DateTime::<Utc>::from(mtime))
+        Ok(date)
     }
 
     fn date_field(&self, field: &str, d: &Located) -> Result<DateTime<Utc>, Vec<Message>> {

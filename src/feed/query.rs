@@ -66,14 +66,17 @@ pub struct Query {
 impl Query {
     /// Parses a raw query string. Unknown parameters are ignored (cache
     /// busters such as `?_=123` then share one representation); a known
-    /// one with a bad value is an error that names it.
+    /// one with a bad value is an error that names it; of a repeated one
+    /// the first value wins and the others are ignored.
     pub fn parse(raw: &str, limits: &Limits) -> Result<Self, QueryError> {
         let mut pairs: Vec<(String, String)> = url::form_urlencoded::parse(raw.as_bytes())
             .into_owned()
             .filter(|(k, _)| is_known(k))
             .collect();
-        pairs.sort();
-        pairs.dedup_by(|a, b| a.0 == b.0);
+        // A repeated parameter keeps its first value (as most servers and
+        // RSSHub do): a stable sort by name, then the later duplicates go.
+        pairs.sort_by(|a, b| a.0.cmp(&b.0));
+        pairs.dedup_by(|later, first| later.0 == first.0);
         let get = |k: &str| pairs.iter().find(|(p, _)| p == k).map(|(_, v)| v.as_str());
         let case_sensitive = match get("filter_case_sensitive") {
             None | Some("true") => true,

@@ -63,9 +63,12 @@ impl State {
 
     /// Publishes a snapshot: requests that started earlier finish on the
     /// old one, later ones see the new one, none sees a mix.
+    /// Then the pipeline records what is now served (on the publishing
+    /// thread: never a request's).
     pub fn publish(&self, snap: Snapshot) -> Arc<Snapshot> {
         let snap = Arc::new(snap);
-        self.snapshot.store(Some(snap.clone()));
+        let prev = self.snapshot.swap(Some(snap.clone()));
+        self.pipeline.published(prev.as_deref(), &snap);
         snap
     }
 

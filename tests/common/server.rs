@@ -24,6 +24,9 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 pub struct Launch {
     binary: PathBuf,
     source: PathBuf,
+    /// `state_dir`: a fresh temporary folder unless the test names one, so
+    /// that no two servers share what they keep across restarts.
+    state: StateDir,
     env: Vec<(String, String)>,
     uid: Option<u32>,
     log: String,
@@ -32,11 +35,12 @@ pub struct Launch {
 
 impl Launch {
     /// The binary Cargo built for this test run, one worker, the access log
-    /// on, on `source`.
+    /// on, on `source`, with a state_dir of its own.
     pub fn new(source: &Path) -> Launch {
         Launch {
             binary: PathBuf::from(env!("CARGO_BIN_EXE_refeed")),
             source: source.to_path_buf(),
+            state: StateDir::Own,
             env: vec![("REFEED_SERVER__WORKERS".into(), "1".into())],
             uid: None,
             log: "info,refeed::access=debug".into(),
@@ -61,6 +65,12 @@ impl Launch {
     /// The `--log` filter.
     pub fn log(mut self, filter: &str) -> Launch {
         self.log = filter.to_string();
+        self
+    }
+
+    /// A `state_dir` the test keeps, to restart a server on the same state.
+    pub fn state_dir(mut self, dir: &Path) -> Launch {
+        self.state = StateDir::Given(dir.to_path_buf());
         self
     }
 
@@ -89,6 +99,19 @@ impl Launch {
                 cmd.env_remove(key);
             }
         }
+        let (state_dir, own_state) = match &self.state {
+            StateDir::Own => {
+                let dir = tempfile::tempdir().expect("state tempdir");
+                // Writable by a server started with `uid`, too.
+                use std::os::unix::fs::PermissionsExt;
+                let mode = std::fs::Permissions::from_mode(0o777);
+                std::fs::set_permissions(dir.path(), mode).expect("chmod state tempdir");
+                (dir.path().to_path_buf(), Some(dir))
+            }
+            StateDir::Given(dir) => (dir.clone(), None),
+        };
+        // Before the test's own variables, which may replace it.
+        cmd.env("REFEED_STATE_DIR", &state_dir);
         cmd.current_dir(&self.source)
             .args(["serve", "--listen", "127.0.0.1:0"])
             .args(["--log", &self.log])
@@ -120,6 +143,7 @@ impl Launch {
             child,
             addr: String::new(),
             log,
+            _state: own_state,
         };
         match rx.recv_timeout(self.ready_within) {
             Ok(addr) => server.addr = addr,
@@ -132,11 +156,18 @@ impl Launch {
     }
 }
 
+enum StateDir {
+    Own,
+    Given(PathBuf),
+}
+
 /// A `refeed serve` child process, killed on drop.
 pub struct Refeed {
     child: Child,
     pub addr: String,
     log: Arc<Mutex<Vec<String>>>,
+    /// Removed after the process is killed (fields drop after `drop`).
+    _state: Option<tempfile::TempDir>,
 }
 
 impl Refeed {

@@ -47,7 +47,9 @@ start_refeed() {
   local name=$1 log="$work/$1.log"
   url=""
   shift
-  env -u REFEED_CONFIG -u REFEED_LOG REFEED_SERVER__WORKERS=1 "$@" \
+  # Each server keeps its state (Last-Modified across restarts) apart.
+  env -u REFEED_CONFIG -u REFEED_LOG REFEED_SERVER__WORKERS=1 \
+    REFEED_STATE_DIR="$work/state-$name" "$@" \
     "$refeed" serve --source "$src" --listen 127.0.0.1:0 --log info,refeed::access=debug \
     >/dev/null 2>"$log" &
   pids+=($!)

@@ -1,0 +1,389 @@
+//! What `refeed serve` keeps across restarts, in one SQLite file under
+//! `state_dir` (WAL mode): for now the validator (hash and
+//! `Last-Modified`) of every document it served, by path, so that a
+//! restart never dates changed bytes at or before a date a client already
+//! holds. Later state (push hubs, subscriber counts) gets its own tables
+//! here. `refeed build` and `check` never open it.
+//!
+//! Only the reload thread reads and writes it: once before the first
+//! snapshot, then after each publish. Requests never wait on it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, params};
+
+use crate::config::Config;
+use crate::render::{Earlier, Validator};
+
+/// The file inside `state_dir`.
+const FILE: &str = "refeed.sqlite3";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("cannot create {}: {source}", path.display())]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: {source}", path.display())]
+    Sql {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("no state_dir set, and neither XDG_STATE_HOME nor HOME names a folder")]
+    NoDefault,
+}
+
+/// `$XDG_STATE_HOME/refeed`, else `~/.local/state/refeed` (the XDG base
+/// directory rules: a relative `XDG_STATE_HOME` is ignored).
+pub fn default_dir() -> Option<PathBuf> {
+    let absolute = |var: &str| {
+        std::env::var_os(var)
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+    };
+    absolute("XDG_STATE_HOME")
+        .map(|d| d.join("refeed"))
+        .or_else(|| absolute("HOME").map(|h| h.join(".local/state/refeed")))
+}
+
+/// The SQLite store. Rows are scoped by source folder, so that two
+/// instances sharing the default `state_dir` do not date each other's
+/// documents.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    scope: String,
+}
+
+impl Store {
+    pub fn open(dir: &Path, scope: &str) -> Result<Store, StateError> {
+        std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = dir.join(FILE);
+        let sql = |source| StateError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let conn = Connection::open(&path).map_err(sql)?;
+        // WAL: a crash never leaves a torn table; NORMAL loses at most the
+        // last write on power loss, which the rules for changed bytes
+        // (dated "now" or later) make harmless.
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
+            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+            .and_then(|()| {
+                conn.execute_batch(
+                    "CREATE TABLE IF NOT EXISTS documents (
+                        scope TEXT NOT NULL,
+                        path TEXT NOT NULL,
+                        hash TEXT NOT NULL,
+                        last_modified INTEGER NOT NULL,
+                        PRIMARY KEY (scope, path)
+                    ) WITHOUT ROWID;",
+                )
+            })
+            .map_err(sql)?;
+        Ok(Store {
+            conn,
+            path,
+            scope: scope.to_string(),
+        })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Every stored validator of this scope, by document path.
+    pub fn validators(&self) -> Result<HashMap<String, Validator>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, hash, last_modified FROM documents WHERE scope = ?1")
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![self.scope], |row| {
+                let seconds: i64 = row.get(2)?;
+                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?, seconds))
+            })
+            .map_err(|e| self.sql(e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (path, hash, seconds) = row.map_err(|e| self.sql(e))?;
+            // A date this build cannot represent is as good as unknown.
+            if let Some(last_modified) = DateTime::from_timestamp(seconds, 0) {
+                out.insert(
+                    path,
+                    Validator {
+                        hash,
+                        last_modified,
+                    },
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores `changed` in one transaction.
+    pub fn save(&mut self, changed: &[(Arc<str>, Validator)]) -> Result<(), StateError> {
+        let tx = self.conn.transaction().map_err(|e| StateError::Sql {
+            path: self.path.clone(),
+            source: e,
+        })?;
+        let written = (|| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO documents (scope, path, hash, last_modified)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (scope, path) DO UPDATE
+                 SET hash = excluded.hash, last_modified = excluded.last_modified",
+            )?;
+            for (path, v) in changed {
+                stmt.execute(params![
+                    self.scope,
+                    &**path,
+                    v.hash,
+                    v.last_modified.timestamp()
+                ])?;
+            }
+            Ok(())
+        })();
+        written
+            .and_then(|()| tx.commit())
+            .map_err(|source| StateError::Sql {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}
+
+/// The validators of documents served earlier, by path: by this process
+/// and, through the store, by earlier ones. Consulted when a document is
+/// rendered for a path (so that `Last-Modified` never goes back, even
+/// for a feed that disappears and comes back, or a reload from scratch),
+/// and updated after each publish.
+pub struct History {
+    served: Mutex<imbl::HashMap<Arc<str>, Validator>>,
+    /// Documents with no known validator were possibly served, before this
+    /// time, by a process whose state is lost; `None` when every version
+    /// served is known (a usable store, `refeed build`).
+    since: Option<DateTime<Utc>>,
+    store: Option<Mutex<Durable>>,
+}
+
+/// The store and what could not be written to it yet.
+struct Durable {
+    store: Store,
+    /// Rows whose write failed (disk full, read-only remount), retried at
+    /// each publish until one succeeds.
+    unsaved: HashMap<Arc<str>, Validator>,
+    /// Whether the last write failed, so that a lasting fault is logged
+    /// once, not at every publish.
+    failing: bool,
+}
+
+impl History {
+    /// No earlier versions: dates come from the content alone.
+    pub fn none() -> Self {
+        History {
+            served: Mutex::default(),
+            since: None,
+            store: None,
+        }
+    }
+
+    /// `serve`'s history: the store under the configured or default
+    /// `state_dir`. A path it has no record of was never served with this
+    /// `state_dir`, so its date comes from its content (as on the first
+    /// start with a new `state_dir`). If the store cannot be opened, a
+    /// warning, and every document is dated no earlier than `started`:
+    /// still never a wrong 304, only fewer 304s across restarts.
+    pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
+        let scope = std::fs::canonicalize(&config.source_dir)
+            .unwrap_or_else(|_| config.source_dir.clone())
+            .to_string_lossy()
+            .into_owned();
+        let opened = config
+            .state_dir
+            .clone()
+            .or_else(default_dir)
+            .ok_or(StateError::NoDefault)
+            .and_then(|dir| Store::open(&dir, &scope))
+            .and_then(|store| Ok((store.validators()?, store)));
+        let (served, store, since) = match opened {
+            Ok((validators, store)) => {
+                tracing::info!(
+                    file = %store.path.display(),
+                    documents = validators.len(),
+                    "state opened"
+                );
+                let served = validators
+                    .into_iter()
+                    .map(|(p, v)| (Arc::from(p), v))
+                    .collect();
+                let durable = Durable {
+                    store,
+                    unsaved: HashMap::new(),
+                    failing: false,
+                };
+                (served, Some(Mutex::new(durable)), None)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "state_dir unusable ({e}); Last-Modified of every feed starts at this \
+                     start-up, so clients revalidate once"
+                );
+                (imbl::HashMap::new(), None, Some(started))
+            }
+        };
+        History {
+            served: Mutex::new(served),
+            since,
+            store,
+        }
+    }
+
+    /// The validators as they are now, for one render.
+    pub fn view(&self) -> HistoryView {
+        HistoryView {
+            served: self.lock().clone(),
+            since: self.since,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, imbl::HashMap<Arc<str>, Validator>> {
+        // A panic while holding it leaves a map that is still whole.
+        self.served.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records the documents of a published snapshot, and stores those
+    /// that changed. A failed write is logged once and retried at the next
+    /// publish; meanwhile memory keeps this process monotonic, and a
+    /// restart that finds a stale row dates changed bytes "now" or later.
+    pub fn published(&self, docs: impl IntoIterator<Item = (Arc<str>, Validator)>) {
+        let mut served = self.lock();
+        let changed: Vec<(Arc<str>, Validator)> = docs
+            .into_iter()
+            .filter(|(path, v)| served.get(path) != Some(v))
+            .collect();
+        served.extend(changed.iter().cloned());
+        let Some(durable) = &self.store else {
+            return;
+        };
+        let mut durable = durable.lock().unwrap_or_else(|p| p.into_inner());
+        durable.unsaved.extend(changed);
+        if durable.unsaved.is_empty() {
+            return;
+        }
+        let rows: Vec<(Arc<str>, Validator)> = durable.unsaved.drain().collect();
+        match durable.store.save(&rows) {
+            Ok(()) if durable.failing => {
+                tracing::info!("state saved again");
+                durable.failing = false;
+            }
+            Ok(()) => {}
+            Err(e) => {
+                if !durable.failing {
+                    tracing::warn!("cannot save state, will retry at each reload: {e}");
+                }
+                durable.failing = true;
+                durable.unsaved.extend(rows);
+            }
+        }
+    }
+}
+
+/// One render's view of [`History`].
+pub struct HistoryView {
+    served: imbl::HashMap<Arc<str>, Validator>,
+    since: Option<DateTime<Utc>>,
+}
+
+impl HistoryView {
+    /// What was served at `path` before.
+    pub fn earlier(&self, path: &str) -> Earlier<'_> {
+        match (self.served.get(path), self.since) {
+            (Some(v), _) => Earlier::Served(v),
+            (None, Some(since)) => Earlier::Unknown { since },
+            (None, None) => Earlier::Nothing,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(hash: &str, secs: i64) -> Validator {
+        Validator {
+            hash: hash.into(),
+            last_modified: DateTime::from_timestamp(secs, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn validators_round_trip_per_scope() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Store::open(dir.path(), "/a").unwrap();
+        a.save(&[("rss.xml".into(), v("h1", 1_600_000_000))])
+            .unwrap();
+        a.save(&[("rss.xml".into(), v("h2", 1_600_000_001))])
+            .unwrap();
+        drop(a);
+        let a = Store::open(dir.path(), "/a").unwrap();
+        let stored = a.validators().unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored.get("rss.xml"), Some(&v("h2", 1_600_000_001)));
+        let b = Store::open(dir.path(), "/b").unwrap();
+        assert!(b.validators().unwrap().is_empty());
+    }
+
+    fn config(state_dir: &Path) -> Config {
+        let mut config = Config::default_embedded().unwrap();
+        config.state_dir = Some(state_dir.to_path_buf());
+        config
+    }
+
+    #[test]
+    fn history_outlives_the_process_and_falls_back_without_a_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let history = History::open(&config(dir.path()), started);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Nothing
+        ));
+        history.published([("rss.xml".into(), v("h1", 1_600_000_000))]);
+        drop(history);
+
+        let history = History::open(&config(dir.path()), started);
+        let view = history.view();
+        assert!(
+            matches!(view.earlier("rss.xml"), Earlier::Served(x) if *x == v("h1", 1_600_000_000))
+        );
+        assert!(matches!(view.earlier("atom.xml"), Earlier::Nothing));
+
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, "").unwrap();
+        let history = History::open(&config(&blocker.join("state")), started);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Unknown { since } if since == started
+        ));
+    }
+
+    #[test]
+    fn an_unusable_state_dir_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("not-a-folder");
+        std::fs::write(&file, "x").unwrap();
+        assert!(Store::open(&file, "/a").is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! `Last-Modified` of `refeed serve` as a process: it can always be
+//! written as an HTTP date, is never in the future, and never goes back,
+//! across edits, reloads and restarts, so that a client validating with
+//! `If-Modified-Since` alone never gets a 304 for bytes it has not seen.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use common::server::{Launch, PATIENCE, Refeed, category, source_copy, write_atomically};
+
+const FAR_FUTURE: &str = "---
+title: Dated at the end of time
+date: 2021-05-01 00:00:00
+updated: 9999-12-31T23:59:59Z
+categories: [Far]
+---
+
+Its updated date is the last second an HTTP date can carry.
+";
+
+/// Seconds since the epoch of 10000-01-02T00:00:00Z.
+const YEAR_10000: u64 = 253_402_387_200;
+
+fn last_modified(r: &common::server::Response) -> SystemTime {
+    let value = r.header("last-modified").expect("Last-Modified");
+    httpdate::parse_http_date(value).unwrap_or_else(|e| panic!("{value}: {e}"))
+}
+
+/// The header is never later than the moment the response was read.
+fn assert_not_in_future(r: &common::server::Response, what: &str) {
+    let sent = last_modified(r);
+    assert!(
+        sent <= SystemTime::now(),
+        "{what}: Last-Modified {:?} is in the future",
+        r.header("last-modified")
+    );
+}
+
+/// A posts folder on tmpfs, which keeps any file time (ext4 clamps them
+/// to 2446).
+fn tmpfs_source() -> tempfile::TempDir {
+    let dir = tempfile::tempdir_in("/dev/shm").expect("a tmpfs at /dev/shm");
+    common::server::copy_tree(&common::examples(), dir.path());
+    dir
+}
+
+/// Writes `text` at `path` with its modification time set to `mtime`,
+/// complete before it is renamed into place.
+fn write_with_mtime(path: &Path, text: &str, mtime: SystemTime) {
+    let tmp = path.with_file_name(".mtime.tmp");
+    std::fs::write(&tmp, text).unwrap();
+    let file = std::fs::File::options().write(true).open(&tmp).unwrap();
+    file.set_modified(mtime).expect("set the modification time");
+    drop(file);
+    let kept = std::fs::metadata(&tmp).unwrap().modified().unwrap();
+    assert_eq!(kept, mtime, "the file system kept another time");
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+#[test]
+fn http_dates_past_9999_never_panic() {
+    let dir = tmpfs_source();
+    let mut server = Refeed::start(dir.path(), &[]);
+    let feed = category(&["Far"], "rss.xml");
+
+    // An `updated` of 9999-12-31T23:59:59Z, then an edit that keeps every
+    // date: the feed's Last-Modified must move on without leaving 9999.
+    let post = dir.path().join("far.md");
+    write_atomically(&post, FAR_FUTURE);
+    server.wait_for("the far-future post", PATIENCE, |s| {
+        s.get(&feed).status == 200
+    });
+    let first = server.get(&feed);
+    assert_not_in_future(&first, "first version");
+    write_atomically(&post, &FAR_FUTURE.replace("end of time", "end of all time"));
+    server.wait_for("the edit", PATIENCE, |s| {
+        s.titles(&feed)
+            .iter()
+            .any(|t| t == "Dated at the end of all time")
+    });
+    for path in [feed.as_str(), "/rss.xml", "/atom.xml", "/opml.xml", "/"] {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_not_in_future(&r, path);
+    }
+    let r = server.request(
+        "GET",
+        &feed,
+        &[("If-Modified-Since", first.header("last-modified").unwrap())],
+    );
+    assert_eq!(r.status, 200, "the edit must not be hidden by a 304");
+
+    // An undated post whose file claims year 10000: it falls back to a
+    // date feeds can carry (with a warning) instead of taking the site down.
+    let mtime = SystemTime::UNIX_EPOCH + Duration::from_secs(YEAR_10000);
+    write_with_mtime(
+        &dir.path().join("undated-future.md"),
+        "---\ntitle: Undated from the future\n---\n\nNo date anywhere.\n",
+        mtime,
+    );
+    server.wait_for("the undated post", PATIENCE, |s| {
+        s.get("/feed.json")
+            .text()
+            .contains("Undated from the future")
+    });
+    for path in ["/rss.xml", "/atom.xml", "/feed.json", "/opml.xml", "/"] {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        assert_not_in_future(&r, path);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&server.get("/feed.json").body).unwrap();
+    let item = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["title"] == "Undated from the future")
+        .expect("the undated item");
+    assert_eq!(item["date_published"], "1970-01-01T00:00:00Z");
+    server.assert_alive_and_healthy();
+}
+
+#[test]
+fn last_modified_never_in_the_future() {
+    let dir = source_copy();
+    let mut server = Refeed::start(dir.path(), &[]);
+    write_atomically(
+        &dir.path().join("ahead.md"),
+        "---\ntitle: Scheduled ahead\ndate: 2999-01-01 00:00:00\ncategories: [Ahead]\n---\n\nLater.\n",
+    );
+    let feed = category(&["Ahead"], "atom.xml");
+    server.wait_for("the future post", PATIENCE, |s| s.get(&feed).status == 200);
+    for path in [feed.as_str(), "/atom.xml", "/opml.xml", "/"] {
+        let r = server.get(path);
+        assert_not_in_future(&r, path);
+        // The date it was served with soon validates it: stable, not "now"
+        // at every request. (Within a second of the change it may still be
+        // "now": the date that stands is a second later, not yet sendable.)
+        server.wait_for("a stable Last-Modified", Duration::from_secs(3), |s| {
+            let r = s.get(path);
+            assert_not_in_future(&r, path);
+            let since = r.header("last-modified").unwrap();
+            s.request("GET", path, &[("If-Modified-Since", since)])
+                .status
+                == 304
+        });
+    }
+    // The article page too.
+    let page = server.get("/2999/01/01/ahead/");
+    assert_eq!(page.status, 200);
+    assert_not_in_future(&page, "article page");
+    server.assert_alive_and_healthy();
+}
+
+/// Stops a server as a deploy does (SIGTERM), so that it finishes what
+/// its reload thread was doing.
+fn stop(mut server: Refeed) {
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(PATIENCE).success());
+}
+
+const OLDER_POST: &str = "---
+title: Written while the server was down
+date: 2020-01-01 00:00:00
+categories: [Offline]
+---
+
+Older than every other post, so the newest date of the site feed stays.
+";
+
+#[test]
+fn last_modified_survives_restart() {
+    let dir = source_copy();
+    let state = tempfile::tempdir().unwrap();
+    let unchanged = category(&["Tech"], "atom.xml");
+
+    let server = Launch::new(dir.path()).state_dir(state.path()).start();
+    // What a poller holds once the dates settle (in the first second they
+    // may still be "now").
+    let settled = |path: &str| {
+        let mut held = None;
+        server.wait_for("a stable Last-Modified", Duration::from_secs(3), |s| {
+            let r = s.get(path);
+            let since = r.header("last-modified").unwrap().to_string();
+            let fresh = s
+                .request("GET", path, &[("If-Modified-Since", &since)])
+                .status
+                == 304;
+            held = Some(r);
+            fresh
+        });
+        held.unwrap()
+    };
+    let site = settled("/atom.xml");
+    let tech = settled(&unchanged);
+    let site_modified = site.header("last-modified").unwrap().to_string();
+    let tech_modified = tech.header("last-modified").unwrap().to_string();
+    stop(server);
+
+    write_atomically(&dir.path().join("offline.md"), OLDER_POST);
+    let server = Launch::new(dir.path()).state_dir(state.path()).start();
+
+    let r = server.request("GET", "/atom.xml", &[("If-Modified-Since", &site_modified)]);
+    assert_eq!(
+        r.status, 200,
+        "a post added while down must not hide behind If-Modified-Since"
+    );
+    assert!(r.text().contains("Written while the server was down"));
+    assert!(last_modified(&r) >= last_modified(&site), "never back");
+    assert_not_in_future(&r, "site feed");
+
+    let r = server.request("GET", &unchanged, &[("If-Modified-Since", &tech_modified)]);
+    assert_eq!(r.status, 304, "unchanged bytes keep their date");
+    assert_eq!(r.header("last-modified"), Some(tech_modified.as_str()));
+    assert_eq!(r.etag(), tech.etag());
+}
+
+/// Without a usable state_dir, every document is dated no earlier than the
+/// start of the process: fewer 304s after a restart, never a wrong one.
+#[test]
+fn restart_without_usable_state_never_gives_a_wrong_304() {
+    let dir = source_copy();
+    let blocker = tempfile::NamedTempFile::new().unwrap();
+    let unusable = blocker.path().join("state");
+    let start = || Launch::new(dir.path()).state_dir(&unusable).start();
+    let server = start();
+    let site = server.get("/atom.xml");
+    let site_modified = site.header("last-modified").unwrap().to_string();
+    assert!(
+        server.log_text().contains("state_dir unusable"),
+        "{}",
+        server.log_text()
+    );
+    stop(server);
+
+    write_atomically(&dir.path().join("offline.md"), OLDER_POST);
+    let server = start();
+    let r = server.request("GET", "/atom.xml", &[("If-Modified-Since", &site_modified)]);
+    assert_eq!(r.status, 200);
+    assert!(r.text().contains("Written while the server was down"));
+    assert_not_in_future(&r, "site feed");
+}
