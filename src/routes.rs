@@ -468,6 +468,8 @@ mod tests {
             article("c.md", &[&["C++", "X"]], &["C++"], Some("tags/C/rss.xml")),
             article("d.md", &[&["c"]], &["c"], Some("opml.xml")),
             article("e.md", &[&["C", "X"]], &[], None),
+            // A name made to look like the folder `C#` is moved to.
+            article("f.md", &[&["C-56f4917b"]], &["C-56f4917b"], None),
         ]
     }
 
@@ -559,6 +561,8 @@ mod tests {
             "categories/c/",
             "case is kept apart, not merged"
         );
+        let lookalike = format!("categories/C-56f4917b-{}/", short_hash("C-56f4917b"));
+        assert_eq!(dir(&["C-56f4917b"]), lookalike);
         // Children live under their own parent's folder.
         assert_eq!(
             dir(&["C#", "X"]),

@@ -392,6 +392,10 @@ impl Pipeline {
             tracing::info!(feed = ?key, dir = snap.routes.feed_dir(key),
                 "feed served from a new folder: a feed with the same slug came or went");
         }
+        if !moved.is_empty() {
+            // Article pages link their categories' feeds by URL.
+            self.pages.pin().clear();
+        }
         touched.extend(moved);
         let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched, &bodies);
         for rel in &changed {
