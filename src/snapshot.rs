@@ -228,14 +228,14 @@ impl Pipeline {
             .feeds
             .iter()
             .filter(|(key, docs)| !unchanged(key, docs))
-            .flat_map(|(key, docs)| {
-                Format::ALL.into_iter().filter_map(move |format| {
-                    let path = layout::feed_path(&self.settings, key, format);
-                    // A feed that lost its URL to another served nothing.
-                    let served = snap.route(&path) == Some(&Route::Feed(key.clone(), format));
-                    served.then(|| (Arc::from(path), docs.doc(format).validator()))
-                })
-            });
+            .filter_map(|(key, docs)| {
+                let dir = snap.routes.feed_dir(key)?;
+                Some(Format::ALL.into_iter().map(move |format| {
+                    let path = layout::feed_path(dir, format);
+                    (Arc::from(path), docs.doc(format).validator())
+                }))
+            })
+            .flatten();
         let lists = [(layout::OPML_PATH, &snap.opml), (INDEX_PATH, &snap.index)]
             .map(|(path, doc)| (Arc::from(path), doc.validator()));
         self.history.published(feeds.chain(lists));
@@ -581,7 +581,7 @@ impl Pipeline {
             let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
             let doc = Document::new(bytes, format.content_type(), updated);
             let old = previous.map(|p| p.doc(format).as_ref());
-            Arc::new(dating.date(doc, old, || layout::feed_path(&self.settings, key, format)))
+            Arc::new(dating.date(doc, old, || layout::feed_path(&dir, format)))
         };
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
