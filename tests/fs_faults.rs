@@ -749,6 +749,7 @@ fn a_fifo_in_place_of_a_post_never_blocks_a_request_or_the_reloader() {
         ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
     ];
     let server = Refeed::start(dir.path(), &env);
+    let files = server.health()["files"].clone();
     let path = dir.path().join("tech/hello-world.md");
     std::fs::remove_file(&path).unwrap();
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -775,6 +776,11 @@ fn a_fifo_in_place_of_a_post_never_blocks_a_request_or_the_reloader() {
         everywhere(s, &documents(&[]), "After the FIFO")
     });
     assert!(nowhere(&server, &documents(&[]), "Hello World"));
+    // Removals wait for the folder to be quiet (a deploy may bring the
+    // file back): one post gone, one added.
+    server.wait_for("the post the FIFO replaced removed", PATIENCE, |s| {
+        s.health()["files"] == files
+    });
     assert_same_as_fresh_start(&server, dir.path(), &env);
 }
 

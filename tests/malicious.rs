@@ -186,7 +186,7 @@ fn the_whole_folder_loads_quickly() {
     let rejected = m.snap.rejected().count();
     assert_eq!(
         rejected,
-        11,
+        12,
         "{:?}",
         m.snap.rejected().map(|r| &r.rel).collect::<Vec<_>>()
     );
