@@ -177,9 +177,13 @@ impl LinkFence {
     }
 
     /// Why `entry` (a link below the root) is not followed, if it is not.
-    /// A dangling link or a loop is left to the walk, which reports it.
+    /// A dangling link or a loop is left to the walk, which reports it; a
+    /// link to a file that is no post is passed by as such files are.
     pub fn refuses(&self, entry: &walkdir::DirEntry) -> Option<WalkError> {
-        if entry.depth() == 0 || !entry.path_is_symlink() {
+        if entry.depth() == 0
+            || !entry.path_is_symlink()
+            || (entry.file_type().is_file() && !has_post_extension(entry.path()))
+        {
             return None;
         }
         let target = self.outside(entry.path())?;

@@ -643,11 +643,11 @@ impl Worker {
                 continue;
             }
             match std::fs::metadata(&path) {
+                // Back; one still open for writing is read once closed.
                 Ok(m) if m.is_file() => {
-                    let back = source::classify(root, &path);
-                    if let Some(file) =
-                        back.filter(|_| report.fingerprint != Fingerprint::of(&path))
-                    {
+                    let changed = report.fingerprint != Fingerprint::of(&path)
+                        && !self.writing.contains_key(&path);
+                    if let Some(file) = source::classify(root, &path).filter(|_| changed) {
                         changes.push(Change::Write(file));
                     }
                 }

@@ -1223,6 +1223,12 @@ fn symlinks_out_of_root_are_not_followed() {
     .unwrap();
     symlink("../.shared/inner.md", dir.path().join("tech/inner.md")).unwrap();
     symlink(".shared/deep", dir.path().join("deep")).unwrap();
+    // Not named like a post: passed by, as such files are, not reported.
+    symlink(
+        outside.path().join("lone.md"),
+        dir.path().join("tech/logo.png"),
+    )
+    .unwrap();
 
     let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
     let server = Refeed::start(dir.path(), &env);
@@ -1240,6 +1246,7 @@ fn symlinks_out_of_root_are_not_followed() {
             "{rel}: {reason}"
         );
     }
+    assert_eq!(server.health()["rejected_count"], 2);
 
     // Made while serving: reported too, and still not followed.
     symlink(outside.path().join("system"), dir.path().join("tech/late")).unwrap();
