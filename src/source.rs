@@ -288,6 +288,9 @@ pub fn rel_of(root: &Path, path: &Path) -> Option<String> {
 /// `%` are kept as they are, with the ids and URLs derived from them.
 fn encode_name(name: &std::ffi::OsStr) -> String {
     use std::os::unix::ffi::OsStrExt;
+    if let Some(plain) = name.to_str().filter(|n| !n.contains('%')) {
+        return plain.to_owned();
+    }
     let mut out = String::with_capacity(name.len());
     for chunk in name.as_bytes().utf8_chunks() {
         let valid = chunk.valid();
