@@ -34,9 +34,11 @@ const RETRY: Duration = Duration::from_secs(1);
 /// feed in between.
 const REMOVAL_QUIET: Duration = Duration::from_millis(400);
 
-/// ... but no longer than this after the first of them, so that a folder
-/// that never stops changing still sees its deletions.
-const REMOVAL_MAX_HOLD: Duration = Duration::from_secs(5);
+/// ... but no longer than this after the first of them (or after the
+/// folder came back), so that a folder that never stops changing still
+/// sees its deletions. Generous: a deletion shown late costs little, a
+/// live post dropped by a long copy makes readers see it again as new.
+const REMOVAL_MAX_HOLD: Duration = Duration::from_secs(30);
 
 /// A file still open for writing is read anyway after this long.
 const WRITE_GRACE: Duration = Duration::from_secs(2);
