@@ -197,8 +197,8 @@ impl Loader {
             messages.push(Message::warning(
                 None,
                 None,
-                "file name is not UTF-8: each byte that is not is written %XX \
-                 (percent-encoded) in its path, id and URL"
+                "file name is not UTF-8: its path, id and URL write each byte \
+                 that is not UTF-8 as %XX"
                     .into(),
             ));
         }
