@@ -73,6 +73,18 @@ pub struct Load {
     pub max_file_size: u64,
     pub summary_length: usize,
     pub remove_selectors: Vec<String>,
+    pub follow_external_links: bool,
+}
+
+impl Load {
+    /// Which symbolic links the walk of the source folder follows.
+    pub fn links(&self) -> crate::source::Links {
+        if self.follow_external_links {
+            crate::source::Links::Anywhere
+        } else {
+            crate::source::Links::InsideRoot
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -266,6 +278,7 @@ struct RawLoad {
     max_file_size: u64,
     summary_length: usize,
     remove_selectors: Vec<String>,
+    follow_external_links: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -326,7 +339,7 @@ impl RawConfig {
         };
         Ok(Config {
             site,
-            source_dir: self.source_dir,
+            source_dir: source_dir(&self.source_dir)?,
             // Empty means the default, so that a variable can reset it.
             state_dir: self.state_dir.filter(|p| !p.as_os_str().is_empty()),
             load: self.load.validate()?,
@@ -339,6 +352,19 @@ impl RawConfig {
             },
         })
     }
+}
+
+/// The source folder as an absolute path, fixed at start: file events
+/// name absolute paths, which a relative root never matches. Links are not
+/// resolved here, so that a source folder that is a link can be pointed
+/// elsewhere by a deploy and followed by the next rescan.
+fn source_dir(raw: &std::path::Path) -> Result<PathBuf, ConfigError> {
+    std::path::absolute(raw).map_err(|e| {
+        invalid(
+            "source_dir",
+            format!("`{}`: cannot make it absolute: {e}", raw.display()),
+        )
+    })
 }
 
 fn site_url(raw: &str) -> Result<url::Url, ConfigError> {
@@ -374,6 +400,7 @@ impl RawLoad {
             max_file_size: self.max_file_size,
             summary_length: self.summary_length,
             remove_selectors: self.remove_selectors,
+            follow_external_links: self.follow_external_links,
         })
     }
 }
@@ -486,6 +513,13 @@ mod tests {
         assert_eq!(c.feed.limit, 7);
         assert_eq!(c.site.title, "from flag");
         assert_eq!(c.site.timezone, chrono_tz::Asia::Shanghai);
+    }
+
+    #[test]
+    fn a_relative_source_dir_becomes_absolute() {
+        let c = with(&[], &[("source_dir", "posts")]).unwrap();
+        assert!(c.source_dir.is_absolute());
+        assert_eq!(c.source_dir, std::env::current_dir().unwrap().join("posts"));
     }
 
     #[test]

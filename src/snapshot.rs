@@ -109,6 +109,9 @@ pub enum Change {
     /// Created or modified: the file is read again.
     Write(SourceFile),
     Remove(Arc<str>),
+    /// A path the walk will not follow (a link out of the source folder):
+    /// reported, and whatever was loaded from it is gone.
+    Refused(FileReport),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -325,14 +328,18 @@ impl Pipeline {
     /// says why.
     pub fn apply(&self, prev: &Snapshot, changes: Vec<Change>) -> Snapshot {
         let started = Instant::now();
+        let (refused, changes): (Vec<_>, Vec<_>) = changes
+            .into_iter()
+            .partition(|c| matches!(c, Change::Refused(_)));
         let loaded: Vec<_> = changes
             .into_par_iter()
-            .map(|change| match change {
+            .filter_map(|change| match change {
                 Change::Write(file) => {
                     let parsed = self.loader.read_and_parse(&file);
-                    (file.rel.clone(), Some((file, parsed)))
+                    Some((file.rel.clone(), Some((file, parsed))))
                 }
-                Change::Remove(rel) => (rel, None),
+                Change::Remove(rel) => Some((rel, None)),
+                Change::Refused(_) => None,
             })
             .collect();
         let mut catalog = prev.catalog.clone();
@@ -365,6 +372,15 @@ impl Pipeline {
                     let fp = source::Fingerprint::of(&file.path);
                     reports.insert(key, Arc::new(FileReport::rejected(&file, messages, fp)));
                 }
+            }
+        }
+        for change in refused {
+            if let Change::Refused(report) = change {
+                let key = report.rel.clone();
+                touched.extend(catalog.remove(&key));
+                changed.push(key.clone());
+                stale.push(key.clone());
+                reports.insert(key, Arc::new(report));
             }
         }
         let mut base = prev.clone();
@@ -535,7 +551,7 @@ impl Pipeline {
             // The front matter was parsed when the file was loaded; finding
             // where the body starts needs no YAML.
             None => {
-                let path = self.root.join(&*a.rel);
+                let path = source::path_of(&self.root, &a.rel);
                 reread = source::read(&path, self.max_file_size)
                     .map(|t| t.text)
                     .unwrap_or_default();

@@ -35,11 +35,26 @@ pub struct SourceFile {
     pub role: Role,
 }
 
-/// A path the walk could not enter or read (permission, symlink loop, ...).
+/// A path the walk could not enter or read (permission, symlink loop, ...)
+/// or would not follow (a link out of the source folder).
 #[derive(Debug, Clone)]
 pub struct WalkError {
     pub path: PathBuf,
     pub reason: String,
+    /// Whether what lies below is unknown rather than absent: files loaded
+    /// from below a folder that cannot be read now are not deleted, while
+    /// nothing is ever loaded through a link the walk will not follow.
+    pub hides: bool,
+}
+
+/// Which symbolic links the walk follows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Links {
+    /// Only links whose target lies inside the source folder: a link to
+    /// `/usr/share` must not publish the system's files.
+    InsideRoot,
+    /// Any link (`load.follow_external_links: true`).
+    Anywhere,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -56,61 +71,152 @@ pub enum Walked {
 }
 
 /// Every post file below `root`, in walk order, skipping hidden files and
-/// folders. Unreadable entries are yielded, not dropped, so that the report
-/// can name them. A lazy iterator, so that loading can start on the first
-/// files while the walk goes on (rayon's `par_bridge`).
+/// folders. Unreadable entries, and links the walk will not follow, are
+/// yielded, not dropped, so that the report can name them. A lazy iterator,
+/// so that loading can start on the first files while the walk goes on
+/// (rayon's `par_bridge`).
 pub fn walk(
     root: &Path,
+    links: Links,
 ) -> Result<impl Iterator<Item = Result<Walked, SourceError>> + Send, SourceError> {
-    let meta = fs::metadata(root).map_err(|e| SourceError::Root {
+    let root_error = |e: std::io::Error| SourceError::Root {
         path: root.to_path_buf(),
         reason: e.to_string(),
-    })?;
+    };
+    let meta = fs::metadata(root).map_err(root_error)?;
     if !meta.is_dir() {
         return Err(SourceError::Root {
             path: root.to_path_buf(),
             reason: "not a folder".into(),
         });
     }
+    // Resolved on every walk, not once: the configured folder may be a
+    // link that a deploy points elsewhere.
+    let fence = LinkFence::new(root, links).map_err(root_error)?;
     let hexo_source = root.join("_posts").is_dir();
     let root = root.to_path_buf();
+    // `filter_entry` cannot yield; the links it refuses to follow are
+    // queued here and handed out with the next entry (or at the end).
+    let refused = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let queue = refused.clone();
     let walker = walkdir::WalkDir::new(&root)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !is_hidden(e.file_name()));
-    Ok(walker.filter_map(move |entry| match entry {
-        Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
-            source_file(&root, e.path(), hexo_source).map(|f| Ok(Walked::File(f)))
+        .filter_entry(move |e| {
+            if e.depth() > 0 && is_hidden(e.file_name()) {
+                return false;
+            }
+            match fence.refuses(e) {
+                Some(refusal) => {
+                    if let Ok(mut q) = queue.lock() {
+                        q.push(refusal);
+                    }
+                    false
+                }
+                None => true,
+            }
+        });
+    let drain = move || {
+        refused
+            .lock()
+            .map(|mut q| std::mem::take(&mut *q))
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| Ok(Walked::Unreadable(e)))
+    };
+    let at_end = drain.clone();
+    let entries = walker.flat_map(move |entry| {
+        let walked = match entry {
+            Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
+                source_file(&root, e.path(), hexo_source).map(|f| Ok(Walked::File(f)))
+            }
+            Ok(_) => None,
+            // The folder itself cannot be listed (permissions, no file
+            // descriptors left): that is no empty archive, and must not read
+            // as one.
+            Err(e) if e.depth() == 0 => Some(Err(SourceError::Root {
+                path: root.clone(),
+                reason: walk_reason(&e),
+            })),
+            Err(e) => {
+                let path = e.path().unwrap_or(&root).to_path_buf();
+                // Errors bypass `filter_entry`: a hidden entry that cannot be
+                // followed (Emacs's `.#post.md` lock, a symbolic link to
+                // nowhere) is skipped like any hidden entry.
+                (!path.file_name().is_some_and(is_hidden)).then(|| {
+                    Ok(Walked::Unreadable(WalkError {
+                        path,
+                        reason: walk_reason(&e),
+                        hides: true,
+                    }))
+                })
+            }
+        };
+        drain().chain(walked)
+    });
+    let tail = std::iter::once(()).flat_map(move |()| at_end());
+    Ok(entries.chain(tail))
+}
+
+/// Decides which symbolic links below the source folder the walk (and the
+/// watch) may follow.
+#[derive(Debug, Clone)]
+pub struct LinkFence {
+    /// The source folder with every link resolved; `None` when any link
+    /// may be followed.
+    inside: Option<PathBuf>,
+}
+
+impl LinkFence {
+    pub fn new(root: &Path, links: Links) -> std::io::Result<Self> {
+        let inside = match links {
+            Links::InsideRoot => Some(fs::canonicalize(root)?),
+            Links::Anywhere => None,
+        };
+        Ok(LinkFence { inside })
+    }
+
+    /// Why `entry` (a link below the root) is not followed, if it is not.
+    /// A dangling link or a loop is left to the walk, which reports it; a
+    /// link to a file that is no post is passed by as such files are.
+    pub fn refuses(&self, entry: &walkdir::DirEntry) -> Option<WalkError> {
+        if entry.depth() == 0
+            || !entry.path_is_symlink()
+            || (entry.file_type().is_file() && !has_post_extension(entry.path()))
+        {
+            return None;
         }
-        Ok(_) => None,
-        // The folder itself cannot be listed (permissions, no file
-        // descriptors left): that is no empty archive, and must not read
-        // as one.
-        Err(e) if e.depth() == 0 => Some(Err(SourceError::Root {
-            path: root.clone(),
-            reason: walk_reason(&e),
-        })),
-        Err(e) => {
-            let path = e.path().unwrap_or(&root).to_path_buf();
-            // Errors bypass `filter_entry`: a hidden entry that cannot be
-            // followed (Emacs's `.#post.md` lock, a symbolic link to
-            // nowhere) is skipped like any hidden entry.
-            (!path.file_name().is_some_and(is_hidden)).then(|| {
-                Ok(Walked::Unreadable(WalkError {
-                    path,
-                    reason: walk_reason(&e),
-                }))
-            })
-        }
-    }))
+        let target = self.outside(entry.path())?;
+        Some(WalkError {
+            path: entry.path().to_path_buf(),
+            reason: format!(
+                "symbolic link to {}, outside the source folder: not followed \
+                 (load.follow_external_links)",
+                target.display()
+            ),
+            hides: false,
+        })
+    }
+
+    /// Where `path` really is, when that is outside the source folder and
+    /// links out of it are not followed.
+    pub fn outside(&self, path: &Path) -> Option<PathBuf> {
+        let inside = self.inside.as_ref()?;
+        fs::canonicalize(path)
+            .ok()
+            .filter(|target| !target.starts_with(inside))
+    }
 }
 
 /// [`walk`], collected: post files sorted by relative path, and the
 /// entries that could not be read.
-pub fn discover(root: &Path) -> Result<(Vec<SourceFile>, Vec<WalkError>), SourceError> {
+pub fn discover(
+    root: &Path,
+    links: Links,
+) -> Result<(Vec<SourceFile>, Vec<WalkError>), SourceError> {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    for walked in walk(root)? {
+    for walked in walk(root, links)? {
         match walked? {
             Walked::File(f) => files.push(f),
             Walked::Unreadable(e) => errors.push(e),
@@ -142,7 +248,7 @@ fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile
     let parts: Vec<String> = rel_path
         .components()
         .filter_map(|c| match c {
-            Component::Normal(s) => Some(s.to_string_lossy().into_owned()),
+            Component::Normal(s) => Some(encode_name(s)),
             _ => None,
         })
         .collect();
@@ -158,6 +264,84 @@ fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile
         rel: parts.join("/").into(),
         role,
     })
+}
+
+/// The relative name of `path` below `root` as [`SourceFile::rel`] spells
+/// it; `None` for paths outside `root`.
+pub fn rel_of(root: &Path, path: &Path) -> Option<String> {
+    let parts: Vec<String> = path
+        .strip_prefix(root)
+        .ok()?
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(s) => Some(encode_name(s)),
+            _ => None,
+        })
+        .collect();
+    Some(parts.join("/"))
+}
+
+/// One file or folder name as text, losslessly: every byte that is not
+/// part of valid UTF-8 becomes `%XX`, and so does a `%` followed by two hex
+/// digits (`%25`), so that two distinct names never share a spelling (and
+/// [`path_of`] finds the file again). Names that are UTF-8 without such a
+/// `%` are kept as they are, with the ids and URLs derived from them.
+fn encode_name(name: &std::ffi::OsStr) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    if let Some(plain) = name.to_str().filter(|n| !n.contains('%')) {
+        return plain.to_owned();
+    }
+    let mut out = String::with_capacity(name.len());
+    for chunk in name.as_bytes().utf8_chunks() {
+        let valid = chunk.valid();
+        for (i, c) in valid.char_indices() {
+            if c == '%' && escape_like(&valid.as_bytes()[i + 1..]) {
+                out.push_str("%25");
+            } else {
+                out.push(c);
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Whether `rest` starts with two hex digits, as a `%XX` escape does.
+fn escape_like(rest: &[u8]) -> bool {
+    rest.len() >= 2 && rest[0].is_ascii_hexdigit() && rest[1].is_ascii_hexdigit()
+}
+
+/// The file a relative name stands for: the inverse of the encoding of
+/// [`SourceFile::rel`].
+pub fn path_of(root: &Path, rel: &str) -> PathBuf {
+    use std::os::unix::ffi::OsStringExt;
+    let bytes = rel.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && escape_like(&bytes[i + 1..]) {
+            let hex = |b: u8| (b as char).to_digit(16).unwrap_or(0) as u8;
+            out.push((hex(bytes[i + 1]) << 4) | hex(bytes[i + 2]));
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    root.join(std::ffi::OsString::from_vec(out))
+}
+
+/// Whether the file's name (below the source folder) had to be encoded
+/// because it is not UTF-8.
+pub fn name_is_utf8(file: &SourceFile) -> bool {
+    let depth = file.rel.split('/').count();
+    file.path
+        .components()
+        .rev()
+        .take(depth)
+        .all(|c| c.as_os_str().to_str().is_some())
 }
 
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
@@ -223,6 +407,10 @@ pub enum ReadError {
     Binary,
     #[error("not text: neither UTF-8 nor GB18030")]
     Encoding,
+    /// What a file cut short looks like; never a post, so that a truncated
+    /// file keeps its last good version.
+    #[error("looks cut short: {0}")]
+    Truncated(&'static str),
     /// A folder, a FIFO, a device: whatever it is named, no post.
     #[error("{0}")]
     NotAFile(String),
@@ -317,8 +505,16 @@ pub fn decode(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
 
 /// UTF-8 (with or without BOM) as is, borrowed; UTF-16 with a BOM and
 /// GB18030 with a warning, since Chinese pipelines still produce the
-/// latter.
+/// latter. A file that looks cut short (see [`cut_short`]) is no text.
 pub fn decode_slice(bytes: &[u8]) -> Result<(Cow<'_, str>, Option<String>), ReadError> {
+    let decoded = decode_any(bytes)?;
+    if decoded.0.trim().is_empty() {
+        return Err(ReadError::Truncated("empty (nothing but white space)"));
+    }
+    Ok(decoded)
+}
+
+fn decode_any(bytes: &[u8]) -> Result<(Cow<'_, str>, Option<String>), ReadError> {
     if let Some((encoding, bom_len)) = encoding_rs::Encoding::for_bom(bytes) {
         let rest = &bytes[bom_len..];
         if encoding == encoding_rs::UTF_8 {
@@ -336,15 +532,30 @@ pub fn decode_slice(bytes: &[u8]) -> Result<(Cow<'_, str>, Option<String>), Read
     }
     match utf8_str(bytes) {
         Some(text) => Ok((Cow::Borrowed(text), None)),
+        None if cut_short(bytes) => Err(ReadError::Truncated(CUT_UTF8)),
         None => gb18030(bytes),
     }
+}
+
+const CUT_UTF8: &str = "UTF-8 up to a character that its last bytes leave unfinished";
+
+/// UTF-8 that is valid up to an unfinished sequence in its last bytes: a
+/// UTF-8 file cut inside a character (truncated, or still being written),
+/// which GB18030 would otherwise read as mojibake. Real GB18030 text is
+/// almost never valid UTF-8 up to its last character.
+fn cut_short(bytes: &[u8]) -> bool {
+    matches!(simdutf8::compat::from_utf8(bytes), Err(e) if e.error_len().is_none())
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str, ReadError> {
     if bytes.contains(&0) {
         return Err(ReadError::Binary);
     }
-    utf8_str(bytes).ok_or(ReadError::Encoding)
+    match utf8_str(bytes) {
+        Some(text) => Ok(text),
+        None if cut_short(bytes) => Err(ReadError::Truncated(CUT_UTF8)),
+        None => Err(ReadError::Encoding),
+    }
 }
 
 /// UTF-8 validation with SIMD: Chinese text is all multi-byte sequences,
@@ -387,6 +598,55 @@ mod tests {
     fn binary_and_garbage_are_rejected() {
         assert_eq!(decode(b"a\0b".to_vec()), Err(ReadError::Binary));
         assert_eq!(decode(vec![0x80, 0xFF, 0x80]), Err(ReadError::Encoding));
+    }
+
+    #[test]
+    fn files_cut_short_are_no_text() {
+        assert_eq!(
+            decode(Vec::new()),
+            Err(ReadError::Truncated("empty (nothing but white space)"))
+        );
+        assert!(matches!(
+            decode(b" \n\t".to_vec()),
+            Err(ReadError::Truncated(_))
+        ));
+        let whole = "---\ntitle: 中文測試\n---\n中文測試".as_bytes();
+        for cut in 1..whole.len() {
+            match decode(whole[..cut].to_vec()) {
+                Ok((text, warning)) => {
+                    assert!(whole.starts_with(text.as_bytes()), "cut at {cut}: {text}");
+                    assert_eq!(warning, None, "cut at {cut}");
+                }
+                Err(e) => {
+                    assert_eq!(e, ReadError::Truncated(CUT_UTF8), "cut at {cut}");
+                    assert!(std::str::from_utf8(&whole[..cut]).is_err());
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn file_names_are_encoded_losslessly() {
+        use std::os::unix::ffi::OsStrExt;
+        let root = Path::new("/site");
+        let names: [&[u8]; 6] = [
+            b"caf\xe9.md",
+            b"caf\xe8.md",
+            b"caf%E9.md",
+            b"caf%25E9.md",
+            b"100%.md",
+            b"%\xe9%A\xff",
+        ];
+        let mut rels = std::collections::HashSet::new();
+        for name in names {
+            let path = root.join(std::ffi::OsStr::from_bytes(name));
+            let file = source_file(root, &path, false).unwrap();
+            assert_eq!(path_of(root, &file.rel), path, "{}", file.rel);
+            assert!(rels.insert(file.rel.clone()), "{} twice", file.rel);
+            assert_eq!(name_is_utf8(&file), std::str::from_utf8(name).is_ok());
+        }
+        assert!(rels.contains("caf%E9.md") && rels.contains("caf%25E9.md"));
+        assert!(rels.contains("100%.md"), "plain names keep their spelling");
     }
 
     #[test]

@@ -17,6 +17,7 @@ use notify_debouncer_full::{
     DebounceEventResult, DebouncedEvent, Debouncer, NoCache, new_debouncer_opt,
 };
 
+use crate::article::FileReport;
 use crate::config::Config;
 use crate::server::{SourceHealth, State};
 use crate::snapshot::{Change, Snapshot};
@@ -27,8 +28,17 @@ type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
 
-/// The longest a batch with removals waits for the events that follow.
-const REMOVAL_SETTLE: Duration = Duration::from_secs(1);
+/// Removals wait until the folder has had no events for this long: a
+/// deploy (`rm -rf` then `cp -r`, `git pull`) removes files and brings them
+/// back, and a post that exists before and after must never drop out of a
+/// feed in between.
+const REMOVAL_QUIET: Duration = Duration::from_millis(400);
+
+/// ... but no longer than this after the first of them (or after the
+/// folder came back), so that a folder that never stops changing still
+/// sees its deletions. Generous: a deletion shown late costs little, a
+/// live post dropped by a long copy makes readers see it again as new.
+const REMOVAL_MAX_HOLD: Duration = Duration::from_secs(30);
 
 /// A file still open for writing is read anyway after this long.
 const WRITE_GRACE: Duration = Duration::from_secs(2);
@@ -118,6 +128,7 @@ pub fn start(config: &Config, state: web::Data<State>) -> std::io::Result<Reload
         debounce: Duration::from_millis(config.watch.debounce_ms),
         rescan_every: (config.watch.rescan_interval > 0)
             .then(|| Duration::from_secs(config.watch.rescan_interval)),
+        links: config.load.links(),
     };
     // SIGHUP asks for a rescan whether or not file events are watched:
     // without events (network file systems, `watch.enabled: false`) it is
@@ -152,6 +163,22 @@ struct Settings {
     watch: bool,
     debounce: Duration,
     rescan_every: Option<Duration>,
+    links: source::Links,
+}
+
+/// A watch of the source folder, and which folder that was: a deploy may
+/// point the configured path (a link) at another one.
+struct Watch {
+    debouncer: Watcher,
+    root: Option<FolderId>,
+}
+
+/// Device and inode of a folder.
+type FolderId = (u64, u64);
+
+fn folder_id(path: &Path) -> Option<FolderId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl Settings {
@@ -199,13 +226,15 @@ impl Settings {
     /// its folders (a fifth of start-up on 10^5 posts), and gives up on the
     /// whole tree at the first folder it cannot watch (a `lost+found` only
     /// root may read).
-    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watcher> {
+    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watch> {
+        let root = folder_id(&self.root);
         let mut debouncer = self.debouncer(events)?;
-        let skipped = watch_tree(&mut debouncer, &self.root);
+        let fence = source::LinkFence::new(&self.root, self.links).ok()?;
+        let skipped = watch_tree(&mut debouncer, &self.root, &fence);
         if skipped > 0 {
             tracing::warn!(skipped, "cannot watch some folders; rescans cover them");
         }
-        Some(debouncer)
+        Some(Watch { debouncer, root })
     }
 }
 
@@ -213,8 +242,14 @@ struct Worker {
     settings: Settings,
     state: web::Data<State>,
     events: Sender<Signal>,
-    watcher: Option<Watcher>,
+    watcher: Option<Watch>,
     source_ok: bool,
+    /// Removals not yet applied (see [`REMOVAL_QUIET`]).
+    held: HashSet<Arc<str>>,
+    /// When the first of `held` was held.
+    held_since: Option<Instant>,
+    /// When the folder last changed, as far as events and rescans tell.
+    last_change: Instant,
     /// Files left open by their writer, with when that was first seen.
     writing: HashMap<PathBuf, Instant>,
     /// When the watch started after a load that ran without one: the next
@@ -231,6 +266,9 @@ impl Worker {
             events,
             watcher: None,
             source_ok: false,
+            held: HashSet::new(),
+            held_since: None,
+            last_change: Instant::now(),
             writing: HashMap::new(),
             unwatched_until: None,
         }
@@ -250,10 +288,10 @@ impl Worker {
         loop {
             let was_ok = self.source_ok;
             let grace_ends = self.writing.values().min().map(|t| *t + WRITE_GRACE);
-            let wake = match (next_rescan, grace_ends) {
-                (Some(a), Some(b)) => Some(a.min(b)),
-                (a, b) => a.or(b),
-            };
+            let wake = [next_rescan, grace_ends, self.release_due()]
+                .into_iter()
+                .flatten()
+                .min();
             let wait = wake.map(|t| t.saturating_duration_since(Instant::now()));
             let signal = match wait {
                 Some(w) => rx.recv_timeout(w),
@@ -264,8 +302,8 @@ impl Worker {
                 Ok(Signal::Events(batch)) => {
                     let mut batch = batch;
                     let mut rescan = None;
-                    let settle_until = Instant::now() + REMOVAL_SETTLE;
-                    while let Some(more) = self.next_for(&batch, &rx, settle_until) {
+                    self.last_change = Instant::now();
+                    while let Ok(more) = rx.try_recv() {
                         match more {
                             Signal::Events(b) => batch.extend(b),
                             Signal::Rescan(why) => rescan = Some(why),
@@ -286,10 +324,21 @@ impl Worker {
                     if next_rescan.is_some_and(|t| t <= Instant::now()) {
                         self.rescan("interval");
                         next_rescan = self.next_rescan();
-                    } else {
-                        self.writes_overdue();
+                    }
+                    self.writes_overdue();
+                    // Nothing came while waiting: the folder is quiet.
+                    if self.release_due().is_some_and(|t| t <= Instant::now()) {
+                        self.release_held();
                     }
                 }
+            }
+            // A folder that never stays quiet still has its removals
+            // applied after REMOVAL_MAX_HOLD.
+            if self
+                .held_since
+                .is_some_and(|t| self.source_ok && t + REMOVAL_MAX_HOLD <= Instant::now())
+            {
+                self.release_held();
             }
             // A SIGHUP rescan can lose or regain the folder too: retry a lost
             // one every second (even with `rescan_interval: 0`), and go back
@@ -297,30 +346,6 @@ impl Worker {
             if self.source_ok != was_ok {
                 next_rescan = self.next_rescan();
             }
-        }
-    }
-
-    /// What else to merge into `batch`: whatever is already queued, and
-    /// after a removal whatever follows within two debounces (up to
-    /// [`REMOVAL_SETTLE`] in all). `rm -rf` of the whole folder removes its
-    /// files first and the folder last, which on a busy machine takes
-    /// longer than the debounce; seen apart, the first removals would
-    /// empty the feeds before the folder is found gone.
-    fn next_for(
-        &self,
-        batch: &Batch,
-        rx: &Receiver<Signal>,
-        settle_until: Instant,
-    ) -> Option<Signal> {
-        let removal = || {
-            Instant::now() < settle_until
-                && self.settings.root.is_dir()
-                && batch.paths.iter().any(|p| !p.exists())
-        };
-        match rx.try_recv() {
-            Ok(signal) => Some(signal),
-            Err(_) if removal() => rx.recv_timeout(2 * self.settings.debounce).ok(),
-            Err(_) => None,
         }
     }
 
@@ -374,6 +399,7 @@ impl Worker {
         if self.settings.watch && self.watcher.is_none() {
             self.watcher = self.settings.watch_with(&self.events);
         }
+        self.refill_begins();
     }
 
     /// The folder itself was removed, renamed or replaced: the watch
@@ -384,6 +410,24 @@ impl Worker {
         if self.settings.watch && self.settings.root.is_dir() {
             self.watcher = self.settings.watch_with(&self.events);
         }
+        self.refill_begins();
+    }
+
+    /// A folder that is back, or new, is likely still being filled
+    /// (`mkdir posts && cp -r new/. posts/`): the removals held so far get
+    /// a full hold from now on.
+    fn refill_begins(&mut self) {
+        if self.held_since.is_some() {
+            self.held_since = Some(Instant::now());
+        }
+    }
+
+    /// Whether the configured path now names another folder than the one
+    /// watched: a link pointed elsewhere (`ln -sfn new posts`).
+    fn root_replaced(&self) -> bool {
+        self.watcher
+            .as_ref()
+            .is_some_and(|w| w.root != folder_id(&self.settings.root))
     }
 
     fn source_unavailable(&mut self, why: String) {
@@ -449,7 +493,7 @@ impl Worker {
             return self.load_initial();
         };
         let root = &self.settings.root;
-        if paths.iter().any(|p| p == root) {
+        if paths.iter().any(|p| p == root) || self.root_replaced() {
             self.rewatch();
             return self.rescan("source folder changed");
         }
@@ -469,10 +513,14 @@ impl Worker {
 
     /// Folder by folder, new folders are not watched by themselves.
     fn watch_new_folders(&mut self, paths: &[PathBuf]) {
-        if let Some(watcher) = self.watcher.as_mut() {
-            for p in paths.iter().filter(|p| p.is_dir()) {
-                watch_tree(watcher, p);
-            }
+        let Some(watch) = self.watcher.as_mut() else {
+            return;
+        };
+        let Ok(fence) = source::LinkFence::new(&self.settings.root, self.settings.links) else {
+            return;
+        };
+        for p in paths.iter().filter(|p| p.is_dir()) {
+            watch_tree(&mut watch.debouncer, p, &fence);
         }
     }
 
@@ -481,10 +529,13 @@ impl Worker {
             return self.load_initial();
         };
         // Watch before listing, so that what changes meanwhile is queued.
+        if self.root_replaced() {
+            self.rewatch();
+        }
         if self.settings.watch && self.watcher.is_none() && self.settings.root.is_dir() {
             self.watcher = self.settings.watch_with(&self.events);
         }
-        match diff(&self.settings.root, &snap) {
+        match diff(&self.settings.root, &snap, self.settings.links) {
             Ok(mut changes) => {
                 if !self.source_ok {
                     tracing::info!("source folder is back");
@@ -497,7 +548,7 @@ impl Worker {
                         !self.writing.contains_key(&f.path)
                             && watched_at.is_none_or(|t| changed_before(&f.path, t))
                     }
-                    Change::Remove(_) => true,
+                    Change::Remove(_) | Change::Refused(_) => true,
                 });
                 if !changes.is_empty() {
                     self.apply(&snap, changes, why);
@@ -507,25 +558,109 @@ impl Worker {
         }
     }
 
-    fn apply(&self, snap: &Arc<Snapshot>, changes: Vec<Change>, why: &'static str) {
+    /// Writes are published now; removals are held until the folder is
+    /// quiet (see [`REMOVAL_QUIET`]), and a held path that is written
+    /// meanwhile is simply a write.
+    fn apply(&mut self, snap: &Arc<Snapshot>, changes: Vec<Change>, why: &'static str) {
+        if changes.is_empty() {
+            return;
+        }
+        let mut writes = Vec::with_capacity(changes.len());
+        for change in changes {
+            match change {
+                Change::Remove(rel) => self.hold(rel),
+                Change::Write(ref f) => {
+                    self.held.remove(&f.rel);
+                    writes.push(change);
+                }
+                Change::Refused(ref r) => {
+                    self.held.remove(&r.rel);
+                    writes.push(change);
+                }
+            }
+        }
+        if writes.is_empty() {
+            self.last_change = Instant::now();
+            return;
+        }
         // A file can vanish between the listing (or its event) and the
         // read; its report would then keep the last good version as if it
-        // were merely unreadable. Such files are removed right after.
-        let written: Vec<(Arc<str>, PathBuf)> = changes
+        // were merely unreadable. Such files are removed, in their turn.
+        let written: Vec<(Arc<str>, PathBuf)> = writes
             .iter()
             .filter_map(|c| match c {
                 Change::Write(f) => Some((f.rel.clone(), f.path.clone())),
-                Change::Remove(_) => None,
+                Change::Remove(_) | Change::Refused(_) => None,
             })
             .collect();
-        let next = self.publish(snap, changes, why);
-        let vanished: Vec<Change> = written
-            .into_iter()
-            .filter(|(_, path)| std::fs::symlink_metadata(path).is_err())
-            .map(|(rel, _)| Change::Remove(rel))
-            .collect();
-        if !vanished.is_empty() {
-            self.publish(&next, vanished, "vanished");
+        self.publish(snap, writes, why);
+        for (rel, path) in written {
+            if std::fs::symlink_metadata(&path).is_err() {
+                self.hold(rel);
+            }
+        }
+        // Quiet is counted from the end of the work: events that came
+        // meanwhile are still queued.
+        self.last_change = Instant::now();
+    }
+
+    fn hold(&mut self, rel: Arc<str>) {
+        self.held_since.get_or_insert_with(Instant::now);
+        self.held.insert(rel);
+    }
+
+    /// When the held removals are due: once the folder has been quiet for
+    /// [`REMOVAL_QUIET`], or [`REMOVAL_MAX_HOLD`] after the first. Never
+    /// while the folder is unavailable: its last snapshot stays whole.
+    fn release_due(&self) -> Option<Instant> {
+        let since = self.held_since?;
+        self.source_ok
+            .then(|| (self.last_change + REMOVAL_QUIET).min(since + REMOVAL_MAX_HOLD))
+    }
+
+    /// Applies the held removals of files that are still gone; a file that
+    /// is back is read again if it changed meanwhile.
+    fn release_held(&mut self) {
+        if !self.settings.root.is_dir() {
+            // Gone since the last event: the folder is unavailable, and
+            // the removals wait for it.
+            return self.rescan("source folder changed");
+        }
+        let Some(snap) = self.state.current() else {
+            return;
+        };
+        self.held_since = None;
+        let held = std::mem::take(&mut self.held);
+        let root = &self.settings.root;
+        let fence = source::LinkFence::new(root, self.settings.links).ok();
+        let mut changes = Vec::new();
+        for rel in held {
+            let Some(report) = snap.reports.get(&rel) else {
+                continue;
+            };
+            let path = source::path_of(root, &rel);
+            // Back, but through a link out of the folder: still gone.
+            if fence.as_ref().is_some_and(|f| f.outside(&path).is_some()) {
+                changes.push(Change::Remove(rel));
+                continue;
+            }
+            match std::fs::metadata(&path) {
+                // Back; one still open for writing is read once closed.
+                Ok(m) if m.is_file() => {
+                    let changed = report.fingerprint != Fingerprint::of(&path)
+                        && !self.writing.contains_key(&path);
+                    if let Some(file) = source::classify(root, &path).filter(|_| changed) {
+                        changes.push(Change::Write(file));
+                    }
+                }
+                // Nothing is known about a file below a folder that cannot
+                // be read now; the rescan's report says so.
+                Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {}
+                _ => changes.push(Change::Remove(rel)),
+            }
+        }
+        if !changes.is_empty() {
+            self.publish(&snap, changes, "removals");
         }
     }
 
@@ -581,12 +716,9 @@ fn changes_for(root: &Path, snap: &Snapshot, paths: Vec<PathBuf>) -> Option<Vec<
         }
         // A folder, a path that held known files (a folder now gone or
         // replaced by a file of the same name, even one named like a
-        // post), or a link that cannot be followed: the walk decides.
-        if path == root
-            || path.is_dir()
-            || held_below(root, snap, &path)
-            || (path.is_symlink() && !path.exists())
-        {
+        // post), or a link (which may lead out of the folder, or nowhere):
+        // the walk decides.
+        if path == root || path.is_dir() || held_below(root, snap, &path) || path.is_symlink() {
             return None;
         }
         match source::classify(root, &path) {
@@ -605,16 +737,15 @@ fn changes_for(root: &Path, snap: &Snapshot, paths: Vec<PathBuf>) -> Option<Vec<
 }
 
 fn reported(root: &Path, snap: &Snapshot, path: &Path) -> bool {
-    path.strip_prefix(root)
-        .is_ok_and(|rel| snap.reports.contains_key(&*rel.to_string_lossy()))
+    source::rel_of(root, path).is_some_and(|rel| snap.reports.contains_key(&*rel))
 }
 
 /// Are there files we know of below `path`, i.e. was it a folder?
 fn held_below(root: &Path, snap: &Snapshot, path: &Path) -> bool {
-    let Ok(rel) = path.strip_prefix(root) else {
+    let Some(rel) = source::rel_of(root, path) else {
         return false;
     };
-    let prefix: Arc<str> = format!("{}/", rel.to_string_lossy()).into();
+    let prefix: Arc<str> = format!("{rel}/").into();
     snap.reports
         .range(prefix.clone()..)
         .next()
@@ -626,8 +757,12 @@ fn held_below(root: &Path, snap: &Snapshot, path: &Path) -> bool {
 /// without permission, a link loop, a dangling link) are reported as the
 /// first load reports them, and what was loaded from below them is kept:
 /// nothing is known about it, least of all that it was deleted.
-fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError> {
-    let (files, errors) = source::discover(root)?;
+fn diff(
+    root: &Path,
+    snap: &Snapshot,
+    links: source::Links,
+) -> Result<Vec<Change>, source::SourceError> {
+    let (files, errors) = source::discover(root, links)?;
     let mut changes = Vec::new();
     let mut present = HashSet::with_capacity(files.len() + errors.len());
     for file in files {
@@ -645,14 +780,18 @@ fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError
             continue;
         };
         present.insert(file.rel.clone());
-        blocked.push(format!("{}/", file.rel));
         // Already reported as unreadable: nothing new to say.
         let reported = snap
             .reports
             .get(&file.rel)
             .is_some_and(|r| r.article.is_none());
-        if !reported {
-            changes.push(Change::Write(file));
+        if error.hides {
+            blocked.push(format!("{}/", file.rel));
+            if !reported {
+                changes.push(Change::Write(file));
+            }
+        } else if !reported {
+            changes.push(Change::Refused(FileReport::unreadable(root, error.clone())));
         }
     }
     for rel in snap.reports.keys() {
@@ -664,15 +803,22 @@ fn diff(root: &Path, snap: &Snapshot) -> Result<Vec<Change>, source::SourceError
     Ok(changes)
 }
 
-/// Watches `dir` and every folder below it (following links, as the walk
-/// does), each on its own, skipping hidden ones and the ones that cannot
+/// Watches `dir` and every folder below it (following the links the walk
+/// follows), each on its own, skipping hidden ones and the ones that cannot
 /// be watched. Returns how many were skipped.
-fn watch_tree(debouncer: &mut Watcher, dir: &Path) -> usize {
+fn watch_tree(debouncer: &mut Watcher, dir: &Path, fence: &source::LinkFence) -> usize {
     let mut skipped = 0;
+    // A new folder may itself be a link out of the source folder.
+    if fence.outside(dir).is_some() {
+        return 0;
+    }
     let folders = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'))
+        .filter_entry(|e| {
+            e.depth() == 0
+                || (!e.file_name().to_string_lossy().starts_with('.') && fence.refuses(e).is_none())
+        })
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_dir());
     for folder in folders {

@@ -12,6 +12,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -748,6 +749,7 @@ fn a_fifo_in_place_of_a_post_never_blocks_a_request_or_the_reloader() {
         ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
     ];
     let server = Refeed::start(dir.path(), &env);
+    let files = server.health()["files"].clone();
     let path = dir.path().join("tech/hello-world.md");
     std::fs::remove_file(&path).unwrap();
     let c = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).unwrap();
@@ -774,5 +776,494 @@ fn a_fifo_in_place_of_a_post_never_blocks_a_request_or_the_reloader() {
         everywhere(s, &documents(&[]), "After the FIFO")
     });
     assert!(nowhere(&server, &documents(&[]), "Hello World"));
+    // Removals wait for the folder to be quiet (a deploy may bring the
+    // file back): one post gone, one added.
+    server.wait_for("the post the FIFO replaced removed", PATIENCE, |s| {
+        s.health()["files"] == files
+    });
     assert_same_as_fresh_start(&server, dir.path(), &env);
+}
+
+// --- issue 10: truncation, deploys, file names, links ------------------------
+
+/// Titles of the site's JSON feed, and whether it answered 200.
+fn site_titles(addr: &str) -> Result<BTreeSet<String>, String> {
+    let r = common::server::request(addr, "GET", "/feed.json", &[]);
+    if r.status != 200 {
+        return Err(format!("/feed.json: {}", r.status));
+    }
+    let feed: serde_json::Value =
+        serde_json::from_slice(&r.body).map_err(|e| format!("/feed.json: {e}"))?;
+    Ok(feed["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i["title"].as_str().map(String::from))
+                .collect()
+        })
+        .unwrap_or_default())
+}
+
+/// A post cut anywhere, to 0 bytes or inside a UTF-8 sequence, is reported
+/// and never replaces the last good version (fault 8).
+#[test]
+fn truncated_file_keeps_last_good_version() {
+    let dir = source_copy();
+    let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
+    let server = Refeed::start(dir.path(), &env);
+    let rel = "tech/中文.md";
+    let path = dir.path().join(rel);
+    let good = "---\ntitle: 中文測試\ndate: 2021-07-01 09:00:00\ncategories: [Tech]\n---\n\n中文測試的正文。\n";
+    let docs = documents(&[category(&["Tech"], "")]);
+    let mut allowed = site_titles(&server.addr).unwrap();
+    allowed.insert("中文測試".to_string());
+    let restore = || {
+        std::fs::write(&path, good).unwrap();
+        server.wait_for("the good version", PATIENCE, |s| {
+            rejected_reason(s, rel).is_none() && everywhere(s, &docs, "中文測試")
+        });
+    };
+    restore();
+    let bytes = good.as_bytes();
+    // Empty, then cut inside every multi-byte character.
+    let cuts = std::iter::once(0).chain((1..bytes.len()).filter(|&i| !good.is_char_boundary(i)));
+    for cut in cuts {
+        std::fs::write(&path, &bytes[..cut]).unwrap();
+        server.wait_for(&format!("the file cut at {cut} reported"), PATIENCE, |s| {
+            rejected_reason(s, rel).is_some()
+        });
+        let reason = rejected_reason(&server, rel).unwrap();
+        assert!(reason.contains("cut short"), "cut at {cut}: {reason}");
+        let titles = site_titles(&server.addr).unwrap();
+        assert!(titles.contains("中文測試"), "cut at {cut}: {titles:?}");
+        assert!(titles.is_subset(&allowed), "cut at {cut}: {titles:?}");
+        let json = server.get("/feed.json").text();
+        assert!(
+            json.contains("中文測試的正文"),
+            "cut at {cut}: the good body"
+        );
+        assert!(everywhere(&server, &docs, "中文測試"), "cut at {cut}");
+        restore();
+    }
+    assert_same_as_fresh_start(&server, dir.path(), &env);
+}
+
+/// `n` posts `Post <i>` in three folders, each with `version` in its body.
+fn deploy_tree(dir: &Path, posts: &[usize], version: &str) {
+    for &n in posts {
+        let path = dir.join(format!("s{}/post-{n:03}.md", n % 3));
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let date = format!("2021-01-01 {:02}:{:02}:00", n / 60, n % 60);
+        let text = post(&format!("Post {n}"), &date, "Deploy", "d") + version;
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn deploy_titles(posts: &[usize]) -> BTreeSet<String> {
+    posts.iter().map(|n| format!("Post {n}")).collect()
+}
+
+/// Every file below `dir`, relative.
+fn files_below(dir: &Path) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|p| p.is_file())
+        .map(|p| p.strip_prefix(dir).unwrap().to_path_buf())
+        .collect()
+}
+
+/// Copies a tree file by file, pausing now and then as a busy disk does.
+fn copy_slowly(from: &Path, to: &Path) {
+    for (i, rel) in files_below(from).into_iter().enumerate() {
+        let target = to.join(&rel);
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        std::fs::copy(from.join(&rel), &target).unwrap();
+        if i % 4 == 0 {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// Polls the site feed until stopped; every answer must be a 200 listing
+/// every title of `must`.
+struct FeedWatch {
+    must: Arc<Mutex<(String, BTreeSet<String>)>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<(usize, Vec<String>)>>,
+}
+
+impl FeedWatch {
+    fn start(addr: &str) -> FeedWatch {
+        let must = Arc::new(Mutex::new((String::new(), BTreeSet::new())));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (m, s, addr) = (must.clone(), stop.clone(), addr.to_string());
+        let thread = std::thread::spawn(move || {
+            let (mut polls, mut bad) = (0, Vec::new());
+            while !s.load(Ordering::Relaxed) {
+                let (what, must) = m.lock().unwrap().clone();
+                polls += 1;
+                match site_titles(&addr) {
+                    Ok(titles) => {
+                        let missing: Vec<_> = must.difference(&titles).take(3).collect();
+                        if !missing.is_empty() {
+                            bad.push(format!(
+                                "{what}: {} of {} items, missing {missing:?}…",
+                                titles.len(),
+                                must.len()
+                            ));
+                        }
+                    }
+                    Err(e) => bad.push(format!("{what}: {e}")),
+                }
+            }
+            (polls, bad)
+        });
+        FeedWatch {
+            must,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    fn expect(&self, what: &str, must: BTreeSet<String>) {
+        *self.must.lock().unwrap() = (what.to_string(), must);
+    }
+
+    fn finish(mut self, server: &Refeed) {
+        self.stop.store(true, Ordering::Relaxed);
+        let (polls, bad) = self.thread.take().unwrap().join().unwrap();
+        assert!(polls > 20, "only {polls} polls");
+        let log = server.log_text();
+        let log: Vec<&str> = log
+            .lines()
+            .filter(|l| !l.contains("refeed::access"))
+            .collect();
+        assert!(
+            bad.is_empty(),
+            "{} of {polls} polls: {:#?}\nlog:\n{}",
+            bad.len(),
+            &bad[..bad.len().min(5)],
+            log.join("\n")
+        );
+    }
+}
+
+/// Runs `deploy` from `before` to `after` while `watch` polls, and waits
+/// for the feed to show exactly `after`.
+fn deploy(
+    server: &Refeed,
+    watch: &FeedWatch,
+    what: &str,
+    before: &[usize],
+    after: &[usize],
+    run: impl FnOnce(),
+) {
+    let (was, will) = (deploy_titles(before), deploy_titles(after));
+    watch.expect(what, was.intersection(&will).cloned().collect());
+    run();
+    server.wait_for(what, PATIENCE, |s| {
+        site_titles(&s.addr).is_ok_and(|t| t == will)
+    });
+}
+
+/// A post that exists before and after a deploy never drops out of the
+/// feed during it, whichever way the deploy replaces the files (fault 9).
+#[test]
+fn deploy_never_drops_a_post() {
+    let parent = tempfile::tempdir().unwrap();
+    let env = [
+        ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
+        ("REFEED_FEED__LIMIT", "1000"),
+        ("REFEED_FEED__MAX_LIMIT", "1000"),
+    ];
+    let base: Vec<usize> = (0..300).collect();
+    // Deploy k drops post k and adds post 300 + k.
+    let version = |k: usize| -> Vec<usize> {
+        base.iter()
+            .copied()
+            .filter(|&n| n > k)
+            .chain(300..=300 + k)
+            .collect()
+    };
+    let staged = |k: usize| {
+        let dir = parent.path().join(format!("staged-{k}"));
+        deploy_tree(&dir, &version(k), &format!("v{k}"));
+        dir
+    };
+
+    // A real folder: rm -rf + cp -r, rsync, git pull.
+    let live = parent.path().join("posts");
+    deploy_tree(&live, &version(0), "v0");
+    let server = Refeed::start(&live, &env);
+    let watch = FeedWatch::start(&server.addr);
+    let next = staged(1);
+    deploy(
+        &server,
+        &watch,
+        "rm -rf + cp -r",
+        &version(0),
+        &version(1),
+        || {
+            std::fs::remove_dir_all(&live).unwrap();
+            std::fs::create_dir(&live).unwrap();
+            copy_slowly(&next, &live);
+        },
+    );
+    let next = staged(2);
+    deploy(&server, &watch, "rsync", &version(1), &version(2), || {
+        for (i, rel) in files_below(&next).into_iter().enumerate() {
+            let target = live.join(&rel);
+            std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+            let tmp = target.with_file_name(format!(
+                ".{}.XXXXXX",
+                rel.file_name().unwrap().to_string_lossy()
+            ));
+            std::fs::copy(next.join(&rel), &tmp).unwrap();
+            std::fs::rename(&tmp, &target).unwrap();
+            if i % 4 == 0 {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+        for rel in files_below(&live) {
+            if !next.join(&rel).exists() {
+                std::fs::remove_file(live.join(rel)).unwrap();
+            }
+        }
+    });
+    let next = staged(3);
+    deploy(
+        &server,
+        &watch,
+        "git pull",
+        &version(2),
+        &version(3),
+        || {
+            for rel in files_below(&live) {
+                if !next.join(&rel).exists() {
+                    std::fs::remove_file(live.join(rel)).unwrap();
+                }
+            }
+            for (i, rel) in files_below(&next).into_iter().enumerate() {
+                let target = live.join(&rel);
+                let _ = std::fs::remove_file(&target);
+                if i % 4 == 0 {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                std::fs::copy(next.join(&rel), &target).unwrap();
+            }
+        },
+    );
+    watch.finish(&server);
+    assert_same_as_fresh_start(&server, &live, &env);
+    drop(server);
+
+    // The folder is a link, pointed at a new tree (`ln -sfn`, which
+    // renames a new link over the old one).
+    let link = parent.path().join("site");
+    let swap = |target: &Path| {
+        let tmp = parent.path().join("site.tmp");
+        std::os::unix::fs::symlink(target, &tmp).unwrap();
+        std::fs::rename(&tmp, &link).unwrap();
+    };
+    let first = staged(4);
+    swap(&first);
+    let server = Refeed::start(&link, &env);
+    let watch = FeedWatch::start(&server.addr);
+    let next = staged(5);
+    deploy(
+        &server,
+        &watch,
+        "link swap, old tree removed",
+        &version(4),
+        &version(5),
+        || {
+            swap(&next);
+            std::fs::remove_dir_all(&first).unwrap();
+        },
+    );
+    let old = next;
+    let next = staged(6);
+    deploy(
+        &server,
+        &watch,
+        "link swap, then SIGHUP",
+        &version(5),
+        &version(6),
+        || {
+            swap(&next);
+            server.signal(libc::SIGHUP);
+        },
+    );
+    // Followed by file events in the new tree, not the old one.
+    std::fs::write(
+        old.join("s0/ghost.md"),
+        post("Ghost", "2021-07-03", "Tech", "t"),
+    )
+    .unwrap();
+    let mut after = version(6);
+    after.push(900);
+    deploy(
+        &server,
+        &watch,
+        "a post added after the swap",
+        &version(6),
+        &after,
+        || {
+            deploy_tree(&next, &[900], "v6");
+        },
+    );
+    watch.finish(&server);
+    assert_same_as_fresh_start(&server, &link, &env);
+}
+
+/// Two names that differ only in bytes that are not UTF-8 are two posts,
+/// each with its own id, link and body, and `check` says why their paths
+/// look as they do (fault 10).
+#[test]
+fn non_utf8_file_names_stay_distinct() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = source_copy();
+    let name = |b: &[u8]| dir.path().join("tech").join(std::ffi::OsStr::from_bytes(b));
+    let (e9, e8) = (name(b"caf\xe9.md"), name(b"caf\xe8.md"));
+    std::fs::write(&e9, post("Cafe E9", "2021-07-01", "Tech", "t")).unwrap();
+    std::fs::write(&e8, post("Cafe E8", "2021-07-02", "Tech", "t")).unwrap();
+    let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
+    let server = Refeed::start(dir.path(), &env);
+
+    let items = |s: &Refeed| -> Vec<serde_json::Value> {
+        let feed: serde_json::Value = serde_json::from_slice(&s.get("/feed.json").body).unwrap();
+        feed["items"].as_array().unwrap().clone()
+    };
+    let cafes: Vec<serde_json::Value> = items(&server)
+        .into_iter()
+        .filter(|i| i["title"].as_str().unwrap().starts_with("Cafe"))
+        .collect();
+    assert_eq!(cafes.len(), 2, "{cafes:#?}");
+    assert_ne!(cafes[0]["id"], cafes[1]["id"]);
+    assert_ne!(cafes[0]["url"], cafes[1]["url"]);
+    for item in &cafes {
+        let title = item["title"].as_str().unwrap();
+        let url = item["url"].as_str().unwrap();
+        let page = url.strip_prefix("http://127.0.0.1:8080").unwrap();
+        let r = server.get(page);
+        assert_eq!(r.status, 200, "{page}");
+        assert!(
+            r.text().contains(&format!("Body of {title}.")),
+            "{page}: {}",
+            r.text()
+        );
+    }
+
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_refeed"))
+        .args(["check", "--json", "--source"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let lines: Vec<serde_json::Value> = out
+        .stdout
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .map(|l| serde_json::from_slice(l).unwrap())
+        .collect();
+    for (path, title) in [("tech/caf%E9.md", "Cafe E9"), ("tech/caf%E8.md", "Cafe E8")] {
+        let line = lines
+            .iter()
+            .find(|l| l["path"] == path)
+            .unwrap_or_else(|| panic!("{path} in check: {lines:#?}"));
+        assert_eq!(line["title"], title);
+        assert!(line["messages"].to_string().contains("not UTF-8"), "{line}");
+    }
+
+    // Live reload finds each by its own name.
+    std::fs::write(&e9, post("Cafe E9 edited", "2021-07-01", "Tech", "t")).unwrap();
+    server.wait_for("the edit", PATIENCE, |s| {
+        let titles = s.titles("/rss.xml");
+        titles.contains(&"Cafe E9 edited".to_string()) && titles.contains(&"Cafe E8".to_string())
+    });
+    std::fs::remove_file(&e9).unwrap();
+    server.wait_for("the removal", PATIENCE, |s| {
+        let titles = s.titles("/rss.xml");
+        !titles.iter().any(|t| t.starts_with("Cafe E9")) && titles.contains(&"Cafe E8".to_string())
+    });
+    assert_same_as_fresh_start(&server, dir.path(), &env);
+}
+
+/// Links that lead out of the source folder are reported, not followed,
+/// unless `load.follow_external_links` says so; links that stay inside
+/// still work (fault 16).
+#[test]
+fn symlinks_out_of_root_are_not_followed() {
+    use std::os::unix::fs::symlink;
+    let dir = source_copy();
+    let outside = common::tree(&[
+        (
+            "system/secret.md",
+            &post("Outside secret", "2021-07-01", "Tech", "t"),
+        ),
+        ("lone.md", &post("Outside lone", "2021-07-02", "Tech", "t")),
+    ]);
+    let inside = dir.path().join(".shared");
+    std::fs::create_dir_all(inside.join("deep")).unwrap();
+    std::fs::write(
+        inside.join("inner.md"),
+        post("Linked inside", "2021-07-03", "Tech", "t"),
+    )
+    .unwrap();
+    std::fs::write(
+        inside.join("deep/deep.md"),
+        post("Deep inside", "2021-07-04", "Tech", "t"),
+    )
+    .unwrap();
+    symlink(outside.path().join("system"), dir.path().join("ext")).unwrap();
+    symlink(
+        outside.path().join("lone.md"),
+        dir.path().join("tech/lone.md"),
+    )
+    .unwrap();
+    symlink("../.shared/inner.md", dir.path().join("tech/inner.md")).unwrap();
+    symlink(".shared/deep", dir.path().join("deep")).unwrap();
+    // Not named like a post: passed by, as such files are, not reported.
+    symlink(
+        outside.path().join("lone.md"),
+        dir.path().join("tech/logo.png"),
+    )
+    .unwrap();
+
+    let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
+    let server = Refeed::start(dir.path(), &env);
+    let site = documents(&[]);
+    for title in ["Linked inside", "Deep inside"] {
+        assert!(everywhere(&server, &site, title), "{title}");
+    }
+    let outsiders = ["Outside secret", "Outside lone"];
+    let none_outside = |s: &Refeed| outsiders.iter().all(|t| nowhere(s, &site, t));
+    assert!(none_outside(&server));
+    for rel in ["ext", "tech/lone.md"] {
+        let reason = rejected_reason(&server, rel).unwrap_or_else(|| panic!("{rel} not reported"));
+        assert!(
+            reason.contains("outside the source folder"),
+            "{rel}: {reason}"
+        );
+    }
+    assert_eq!(server.health()["rejected_count"], 2);
+
+    // Made while serving: reported too, and still not followed.
+    symlink(outside.path().join("system"), dir.path().join("tech/late")).unwrap();
+    symlink(outside.path().join("lone.md"), dir.path().join("late.md")).unwrap();
+    server.wait_for("the new links reported", PATIENCE, |s| {
+        rejected_reason(s, "tech/late").is_some() && rejected_reason(s, "late.md").is_some()
+    });
+    server.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(none_outside(&server));
+    assert_same_as_fresh_start(&server, dir.path(), &env);
+    drop(server);
+
+    // Unless the configuration says so.
+    let env = [("REFEED_LOAD__FOLLOW_EXTERNAL_LINKS", "true")];
+    let server = Refeed::start(dir.path(), &env);
+    for title in outsiders {
+        assert!(everywhere(&server, &site, title), "{title}");
+    }
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use common::examples;
 use common::server::{
-    FORMATS, PATIENCE, Refeed, category, documents, everywhere, nowhere, source_copy,
+    FORMATS, Launch, PATIENCE, Refeed, category, documents, everywhere, nowhere, source_copy,
     write_atomically,
 };
 
@@ -496,4 +496,47 @@ fn replicas_on_one_source_serve_identical_bytes_and_etags() {
             assert_eq!(r.status, 304, "{path} {coding}");
         }
     }
+}
+
+// --- issue 10, fault 6: a relative source folder ----------------------------
+
+/// A new post written under a server started in `cwd` with `source` as
+/// given (relative, or the configured default) reaches the site feed by
+/// file events alone (no periodic rescan).
+fn assert_live_reload(
+    cwd: &std::path::Path,
+    source: Option<&std::path::Path>,
+    posts: &std::path::Path,
+) {
+    let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
+    let server = Launch::in_folder(cwd, source).env(&env).start();
+    let docs = documents(&new_post_feeds());
+    assert!(nowhere(&server, &docs, NEW_TITLE));
+    write_atomically(&posts.join("tech/rust/live-reload.md"), NEW_POST);
+    let took = server.wait_for("the new post in every feed", PATIENCE, |s| {
+        everywhere(s, &docs, NEW_TITLE)
+    });
+    assert!(took <= RELOAD_BOUND, "took {took:?}");
+    std::fs::remove_file(posts.join("tech/rust/live-reload.md")).unwrap();
+    server.wait_for("the deleted post gone", PATIENCE, |s| {
+        nowhere(s, &docs, NEW_TITLE)
+    });
+}
+
+#[test]
+fn live_reload_works_with_relative_source_path() {
+    let cwd = tempfile::tempdir().unwrap();
+    let posts = cwd.path().join("posts");
+    common::server::copy_tree(&examples(), &posts);
+    assert_live_reload(cwd.path(), Some(std::path::Path::new("posts")), &posts);
+}
+
+/// The README's first command, `refeed serve` with the built-in default
+/// `examples/posts`, run from a copy of the repository's examples.
+#[test]
+fn live_reload_works_with_the_default_source_path() {
+    let cwd = tempfile::tempdir().unwrap();
+    let posts = cwd.path().join("examples/posts");
+    common::server::copy_tree(&examples(), &posts);
+    assert_live_reload(cwd.path(), None, &posts);
 }

@@ -227,11 +227,10 @@ fn encodings_and_sizes() {
     assert!(gb.messages[0].text.contains("GB18030"));
     assert_eq!(find("binary.md").status(), Status::Rejected);
     assert!(find("big.md").messages[0].text.contains("1024-byte limit"));
-    // An empty file is a post with no front matter: named after the file,
-    // dated by its mtime, with a warning saying so.
+    // An empty file is what a truncation leaves, not a post.
     let empty = find("empty.md");
-    assert_eq!(empty.status(), Status::Warning);
-    assert_eq!(empty.article.as_ref().unwrap().title, "empty");
+    assert_eq!(empty.status(), Status::Rejected);
+    assert!(empty.messages[0].text.contains("cut short"));
 }
 
 #[test]

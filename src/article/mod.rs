@@ -95,6 +95,7 @@ pub struct Loader {
     dates: DateContext,
     base: url::Url,
     max_file_size: u64,
+    links: source::Links,
 }
 
 /// A parsed file: the article, and where its body starts in the text.
@@ -112,6 +113,7 @@ impl Loader {
             dates: config.date_context(),
             base: config.site.url.clone(),
             max_file_size: config.load.max_file_size,
+            links: config.load.links(),
         }
     }
 
@@ -119,7 +121,7 @@ impl Loader {
     /// read while the walk goes on rather than after it; paths the walk
     /// could not read become rejected reports, so nothing is skipped.
     pub fn load_folder(&self, root: &Path) -> Result<Vec<FileReport>, source::SourceError> {
-        let mut reports = source::walk(root)?
+        let mut reports = source::walk(root, self.links)?
             .par_bridge()
             .map(|walked| {
                 walked.map(|w| match w {
@@ -191,6 +193,15 @@ impl Loader {
             .cloned()
             .map(Message::from_field)
             .collect();
+        if !source::name_is_utf8(file) {
+            messages.push(Message::warning(
+                None,
+                None,
+                "file name is not UTF-8: its path, id and URL write each byte \
+                 that is not UTF-8 as %XX"
+                    .into(),
+            ));
+        }
         let date = self.publication_date(&fm, &file.path, modified, &mut messages)?;
         let updated = match &fm.updated {
             Some(u) => Some(self.date_field("updated", u)?),

@@ -138,9 +138,10 @@ impl FileReport {
 
     /// A path the folder walk could not read (permissions, a link loop).
     pub fn unreadable(root: &std::path::Path, e: crate::source::WalkError) -> Self {
-        let rel = e.path.strip_prefix(root).unwrap_or(&e.path);
+        let rel = crate::source::rel_of(root, &e.path)
+            .unwrap_or_else(|| e.path.to_string_lossy().into_owned());
         FileReport {
-            rel: rel.to_string_lossy().replace('\\', "/").into(),
+            rel: rel.into(),
             role: Role::Post,
             article: None,
             messages: vec![Message::error(None, None, e.reason)],

@@ -23,7 +23,10 @@ pub const PATIENCE: Duration = Duration::from_secs(15);
 /// How to start a server; [`Refeed::start`] covers the common case.
 pub struct Launch {
     binary: PathBuf,
-    source: PathBuf,
+    /// The working directory.
+    cwd: PathBuf,
+    /// `--source`, as given; `None` leaves the configured default.
+    source: Option<PathBuf>,
     /// `state_dir`: a fresh temporary folder unless the test names one, so
     /// that no two servers share what they keep across restarts.
     state: StateDir,
@@ -39,13 +42,22 @@ impl Launch {
     pub fn new(source: &Path) -> Launch {
         Launch {
             binary: PathBuf::from(env!("CARGO_BIN_EXE_refeed")),
-            source: source.to_path_buf(),
+            cwd: source.to_path_buf(),
+            source: Some(source.to_path_buf()),
             state: StateDir::Own,
             env: vec![("REFEED_SERVER__WORKERS".into(), "1".into())],
             uid: None,
             log: "info,refeed::access=debug".into(),
             ready_within: PATIENCE,
         }
+    }
+
+    /// Runs in `cwd` with `--source source` as given (relative to `cwd`),
+    /// or without `--source` for the configured default.
+    pub fn in_folder(cwd: &Path, source: Option<&Path>) -> Launch {
+        let mut launch = Launch::new(cwd);
+        launch.source = source.map(Path::to_path_buf);
+        launch
     }
 
     /// `REFEED_*` variables, applied after the defaults of [`Launch::new`].
@@ -112,12 +124,13 @@ impl Launch {
         };
         // Before the test's own variables, which may replace it.
         cmd.env("REFEED_STATE_DIR", &state_dir);
-        cmd.current_dir(&self.source)
+        cmd.current_dir(&self.cwd)
             .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(["--log", &self.log])
-            .arg("--source")
-            .arg(&self.source)
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .args(["--log", &self.log]);
+        if let Some(source) = &self.source {
+            cmd.arg("--source").arg(source);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped());
