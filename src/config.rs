@@ -68,6 +68,7 @@ pub struct Site {
 pub struct Load {
     pub cst: CstMeaning,
     pub max_file_size: u64,
+    pub max_body_bytes: usize,
     pub summary_length: usize,
     pub remove_selectors: Vec<String>,
 }
@@ -259,6 +260,7 @@ struct RawConfig {
 struct RawLoad {
     cst: String,
     max_file_size: u64,
+    max_body_bytes: usize,
     summary_length: usize,
     remove_selectors: Vec<String>,
 }
@@ -362,9 +364,13 @@ impl RawLoad {
         if self.summary_length == 0 {
             return Err(invalid("load.summary_length", "must be at least 1"));
         }
+        if self.max_body_bytes == 0 {
+            return Err(invalid("load.max_body_bytes", "must be at least 1"));
+        }
         Ok(Load {
             cst,
             max_file_size: self.max_file_size,
+            max_body_bytes: self.max_body_bytes,
             summary_length: self.summary_length,
             remove_selectors: self.remove_selectors,
         })

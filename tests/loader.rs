@@ -252,3 +252,29 @@ fn explicit_zone_wins_over_configured_timezone() {
         assert_eq!(rfc3339(a.date), "2021-06-22T03:05:53Z", "{}", r.rel);
     }
 }
+
+/// The other half of fault 2: whatever the cleaner costs per byte, one body
+/// costs at most `load.max_body_bytes` of it, and the cut is reported.
+#[test]
+fn bodies_over_the_limit_are_cut_with_a_warning() {
+    let body = "line of text\n".repeat(100);
+    let dir = tree(&[(
+        "long.md",
+        &format!("---\ntitle: t\ndate: 2021-01-01\n---\n{body}"),
+    )]);
+    let cfg = config(dir.path(), &[("load.max_body_bytes", "200")]);
+    let reports = refeed::article::Loader::new(&cfg)
+        .load_folder(dir.path())
+        .unwrap();
+    let r = &reports[0];
+    assert_eq!(r.status(), Status::Warning);
+    let warning = &r.messages[0];
+    assert!(warning.text.contains("load.max_body_bytes"), "{warning:?}");
+    // 15 whole lines of 13 bytes fit in 200; the body starts on line 5.
+    assert_eq!(warning.line, Some(5 + 15));
+    let cleaner = Cleaner::new(&cfg.site.url, &[])
+        .unwrap()
+        .with_max_body_bytes(cfg.load.max_body_bytes);
+    let content = body::render(std::path::Path::new("long.md"), &body, None, &cleaner, 200);
+    assert_eq!(content.html.matches("line of text").count(), 15);
+}
