@@ -78,6 +78,7 @@ pub struct Feed {
     pub limit: usize,
     pub max_limit: usize,
     pub max_bytes: usize,
+    pub max_item_bytes: usize,
     pub id_authority: String,
     pub id_date: NaiveDate,
 }
@@ -270,6 +271,7 @@ struct RawFeed {
     limit: usize,
     max_limit: usize,
     max_bytes: usize,
+    max_item_bytes: usize,
     id_authority: String,
     id_date: String,
 }
@@ -402,6 +404,7 @@ impl RawFeed {
             limit: self.limit,
             max_limit: self.max_limit,
             max_bytes: self.max_bytes,
+            max_item_bytes: self.max_item_bytes,
             id_authority: self.id_authority.to_ascii_lowercase(),
             id_date,
         })
