@@ -253,6 +253,46 @@ fn explicit_zone_wins_over_configured_timezone() {
     }
 }
 
+/// Issue 10, fault 17: `<<: *base` was kept as an unknown key, so the title
+/// fell back to the file name and the categories were lost, with status ok.
+#[test]
+fn yaml_merge_keys_apply() {
+    let dir = tree(&[
+        (
+            "merged.md",
+            "---\n_defaults: &base\n  title: From the base\n  categories: [News, World]\n  tags: [t]\n\
+             <<: *base\ndate: 2021-03-04\ntags: [own]\n---\nbody",
+        ),
+        (
+            "list.md",
+            "---\na: &a {title: First}\nb: &b {title: Second, categories: [B]}\n\
+             <<: [*a, *b]\ndate: 2021-03-05\n---\nbody",
+        ),
+        (
+            "bad.md",
+            "---\ntitle: t\ndate: 2021-03-06\n<<: 5\n---\nbody",
+        ),
+    ]);
+    let reports = load(dir.path());
+    let get = |rel: &str| reports.iter().find(|r| &*r.rel == rel).unwrap();
+    let merged = get("merged.md");
+    assert_eq!(merged.status(), Status::Ok, "{:?}", merged.messages);
+    let a = merged.article.as_ref().unwrap();
+    assert_eq!(a.title, "From the base");
+    assert_eq!(a.categories, vec![vec!["News", "World"]]);
+    assert_eq!(a.tags, vec!["own"], "keys written in the mapping win");
+    let a = get("list.md").article.clone().unwrap();
+    assert_eq!(a.title, "First", "earlier mappings in the list win");
+    assert_eq!(a.categories, vec![vec!["B"]]);
+    let bad = get("bad.md");
+    assert!(bad.article.is_none(), "a merge of a scalar is an error");
+    assert!(
+        bad.messages.iter().any(|m| m.text.contains("merg")),
+        "{:?}",
+        bad.messages
+    );
+}
+
 /// The other half of fault 2: whatever the cleaner costs per byte, one body
 /// costs at most `load.max_body_bytes` of it, and the cut is reported.
 #[test]
