@@ -290,11 +290,11 @@ fn summary_and_link(site: &Site, item: &Item) -> String {
     } else {
         "Read the full article"
     };
-    format!(
-        "<p>{}</p><p><a href=\"{}\">{label}</a></p>",
-        escape(&item.content.summary),
-        escape(&item.url)
-    )
+    let link = format!("<p><a href=\"{}\">{label}</a></p>", escape(&item.url));
+    match item.content.summary.as_str() {
+        "" => link,
+        summary => format!("<p>{}</p>{link}", escape(summary)),
+    }
 }
 
 /// Text as it may appear in any document: no XML-forbidden characters.
