@@ -24,6 +24,7 @@ use super::{HtmlError, nesting, runs};
 use crate::text;
 
 /// Elements kept (attributes are listed separately in [`tag_attributes`]).
+/// `data` must stay out: it separates long text runs (see [`runs`]).
 #[rustfmt::skip]
 const ALLOWED_TAGS: &[&str] = &[
     "a", "abbr", "address", "article", "aside", "audio", "b", "bdi", "bdo", "blockquote", "br",
