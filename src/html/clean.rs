@@ -201,8 +201,8 @@ impl Cleaner {
     /// The lol_html pass; skipped when it has nothing to do.
     fn rewrite<'a>(&self, html: &'a str) -> Cow<'a, str> {
         let too_deep = nesting::may_exceed(html);
-        let costly = runs::may_be_costly(html);
-        if self.remove.is_empty() && !too_deep && !costly && !needs_media_rewrite(html) {
+        let runs = runs::needed(html);
+        if self.remove.is_empty() && !too_deep && !runs && !needs_media_rewrite(html) {
             return Cow::Borrowed(html);
         }
         let remove_element = || {
@@ -217,8 +217,11 @@ impl Cleaner {
         if too_deep {
             settings = settings.append_element_content_handler(nesting::depth_limiter());
         }
-        if costly {
-            settings = settings.append_document_content_handler(runs::splitter());
+        if runs {
+            let (literal, text) = runs::handlers();
+            settings = settings
+                .append_element_content_handler(literal)
+                .append_document_content_handler(text);
         }
         for selector in &self.remove {
             settings = settings
@@ -276,14 +279,7 @@ fn parse_selector(selector: &str) -> Result<Selector, HtmlError> {
 }
 
 fn needs_media_rewrite(html: &str) -> bool {
-    html.contains("data-") || contains_ignore_ascii_case(html, "<iframe")
-}
-
-fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+    html.contains("data-") || runs::contains_ignore_ascii_case(html, "<iframe")
 }
 
 /// Lazy-loading scripts keep the real URL in `data-*` and put a placeholder
@@ -644,6 +640,15 @@ mod tests {
                 "&amp;".repeat(20_000)
             )
         );
+    }
+
+    #[test]
+    fn literal_text_elements_become_preformatted_text() {
+        assert_eq!(
+            clean("<p>a<xmp><b>x & y</b></xmp>"),
+            "<p>a</p><pre>&lt;b&gt;x &amp; y&lt;/b&gt;</pre>"
+        );
+        assert_eq!(clean("<plaintext>\n<i>i"), "<pre>\n&lt;i&gt;i</pre>");
     }
 
     #[test]

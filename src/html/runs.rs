@@ -16,10 +16,18 @@
 //!   is); ammonia unwraps the unknown element and keeps the text nodes on
 //!   either side apart (it appends nodes, it never merges text);
 //! - attribute values holding more than that are dropped by the cleaner's
-//!   attribute filter (see [`too_costly_to_escape`]).
+//!   attribute filter (see [`too_costly_to_escape`]);
+//! - `<xmp>` and `<plaintext>`, whose text is literal (no markup, so no
+//!   separator can go in it) and which ammonia unwraps, become `<pre>` with
+//!   their text escaped: a reader shows the same, and the text can be split.
+//!   Every other element with literal text is dropped with its content.
 
-use lol_html::html_content::{ContentType, TextChunk, TextType};
-use lol_html::{DocumentContentHandlers, RewriteStrSettings};
+use std::cell::Cell;
+use std::rc::Rc;
+use std::sync::OnceLock;
+
+use lol_html::html_content::{ContentType, Element, TextChunk, TextType};
+use lol_html::{DocumentContentHandlers, ElementContentHandlers, RewriteStrSettings, Selector};
 use std::borrow::Cow;
 
 /// Characters the serializer escapes by rescanning, allowed per text node or
@@ -53,27 +61,75 @@ pub(crate) fn too_costly_to_escape(value: &str) -> bool {
     count_escapable(value) > MAX_ESCAPABLE
 }
 
-/// Whether `html` may hold a text node that is costly to serialize.
-pub(crate) fn may_be_costly(html: &str) -> bool {
+/// Whether `html` needs the handlers of [`handlers`]: it may hold a text node
+/// that is costly to serialize, or literal text that is kept.
+pub(crate) fn needed(html: &str) -> bool {
     let n = count_escapable(html);
-    n > MAX_ESCAPABLE && n.saturating_mul(html.len()) > SCAN_BUDGET
+    (n > MAX_ESCAPABLE && n.saturating_mul(html.len()) > SCAN_BUDGET)
+        || contains_ignore_ascii_case(html, "<xmp")
+        || contains_ignore_ascii_case(html, "<plaintext")
 }
 
-/// A lol_html handler that puts a separator before every
-/// [`MAX_ESCAPABLE`]-th escapable character of ordinary text. Every text
-/// character the parser produces as `&` or U+0080..U+00BF starts with one of
-/// those bytes in the markup (a reference starts with `&`), and a separator
-/// before `&` never cuts a reference, so the text itself is unchanged.
-pub(crate) fn splitter<'h>() -> DocumentContentHandlers<'h> {
+pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
+}
+
+fn literal_elements() -> &'static Selector {
+    static LITERAL: OnceLock<Selector> = OnceLock::new();
+    LITERAL.get_or_init(|| "xmp, plaintext".parse().expect("a valid selector"))
+}
+
+/// The lol_html handlers that put a separator before every
+/// [`MAX_ESCAPABLE`]-th escapable character of text. Every text character
+/// the parser produces as `&` or U+0080..U+00BF starts with one of those
+/// bytes in the markup (a reference starts with `&`), and a separator before
+/// `&` never cuts a reference, so the text itself is unchanged.
+pub(crate) fn handlers<'h>() -> (
+    (Cow<'static, Selector>, ElementContentHandlers<'h>),
+    DocumentContentHandlers<'h>,
+) {
+    let in_literal = Rc::new(Cell::new(false));
+    let opened = Rc::clone(&in_literal);
+    let literal = ElementContentHandlers::default().element(move |el: &mut Element| {
+        literal_to_pre(el, &opened);
+        Ok(())
+    });
     let mut since_separator = 0usize;
-    DocumentContentHandlers::default().text(move |chunk: &mut TextChunk| {
-        if chunk.text_type() == TextType::Data
-            && let Some(split) = split(chunk.as_str(), &mut since_separator)
-        {
+    let text = DocumentContentHandlers::default().text(move |chunk: &mut TextChunk| {
+        let split = match chunk.text_type() {
+            TextType::Data => split(chunk.as_str(), &mut since_separator),
+            TextType::RawText | TextType::PlainText if in_literal.get() => {
+                let escaped = chunk.as_str().replace('&', "&amp;").replace('<', "&lt;");
+                Some(split(&escaped, &mut since_separator).unwrap_or(escaped))
+            }
+            _ => None,
+        };
+        if let Some(split) = split {
             chunk.replace(&split, ContentType::Html);
         }
         Ok(())
-    })
+    });
+    ((Cow::Borrowed(literal_elements()), literal), text)
+}
+
+/// `<xmp>`/`<plaintext>` to `<pre>`; the text handler escapes what is inside
+/// while `in_literal` is set. The parser drops a newline right after `<pre>`
+/// (not after `<xmp>`), hence the one added.
+fn literal_to_pre(el: &mut Element, in_literal: &Rc<Cell<bool>>) {
+    // `pre` is a valid name, so this cannot fail.
+    let _ = el.set_tag_name("pre");
+    el.prepend("\n", ContentType::Text);
+    in_literal.set(true);
+    let closed = Rc::clone(in_literal);
+    if let Some(handlers) = el.end_tag_handlers() {
+        handlers.push(Box::new(move |_| {
+            closed.set(false);
+            Ok(())
+        }));
+    }
 }
 
 /// `text` with separators, or `None` when it needs none.
@@ -100,16 +156,18 @@ fn split(text: &str, since_separator: &mut usize) -> Option<String> {
     })
 }
 
-/// `html` with long text runs split (see the module documentation);
-/// borrowed when nothing in it can be costly.
+/// `html` with long text runs split and literal text made ordinary (see the
+/// module documentation); borrowed when it needs neither.
 pub(crate) fn split_long_runs(html: &str) -> Cow<'_, str> {
-    if !may_be_costly(html) {
+    if !needed(html) {
         return Cow::Borrowed(html);
     }
+    let (literal, text) = handlers();
     let settings = RewriteStrSettings::new()
         .with_strict(false)
         .with_enable_esi_tags(false)
-        .append_document_content_handler(splitter());
+        .append_element_content_handler(literal)
+        .append_document_content_handler(text);
     lol_html::rewrite_str(html, settings).map_or(Cow::Borrowed(html), Cow::Owned)
 }
 
@@ -143,6 +201,20 @@ mod tests {
         let value = "&amp;".repeat(100_000);
         let html = format!("<p title=\"{value}\">x</p>");
         assert_eq!(split_long_runs(&html), html);
+    }
+
+    #[test]
+    fn literal_text_becomes_escaped_preformatted_text() {
+        let amps = "&".repeat(100);
+        let html = format!("<XMP>\n<b>{amps}</b></XMP>x&amp;");
+        let split = split_long_runs(&html);
+        assert_eq!(
+            split.replace(SEPARATOR, ""),
+            format!("<pre>\n\n&lt;b>{}&lt;/b></pre>x&amp;", "&amp;".repeat(100))
+        );
+        assert!(split.contains(SEPARATOR));
+        let split = split_long_runs("<plaintext>a & <b>");
+        assert_eq!(split, "<pre>\na &amp; &lt;b>");
     }
 
     #[test]
