@@ -71,6 +71,7 @@ pub struct Site {
 pub struct Load {
     pub cst: CstMeaning,
     pub max_file_size: u64,
+    pub max_body_bytes: usize,
     pub summary_length: usize,
     pub remove_selectors: Vec<String>,
     pub follow_external_links: bool,
@@ -92,6 +93,7 @@ pub struct Feed {
     pub limit: usize,
     pub max_limit: usize,
     pub max_bytes: usize,
+    pub max_item_bytes: usize,
     pub id_authority: String,
     pub id_date: NaiveDate,
 }
@@ -276,6 +278,7 @@ struct RawConfig {
 struct RawLoad {
     cst: String,
     max_file_size: u64,
+    max_body_bytes: usize,
     summary_length: usize,
     remove_selectors: Vec<String>,
     follow_external_links: bool,
@@ -286,6 +289,7 @@ struct RawFeed {
     limit: usize,
     max_limit: usize,
     max_bytes: usize,
+    max_item_bytes: usize,
     id_authority: String,
     id_date: String,
 }
@@ -395,9 +399,13 @@ impl RawLoad {
         if self.summary_length == 0 {
             return Err(invalid("load.summary_length", "must be at least 1"));
         }
+        if self.max_body_bytes == 0 {
+            return Err(invalid("load.max_body_bytes", "must be at least 1"));
+        }
         Ok(Load {
             cst,
             max_file_size: self.max_file_size,
+            max_body_bytes: self.max_body_bytes,
             summary_length: self.summary_length,
             remove_selectors: self.remove_selectors,
             follow_external_links: self.follow_external_links,
@@ -430,6 +438,7 @@ impl RawFeed {
             limit: self.limit,
             max_limit: self.max_limit,
             max_bytes: self.max_bytes,
+            max_item_bytes: self.max_item_bytes,
             id_authority: self.id_authority.to_ascii_lowercase(),
             id_date,
         })

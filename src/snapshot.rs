@@ -200,7 +200,8 @@ impl Pipeline {
     pub fn new(config: &Config) -> Result<Self, BuildError> {
         Ok(Pipeline {
             loader: Loader::new(config),
-            cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?,
+            cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?
+                .with_max_body_bytes(config.load.max_body_bytes),
             settings: Arc::new(Settings::new(config)),
             site: Arc::new(Site::new(config)),
             root: config.source_dir.clone(),

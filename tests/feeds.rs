@@ -449,3 +449,55 @@ fn sibling_categories_with_one_slug_resolve_deterministically() {
     let built = std::fs::read(out.path().join("categories/Lang/C/atom.xml")).unwrap();
     assert_eq!(built, doc(&snap, "categories/Lang/C/atom.xml"));
 }
+
+/// Issue 10, fault 15: a 5.4 MB newest post pushed every other item out of
+/// the site feed (16 → 1), and the document was still over `feed.max_bytes`.
+#[test]
+fn one_huge_post_cannot_empty_a_feed() {
+    let mut files: Vec<(String, String)> = (0..16)
+        .map(|i| {
+            (
+                format!("p{i}.md"),
+                format!(
+                    "---\ntitle: p{i}\ndate: 2021-01-{:02}\n---\n{}",
+                    i + 1,
+                    "普通的一段文字。\n\n".repeat(100)
+                ),
+            )
+        })
+        .collect();
+    let huge = "A long paragraph of text, over and over.\n\n".repeat(130_000);
+    assert!(huge.len() > 5_000_000);
+    files.push((
+        "huge.md".into(),
+        format!("---\ntitle: huge\ndate: 2021-02-01\n---\n{huge}"),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let dir = tree(&refs);
+    let cfg = config(dir.path(), &[]);
+    let (_, snap) = snapshot(&cfg);
+    for format in ["rss.xml", "atom.xml", "feed.json"] {
+        let bytes = doc(&snap, format);
+        assert!(
+            bytes.len() <= cfg.feed.max_bytes,
+            "{format}: {} bytes",
+            bytes.len()
+        );
+        let feed = parse(bytes);
+        assert_eq!(feed.entries.len(), 17, "{format}");
+        let first = &feed.entries[0];
+        assert_eq!(first.title.as_ref().unwrap().content, "huge", "{format}");
+        let link = &first.links[0].href;
+        let content = first.content.as_ref().and_then(|c| c.body.clone());
+        let content = content.unwrap_or_default();
+        assert!(
+            content.contains(&format!("href=\"{link}\"")),
+            "{format}: the huge item links to its page: {content}"
+        );
+        assert!(content.contains("A long paragraph"), "{format}: {content}");
+        assert!(content.len() < 2000, "{format}: {}", content.len());
+    }
+}

@@ -401,3 +401,55 @@ fn pathological_structures_are_survived() {
     assert_eq!(cleaner.clean(&nul), "<p>a</p>");
     assert_eq!(expand_tag_plugins(&tags), "");
 }
+
+/// The best of two runs, in seconds: a loaded machine only ever adds time.
+fn seconds_to_clean(cleaner: &Cleaner, html: &str) -> f64 {
+    (0..2)
+        .map(|_| {
+            let started = std::time::Instant::now();
+            let cleaned = cleaner.clean(html);
+            let _ = plain_text(&cleaned[..cleaned.floor_char_boundary(1 << 14)]);
+            started.elapsed().as_secs_f64()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
+/// Issue 10, fault 2: html5ever's serializer rescans the rest of a text node
+/// for every `&` or NBSP it escapes, so 400,000 `&` took 3 s to clean and
+/// 2 MB took 101 s (release build): two such requests stalled both workers.
+/// Quadratic time is up to 16 times slower for 4 times the input. On 08f2ce7
+/// in a debug build, the ratios were 9.2, 10.9, 13.6, 2.2, 3.1 and 9.6 for
+/// the first six cases below (linear costs in unoptimized html5ever dilute them at
+/// this size), now they are 1.7 to 3.5; the last case would take minutes
+/// there and takes under 2 s now (mostly html5ever's tokenizer).
+#[test]
+fn cleaning_is_linear_in_body_size() {
+    let cleaner = product_cleaner();
+    let n = 10_000;
+    let cases: [(&str, &dyn Fn(usize) -> String); 7] = [
+        ("&", &|n| "&".repeat(n)),
+        ("&nbsp;", &|n| "&nbsp;".repeat(n)),
+        ("NBSP and ©", &|n| "\u{A0}©".repeat(n / 2)),
+        ("<", &|n| "< ".repeat(n / 2)),
+        ("mixed", &|n| "a&amp;b c&nbsp;d < e > ".repeat(n / 10)),
+        ("& in a table", &|n| {
+            format!("<table><tr><td>x{}", "&".repeat(n))
+        }),
+        ("& in xmp", &|n| format!("<xmp>{}</xmp>", "&".repeat(n))),
+    ];
+    for (what, make) in cases {
+        let small = seconds_to_clean(&cleaner, &make(n));
+        let large = seconds_to_clean(&cleaner, &make(4 * n));
+        assert!(
+            large < 6.0 * small.max(0.005),
+            "{what}: {small:.3} s for {n} units, {large:.3} s for {}",
+            4 * n
+        );
+    }
+    let amps = "&".repeat(200_000);
+    let started = std::time::Instant::now();
+    let cleaned = cleaner.clean(&amps);
+    let elapsed = started.elapsed().as_secs_f64();
+    assert_eq!(cleaned, "&amp;".repeat(200_000));
+    assert!(elapsed < 10.0, "200 KB of `&` took {elapsed:.2} s");
+}

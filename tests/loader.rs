@@ -251,3 +251,69 @@ fn explicit_zone_wins_over_configured_timezone() {
         assert_eq!(rfc3339(a.date), "2021-06-22T03:05:53Z", "{}", r.rel);
     }
 }
+
+/// Issue 10, fault 17: `<<: *base` was kept as an unknown key, so the title
+/// fell back to the file name and the categories were lost, with status ok.
+#[test]
+fn yaml_merge_keys_apply() {
+    let dir = tree(&[
+        (
+            "merged.md",
+            "---\n_defaults: &base\n  title: From the base\n  categories: [News, World]\n  tags: [t]\n\
+             <<: *base\ndate: 2021-03-04\ntags: [own]\n---\nbody",
+        ),
+        (
+            "list.md",
+            "---\na: &a {title: First}\nb: &b {title: Second, categories: [B]}\n\
+             <<: [*a, *b]\ndate: 2021-03-05\n---\nbody",
+        ),
+        (
+            "bad.md",
+            "---\ntitle: t\ndate: 2021-03-06\n<<: 5\n---\nbody",
+        ),
+    ]);
+    let reports = load(dir.path());
+    let get = |rel: &str| reports.iter().find(|r| &*r.rel == rel).unwrap();
+    let merged = get("merged.md");
+    assert_eq!(merged.status(), Status::Ok, "{:?}", merged.messages);
+    let a = merged.article.as_ref().unwrap();
+    assert_eq!(a.title, "From the base");
+    assert_eq!(a.categories, vec![vec!["News", "World"]]);
+    assert_eq!(a.tags, vec!["own"], "keys written in the mapping win");
+    let a = get("list.md").article.clone().unwrap();
+    assert_eq!(a.title, "First", "earlier mappings in the list win");
+    assert_eq!(a.categories, vec![vec!["B"]]);
+    let bad = get("bad.md");
+    assert!(bad.article.is_none(), "a merge of a scalar is an error");
+    assert!(
+        bad.messages.iter().any(|m| m.text.contains("merg")),
+        "{:?}",
+        bad.messages
+    );
+}
+
+/// The other half of fault 2: whatever the cleaner costs per byte, one body
+/// costs at most `load.max_body_bytes` of it, and the cut is reported.
+#[test]
+fn bodies_over_the_limit_are_cut_with_a_warning() {
+    let body = "line of text\n".repeat(100);
+    let dir = tree(&[(
+        "long.md",
+        &format!("---\ntitle: t\ndate: 2021-01-01\n---\n{body}"),
+    )]);
+    let cfg = config(dir.path(), &[("load.max_body_bytes", "200")]);
+    let reports = refeed::article::Loader::new(&cfg)
+        .load_folder(dir.path())
+        .unwrap();
+    let r = &reports[0];
+    assert_eq!(r.status(), Status::Warning);
+    let warning = &r.messages[0];
+    assert!(warning.text.contains("load.max_body_bytes"), "{warning:?}");
+    // 15 whole lines of 13 bytes fit in 200; the body starts on line 5.
+    assert_eq!(warning.line, Some(5 + 15));
+    let cleaner = Cleaner::new(&cfg.site.url, &[])
+        .unwrap()
+        .with_max_body_bytes(cfg.load.max_body_bytes);
+    let content = body::render(std::path::Path::new("long.md"), &body, None, &cleaner, 200);
+    assert_eq!(content.html.matches("line of text").count(), 15);
+}

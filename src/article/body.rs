@@ -40,7 +40,8 @@ pub struct Content {
 }
 
 /// Renders the body of the file at `path`. `description` is the front
-/// matter's explicit summary.
+/// matter's explicit summary. Only the first [`Cleaner::max_body_bytes`] of
+/// the body are rendered (see [`cut`]); loading warns about the rest.
 pub fn render(
     path: &Path,
     body: &str,
@@ -48,6 +49,7 @@ pub fn render(
     cleaner: &Cleaner,
     summary_length: usize,
 ) -> Content {
+    let body = cut(body, cleaner.max_body_bytes());
     let format = BodyFormat::detect(path, body);
     let (head, rest) = html::split_more(body);
     let to_html = |part: &str| match format {
@@ -61,4 +63,32 @@ pub fn render(
         (None, None) => html::summarize(&html, summary_length),
     };
     Content { html, summary }
+}
+
+/// At most `max` bytes of `body`, ending at a line break when there is one
+/// in the second half (Markdown blocks and most HTML tags end there), else
+/// at a character boundary; a tag cut in the middle is dropped by the parser.
+pub fn cut(body: &str, max: usize) -> &str {
+    if body.len() <= max {
+        return body;
+    }
+    let end = body.floor_char_boundary(max);
+    let end = body[..end]
+        .rfind('\n')
+        .filter(|&i| i >= end / 2)
+        .map_or(end, |i| i + 1);
+    &body[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cut_prefers_a_line_break_and_keeps_characters_whole() {
+        assert_eq!(cut("short", 10), "short");
+        assert_eq!(cut("line one\nline two\n", 12), "line one\n");
+        assert_eq!(cut("中文中文", 7), "中文");
+        assert_eq!(cut("a\n中文中文中文", 10), "a\n中文");
+    }
 }

@@ -96,6 +96,7 @@ pub struct Loader {
     base: url::Url,
     max_file_size: u64,
     links: source::Links,
+    max_body_bytes: usize,
 }
 
 /// A parsed file: the article, and where its body starts in the text.
@@ -114,6 +115,7 @@ impl Loader {
             base: config.site.url.clone(),
             max_file_size: config.load.max_file_size,
             links: config.load.links(),
+            max_body_bytes: config.load.max_body_bytes,
         }
     }
 
@@ -208,6 +210,9 @@ impl Loader {
             None => None,
         };
         let body_start = text.len() - split.body.len();
+        if let Some(w) = self.body_cut(text, body_start) {
+            messages.push(w);
+        }
         let draft = file.role == Role::Draft || fm.published == Some(false);
         let article = Article {
             explicit_id: fm
@@ -299,6 +304,25 @@ impl Loader {
                 field: Some(field.into()),
                 reason,
             })]
+        })
+    }
+
+    /// Where [`body::render`] stops reading a body over `load.max_body_bytes`.
+    fn body_cut(&self, text: &str, body_start: usize) -> Option<Message> {
+        let body = &text[body_start..];
+        let kept = body::cut(body, self.max_body_bytes).len();
+        (kept < body.len()).then(|| {
+            let line = 1 + text[..body_start + kept].matches('\n').count();
+            Message::warning(
+                Some(line),
+                None,
+                format!(
+                    "the body is {} bytes, over load.max_body_bytes ({}): \
+                     feeds and pages leave out the rest, from this line on",
+                    body.len(),
+                    self.max_body_bytes
+                ),
+            )
         })
     }
 

@@ -69,7 +69,7 @@ pub fn from_str(yaml: &str) -> Result<Value, YamlError> {
     };
     let de = serde_yaml::Deserializer::from_str(yaml);
     match Bounded(&budget).deserialize(de) {
-        Ok(value) => Ok(value),
+        Ok(value) => apply_merges(value),
         Err(_) if budget.exceeded.get() => Err(YamlError::Refused(
             "YAML aliases expand the front matter far beyond its size \
              (a \"billion laughs\" bomb?)"
@@ -77,6 +77,48 @@ pub fn from_str(yaml: &str) -> Result<Value, YamlError> {
         )),
         Err(e) => Err(YamlError::Invalid(e)),
     }
+}
+
+/// Rounds of [`Value::apply_merge`]: one resolves the merge keys a document
+/// has, the next those that merged mappings brought in themselves
+/// (`b: {<<: *a}`, `c: {<<: *b}`); chains longer than this are refused.
+const MAX_MERGE_ROUNDS: usize = 8;
+
+/// YAML 1.1 merge keys (`<<: *base`, `<<: [*a, *b]`), as Hexo's js-yaml
+/// applies them: keys written in the mapping win over merged ones. Merging
+/// moves values, it copies none, so the alias budget still holds; a merge of
+/// something other than mappings is an error, as it is for js-yaml.
+fn apply_merges(mut value: Value) -> Result<Value, YamlError> {
+    for _ in 0..MAX_MERGE_ROUNDS {
+        if !has_merge_key(&value) {
+            return Ok(value);
+        }
+        value.apply_merge().map_err(YamlError::Invalid)?;
+    }
+    if has_merge_key(&value) {
+        return Err(YamlError::Refused(format!(
+            "merge keys (`<<`) chained more than {MAX_MERGE_ROUNDS} deep"
+        )));
+    }
+    Ok(value)
+}
+
+fn has_merge_key(value: &Value) -> bool {
+    let mut stack = vec![value];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Mapping(m) => {
+                if m.contains_key("<<") {
+                    return true;
+                }
+                stack.extend(m.values());
+            }
+            Value::Sequence(s) => stack.extend(s),
+            Value::Tagged(t) => stack.push(&t.value),
+            _ => {}
+        }
+    }
+    false
 }
 
 struct Budget {
@@ -266,6 +308,23 @@ mod tests {
         }
         // A few aliases of a small anchor are fine.
         assert!(from_str(&laughs(3, 3)).is_ok());
+    }
+
+    #[test]
+    fn merge_keys_are_applied_and_written_keys_win() {
+        let yaml = "base: &b {title: T, n: 1}\nmore: &m {<<: *b, x: 2}\n\
+                    post:\n  <<: [*m, {y: 3}]\n  n: 9\n";
+        let merged = from_str(yaml).unwrap();
+        let expected: Value = serde_yaml::from_str(
+            "base: {title: T, n: 1}\nmore: {title: T, n: 1, x: 2}\n\
+             post: {title: T, n: 9, x: 2, y: 3}\n",
+        )
+        .unwrap();
+        assert_eq!(merged, expected);
+        assert!(matches!(
+            from_str("a: {<<: 5}\n"),
+            Err(YamlError::Invalid(_))
+        ));
     }
 
     #[test]

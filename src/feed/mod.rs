@@ -10,6 +10,7 @@ pub mod opml;
 pub mod query;
 mod rss;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveTime, Utc};
@@ -32,6 +33,9 @@ pub struct Site {
     pub id_prefix: String,
     /// `updated` of a feed with no items, so that it too is deterministic.
     pub epoch: DateTime<Utc>,
+    /// Bytes of HTML one item may carry (`feed.max_item_bytes`); see
+    /// [`within_budget`].
+    pub max_item_bytes: usize,
 }
 
 impl Site {
@@ -49,6 +53,7 @@ impl Site {
                 date.format("%Y-%m-%d")
             ),
             epoch: date.and_time(NaiveTime::MIN).and_utc(),
+            max_item_bytes: config.feed.max_item_bytes,
         }
     }
 }
@@ -206,6 +211,10 @@ pub fn last_updated(site: &Site, items: &[Item]) -> DateTime<Utc> {
 
 /// One document's bytes.
 pub fn render(site: &Site, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
+    render_items(site, channel, &within_budget(site, items), format)
+}
+
+fn render_items(site: &Site, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
     match format {
         Format::Rss => rss::render(site, channel, items),
         Format::Atom => atom::render(site, channel, items),
@@ -215,7 +224,8 @@ pub fn render(site: &Site, channel: &Channel, items: &[Item], format: Format) ->
 
 /// Renders with as many of `items` (newest first) as fit in `max_bytes`,
 /// dropping the oldest; at least one item is kept so that a feed with a
-/// single huge article is not empty.
+/// single huge article is not empty. Items are first held to their budget
+/// ([`within_budget`]), so one huge article cannot push the others out.
 pub fn render_capped(
     site: &Site,
     channel: &Channel,
@@ -223,17 +233,18 @@ pub fn render_capped(
     format: Format,
     max_bytes: usize,
 ) -> Vec<u8> {
-    let full = render(site, channel, items, format);
+    let items = within_budget(site, items);
+    let full = render_items(site, channel, &items, format);
     if full.len() <= max_bytes || items.len() <= 1 {
         return full;
     }
     // Binary search for the largest prefix that fits: sizes grow with the
     // number of items, and each render is well under a millisecond.
     let (mut fits, mut too_big) = (1, items.len());
-    let mut best = render(site, channel, &items[..1], format);
+    let mut best = render_items(site, channel, &items[..1], format);
     while too_big - fits > 1 {
         let mid = (fits + too_big) / 2;
-        let doc = render(site, channel, &items[..mid], format);
+        let doc = render_items(site, channel, &items[..mid], format);
         if doc.len() <= max_bytes {
             fits = mid;
             best = doc;
@@ -242,6 +253,51 @@ pub fn render_capped(
         }
     }
     best
+}
+
+/// `items`, where an item whose HTML is over [`Site::max_item_bytes`] shows
+/// its summary and a link to its page instead. The choice depends on the
+/// item alone, so an item reads the same in every feed and query.
+fn within_budget<'i>(site: &Site, items: &'i [Item]) -> Cow<'i, [Item]> {
+    let over = |i: &Item| i.content.html.len() > site.max_item_bytes;
+    if !items.iter().any(over) {
+        return Cow::Borrowed(items);
+    }
+    let shortened = items.iter().map(|i| {
+        if !over(i) {
+            return i.clone();
+        }
+        let content = Content {
+            html: summary_and_link(site, i),
+            summary: i.content.summary.clone(),
+        };
+        Item {
+            content: Arc::new(content),
+            ..i.clone()
+        }
+    });
+    Cow::Owned(shortened.collect())
+}
+
+/// The summary as a paragraph, then a link to the whole article. Both parts
+/// are XML-safe already: the summary by construction, the URL by encoding.
+fn summary_and_link(site: &Site, item: &Item) -> String {
+    let escape = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    let label = if site.language.to_ascii_lowercase().starts_with("zh") {
+        "阅读全文"
+    } else {
+        "Read the full article"
+    };
+    let link = format!("<p><a href=\"{}\">{label}</a></p>", escape(&item.url));
+    match item.content.summary.as_str() {
+        "" => link,
+        summary => format!("<p>{}</p>{link}", escape(summary)),
+    }
 }
 
 /// Text as it may appear in any document: no XML-forbidden characters.

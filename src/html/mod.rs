@@ -16,11 +16,12 @@ mod detect;
 mod markdown;
 mod more;
 mod nesting;
+mod runs;
 mod summary;
 mod tags;
 mod urls;
 
-pub use clean::Cleaner;
+pub use clean::{Cleaner, DEFAULT_MAX_BODY_BYTES};
 pub use detect::looks_like_html;
 pub use markdown::markdown_to_html;
 pub use more::split_more;

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 
 use ammonia::Builder;
 
-use super::nesting;
+use super::{nesting, runs};
 use crate::text;
 
 /// Elements whose boundaries separate words.
@@ -86,8 +86,9 @@ fn text_extractor() -> &'static Builder<'static> {
 /// [`text::collapse_whitespace`] (so a vertical tab counts as a space) and
 /// [`text::xml_safe`].
 pub fn plain_text(html: &str) -> String {
+    let limited = nesting::limit_depth(html);
     let canonical = text_extractor()
-        .clean(&nesting::limit_depth(html))
+        .clean(&runs::split_long_runs(&limited))
         .to_string();
     let mut out = String::with_capacity(canonical.len());
     let mut rest = canonical.as_str();
