@@ -14,6 +14,7 @@ pub mod config;
 pub mod date;
 pub mod feed;
 pub mod html;
+pub mod ondemand;
 pub mod pages;
 pub mod render;
 pub mod server;

@@ -116,13 +116,18 @@ fn http_time(d: DateTime<Utc>) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(secs)
 }
 
-/// The full answer for a document: 304 or 200 with the negotiated body.
-pub fn respond(req: &HttpRequest, doc: &Document, policy: &Policy) -> HttpResponse {
-    let encoding = negotiate(
+/// The coding a request's `Accept-Encoding` picks.
+pub fn negotiate_request(req: &HttpRequest) -> Encoding {
+    negotiate(
         req.headers()
             .get(header::ACCEPT_ENCODING)
             .and_then(|v| v.to_str().ok()),
-    );
+    )
+}
+
+/// The full answer for a document: 304 or 200 with the negotiated body.
+pub fn respond(req: &HttpRequest, doc: &Document, policy: &Policy) -> HttpResponse {
+    let encoding = negotiate_request(req);
     if not_modified(req.headers(), doc) {
         let mut res = HttpResponse::build(StatusCode::NOT_MODIFIED);
         validators(&mut res, doc, encoding, policy);

@@ -1,0 +1,266 @@
+//! Documents a request selects that no snapshot precomputes: a feed under
+//! query parameters (`limit`, `filter*`, `brief`, `format`) and article
+//! pages. The snapshot holds everything they are made of, so rendering one
+//! reads nothing from the disk; it runs on a bounded blocking pool, never
+//! on an async worker, and what it produces is kept in one process-wide
+//! cache bounded in bytes, so no stream of distinct queries can grow
+//! memory or take the workers from the plain feeds.
+
+use std::sync::Arc;
+
+use actix_web::web;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tokio::sync::Semaphore;
+
+use crate::catalog::{Entry, FeedKey};
+use crate::config::Config;
+use crate::feed::query::Query;
+use crate::feed::{self, Format, Item};
+use crate::render::{Document, Encoding};
+use crate::snapshot::{FeedDocs, Pipeline, Snapshot};
+
+/// Renders on-demand documents from a snapshot alone: no cache, no disk.
+pub struct Renderer {
+    pipeline: Arc<Pipeline>,
+    max_limit: usize,
+    max_bytes: usize,
+}
+
+impl Renderer {
+    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Self {
+        Renderer {
+            pipeline,
+            max_limit: config.feed.max_limit,
+            max_bytes: config.feed.max_bytes,
+        }
+    }
+
+    /// The representation a query selects: up to `feed.max_limit` newest
+    /// items, filtered, limited, briefed, in the requested format.
+    pub fn variant(
+        &self,
+        snap: &Snapshot,
+        feed: &FeedDocs,
+        query: &Query,
+        path_format: Format,
+    ) -> Document {
+        let p = &self.pipeline;
+        let format = query.format.unwrap_or(path_format);
+        let items: Vec<Item> = snap
+            .catalog
+            .newest(&feed.channel.key, self.max_limit)
+            .into_iter()
+            .map(|e| {
+                let content = p.content_of(snap, &e);
+                Item::new(e, content, p.settings())
+            })
+            .filter(|i| query.keeps(i))
+            .take(query.limit)
+            .map(|i| match query.brief {
+                Some(n) => brief(i, n),
+                None => i,
+            })
+            .collect();
+        let channel = feed.channel.with_query(query.cache_key());
+        let bytes = feed::render_capped(p.site(), &channel, &items, format, self.max_bytes);
+        // A query representation changes exactly when its feed does.
+        let modified = feed.doc(path_format).last_modified;
+        Document::new(bytes, format.content_type(), modified)
+    }
+
+    /// The HTML page of an article.
+    pub fn article_page(&self, snap: &Snapshot, entry: &Entry) -> Document {
+        let p = &self.pipeline;
+        let content = p.content_of(snap, entry);
+        let html = crate::pages::article(p.site(), p.settings(), entry, &content);
+        Document::new(
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            entry.article.last_updated(),
+        )
+    }
+}
+
+/// RSSHub's `brief`: the description becomes plain text of `n` characters.
+fn brief(item: Item, n: usize) -> Item {
+    let summary = crate::html::summarize(&item.content.html, n);
+    let content = crate::article::Content {
+        html: item.content.html.clone(),
+        summary,
+    };
+    Item {
+        content: Arc::new(content),
+        ..item
+    }
+}
+
+/// What a cached document was derived from. A change to a feed renders new
+/// [`FeedDocs`] with a new id, and a change to an article makes a new
+/// catalog entry, so no key can name an outdated representation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Variant {
+        feed: u64,
+        format: Format,
+        query: Box<str>,
+    },
+    /// The address of the entry the page shows; the cached value holds
+    /// that entry, so the address cannot be reused while it is cached.
+    Page(usize),
+}
+
+#[derive(Clone)]
+struct Cached {
+    doc: Arc<Document>,
+    /// Fixed when inserted, as the cache requires: a compressed form
+    /// added later is counted by inserting the document again.
+    weight: u64,
+    _entry: Option<Arc<Entry>>,
+}
+
+impl Cached {
+    fn new(doc: Arc<Document>, entry: Option<Arc<Entry>>) -> Self {
+        Cached {
+            weight: doc.stored_bytes() as u64 + OVERHEAD,
+            doc,
+            _entry: entry,
+        }
+    }
+}
+
+/// Bytes counted per cached document beyond its bodies: key, value and
+/// bookkeeping, so that many tiny documents are bounded too.
+const OVERHEAD: u64 = 256;
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<Key, Cached> for ByBytes {
+    fn weight(&self, _key: &Key, value: &Cached) -> u64 {
+        value.weight
+    }
+}
+
+/// Shards of the cache: each holds an equal part of the bound, and a
+/// document larger than a part is not kept, so few shards keep a full-size
+/// feed cacheable under a small bound.
+const SHARDS: usize = 4;
+
+/// Every on-demand renderer is busy: the request should be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// The cache and the bounded pool in front of [`Renderer`].
+pub struct OnDemand {
+    renderer: Arc<Renderer>,
+    cache: Arc<Cache<Key, Cached, ByBytes>>,
+    permits: Arc<Semaphore>,
+}
+
+impl OnDemand {
+    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Self {
+        let bytes = config.server.query_cache_bytes;
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity((bytes / (16 << 10)).max(16) as usize)
+            .weight_capacity(bytes)
+            .shards(SHARDS)
+            .build();
+        let cache = match options {
+            Ok(options) => {
+                Cache::with_options(options, ByBytes, Default::default(), Default::default())
+            }
+            // Only invalid numbers make the builder fail; these are not.
+            Err(_) => Cache::with_weighter(16, bytes, ByBytes),
+        };
+        OnDemand {
+            renderer: Arc::new(Renderer::new(config, pipeline)),
+            cache: Arc::new(cache),
+            permits: Arc::new(Semaphore::new(config.server.render_concurrency)),
+        }
+    }
+
+    /// Bytes the cache holds now, as its weighter counts them.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.weight()
+    }
+
+    /// A feed's representation under `query`, with its body in `encoding`
+    /// ready; `None` when the snapshot has no such feed.
+    pub async fn variant(
+        &self,
+        snap: Arc<Snapshot>,
+        feed: FeedKey,
+        query: Query,
+        path_format: Format,
+        encoding: Encoding,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        let Some(docs) = snap.feeds.get(&feed) else {
+            return Ok(None);
+        };
+        let key = Key::Variant {
+            feed: docs.id,
+            format: query.format.unwrap_or(path_format),
+            query: query.cache_key().into(),
+        };
+        let doc = self
+            .obtain(key, encoding, move |r| {
+                let docs = snap.feeds.get(&feed)?;
+                let doc = r.variant(&snap, docs, &query, path_format);
+                Some(Cached::new(Arc::new(doc), None))
+            })
+            .await?;
+        Ok(doc)
+    }
+
+    /// The page of the article at `rel`, with its body in `encoding` ready;
+    /// `None` when the snapshot has no such article.
+    pub async fn article_page(
+        &self,
+        snap: Arc<Snapshot>,
+        rel: &str,
+        encoding: Encoding,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        let Some(entry) = snap.catalog.entry(rel).cloned() else {
+            return Ok(None);
+        };
+        let key = Key::Page(Arc::as_ptr(&entry) as usize);
+        self.obtain(key, encoding, move |r| {
+            let doc = r.article_page(&snap, &entry);
+            Some(Cached::new(Arc::new(doc), Some(entry)))
+        })
+        .await
+    }
+
+    /// The cached document, or one rendered on the blocking pool when a
+    /// permit is free. A body in a coding not yet made counts as a miss:
+    /// compressing is request-triggered CPU like rendering.
+    async fn obtain(
+        &self,
+        key: Key,
+        encoding: Encoding,
+        render: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        if let Some(hit) = self.cache.get(&key)
+            && hit.doc.has(encoding)
+        {
+            return Ok(Some(hit.doc));
+        }
+        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let cache = self.cache.clone();
+        let renderer = self.renderer.clone();
+        let work = move || {
+            // Held until the work is done, even when the client has gone.
+            let _permit = permit;
+            let cached = match cache.get(&key) {
+                Some(hit) => hit,
+                None => render(&renderer)?,
+            };
+            cached.doc.encoded(encoding);
+            let cached = Cached::new(cached.doc, cached._entry);
+            cache.insert(key, cached.clone());
+            Some(cached.doc)
+        };
+        web::block(work).await.map_err(|_| Busy)
+    }
+}
