@@ -116,7 +116,7 @@ struct Cached {
     /// Fixed when inserted, as the cache requires: a compressed form
     /// added later is counted by inserting the document again.
     weight: u64,
-    _entry: Option<Arc<Entry>>,
+    entry: Option<Arc<Entry>>,
 }
 
 impl Cached {
@@ -124,7 +124,7 @@ impl Cached {
         Cached {
             weight: doc.stored_bytes() as u64 + OVERHEAD,
             doc,
-            _entry: entry,
+            entry,
         }
     }
 }
@@ -233,33 +233,51 @@ impl OnDemand {
     }
 
     /// The cached document, or one rendered on the blocking pool when a
-    /// permit is free. A body in a coding not yet made counts as a miss:
-    /// compressing is request-triggered CPU like rendering.
+    /// permit is free. Requests for a document being rendered wait for it
+    /// (asynchronously) instead of rendering it again. A body in a coding
+    /// not yet made counts as a miss: compressing is request-triggered CPU
+    /// like rendering.
     async fn obtain(
         &self,
         key: Key,
         encoding: Encoding,
         render: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
     ) -> Result<Option<Arc<Document>>, Busy> {
-        if let Some(hit) = self.cache.get(&key)
-            && hit.doc.has(encoding)
-        {
-            return Ok(Some(hit.doc));
+        match self.cache.get_value_or_guard_async(&key).await {
+            Ok(hit) if hit.doc.has(encoding) => Ok(Some(hit.doc)),
+            Ok(hit) => {
+                let cached = self.on_pool(move |_| Some(hit), encoding).await?;
+                if let Some(c) = &cached {
+                    self.cache.insert(key, c.clone());
+                }
+                Ok(cached.map(|c| c.doc))
+            }
+            Err(guard) => {
+                // Dropping the guard unrendered hands the key to a waiter.
+                let cached = self.on_pool(render, encoding).await?;
+                if let Some(c) = &cached {
+                    let _ = guard.insert(c.clone());
+                }
+                Ok(cached.map(|c| c.doc))
+            }
         }
+    }
+
+    /// Runs `make` and the compression for `encoding` on the blocking pool,
+    /// if a permit is free; the weight is taken once both are done.
+    async fn on_pool(
+        &self,
+        make: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
+        encoding: Encoding,
+    ) -> Result<Option<Cached>, Busy> {
         let permit = self.permits.clone().try_acquire_owned().map_err(|_| Busy)?;
-        let cache = self.cache.clone();
         let renderer = self.renderer.clone();
         let work = move || {
             // Held until the work is done, even when the client has gone.
             let _permit = permit;
-            let cached = match cache.get(&key) {
-                Some(hit) => hit,
-                None => render(&renderer)?,
-            };
+            let cached = make(&renderer)?;
             cached.doc.encoded(encoding);
-            let cached = Cached::new(cached.doc, cached._entry);
-            cache.insert(key, cached.clone());
-            Some(cached.doc)
+            Some(Cached::new(cached.doc, cached.entry))
         };
         web::block(work).await.map_err(|_| Busy)
     }

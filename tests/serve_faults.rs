@@ -68,9 +68,14 @@ fn query_cache_is_bounded_process_wide() {
     const BOUND: u64 = 2 << 20;
     let tags = ["alpha", "beta", "gamma"];
     let dir = tagged_posts(&tags, 30, 8);
+    // Every item in its feed: queries only select and write, no body is
+    // cleaned per request.
     let server = Refeed::start(
         dir.path(),
-        &[("REFEED_SERVER__QUERY_CACHE_BYTES", &BOUND.to_string())],
+        &[
+            ("REFEED_SERVER__QUERY_CACHE_BYTES", &BOUND.to_string()),
+            ("REFEED_FEED__LIMIT", "30"),
+        ],
     );
     // Warm up allocator and code paths before the baseline.
     for tag in tags {
@@ -104,6 +109,10 @@ fn query_cache_is_bounded_process_wide() {
         "the cache keeps nothing: {cached} bytes"
     );
     let grown_kib = server.rss_kib().saturating_sub(before);
+    eprintln!(
+        "{sent} distinct queries in {:?}: cache {cached} bytes (bound {BOUND}), RSS +{grown_kib} KiB",
+        started.elapsed()
+    );
     assert!(
         grown_kib < 24 * 1024,
         "RSS grew by {grown_kib} KiB over {sent} distinct queries"
