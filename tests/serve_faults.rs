@@ -128,12 +128,17 @@ fn query_cache_is_bounded_process_wide() {
 
 #[test]
 fn uncached_queries_do_not_stall_plain_polls() {
-    // 100 posts of 24 KiB: a `?limit=100` query cleans 80 bodies the feed
+    // 100 posts of 16 KiB: a `?limit=100` query cleans 80 bodies the feed
     // does not show and writes a feed of about 1 MB, per distinct query.
-    let dir = tagged_posts(&["slow"], 100, 24);
+    let dir = tagged_posts(&["slow"], 100, 16);
+    // A debug build on a busy machine may take seconds per query: the
+    // head deadline is not what this test is about.
     let server = Arc::new(
         Launch::new(dir.path())
-            .env(&[("REFEED_SERVER__RENDER_CONCURRENCY", "1")])
+            .env(&[
+                ("REFEED_SERVER__RENDER_CONCURRENCY", "1"),
+                ("REFEED_SERVER__CLIENT_REQUEST_TIMEOUT", "60"),
+            ])
             .log("info")
             .start(),
     );
@@ -178,6 +183,11 @@ fn uncached_queries_do_not_stall_plain_polls() {
     let outcomes = outcomes.lock().unwrap();
     let ok = outcomes.iter().filter(|o| o.0 == 200).count();
     let busy: Vec<_> = outcomes.iter().filter(|o| o.0 == 503).collect();
+    eprintln!(
+        "plain polls: median {median:?}, max {:?}; queries: {ok} answered, {} busy",
+        latencies[latencies.len() - 1],
+        busy.len()
+    );
     assert!(
         median < Duration::from_millis(200),
         "plain polls waited on query rendering: median {median:?}, all {latencies:?}"
