@@ -165,14 +165,10 @@ impl OnDemand {
             .estimated_items_capacity((bytes / (16 << 10)).max(16) as usize)
             .weight_capacity(bytes)
             .shards(SHARDS)
-            .build();
-        let cache = match options {
-            Ok(options) => {
-                Cache::with_options(options, ByBytes, Default::default(), Default::default())
-            }
-            // Only invalid numbers make the builder fail; these are not.
-            Err(_) => Cache::with_weighter(16, bytes, ByBytes),
-        };
+            .build()
+            // The builder only fails on a capacity left unset.
+            .expect("both capacities are set");
+        let cache = Cache::with_options(options, ByBytes, Default::default(), Default::default());
         OnDemand {
             renderer: Arc::new(Renderer::new(config, pipeline)),
             cache: Arc::new(cache),

@@ -3,7 +3,7 @@
 //! `server.max_connections`. Counted once per connection (at accept and
 //! on close), never per request, in a lock-free map shared by the workers.
 
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
 
 use papaya::{Compute, Operation};
@@ -30,6 +30,7 @@ impl PeerLimit {
 
     /// A place for one more connection from `ip`, if it has one left.
     pub fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Admitted> {
+        let ip = client(ip);
         let open = self.open.pin();
         let result = open.compute(ip, |held| match held {
             None => Operation::Insert(1),
@@ -48,6 +49,19 @@ impl PeerLimit {
     #[cfg(test)]
     fn held(&self, ip: IpAddr) -> usize {
         self.open.pin().get(&ip).copied().unwrap_or(0)
+    }
+}
+
+/// The address a client is counted under: an IPv4 address as it is (also
+/// when mapped into IPv6), an IPv6 address by its /64, which one host
+/// usually holds whole and could otherwise rotate through.
+fn client(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(Ipv6Addr::from(u128::from(v6) & !u128::from(u64::MAX))),
+        },
     }
 }
 
@@ -81,5 +95,19 @@ mod tests {
         drop((second, third, other));
         assert_eq!(limit.held(a), 0);
         assert_eq!(limit.held(b), 0);
+    }
+
+    #[test]
+    fn an_ipv6_host_is_counted_by_its_64() {
+        let limit = PeerLimit::new(1);
+        let one: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let other_in_64: IpAddr = "2001:db8:1:2:ffff::9".parse().unwrap();
+        let next_64: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        let _held = limit.admit(one).unwrap();
+        assert!(limit.admit(other_in_64).is_none());
+        assert!(limit.admit(next_64).is_some());
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        let _v4 = limit.admit(mapped).unwrap();
+        assert!(limit.admit("10.0.0.1".parse().unwrap()).is_none());
     }
 }
