@@ -13,7 +13,7 @@ use chrono::{DateTime, Timelike, Utc};
 use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
-use crate::article::{self, Article, Content, FileReport, Loader};
+use crate::article::{self, Article, Content, FileReport, Loader, Packed};
 use crate::catalog::{Catalog, Entry, FeedKey, Plan, Settings, Touched};
 use crate::config::Config;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
@@ -79,7 +79,7 @@ pub struct Snapshot {
     /// The body text of every loaded article, by path: the last good one
     /// of a file whose edit was rejected. Whatever is served is rendered
     /// from these, never from the file again.
-    bodies: HashMap<Arc<str>, Arc<str>>,
+    bodies: HashMap<Arc<str>, Packed>,
     pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
     routes: HashMap<Arc<str>, Route>,
     pub opml: Arc<Document>,
@@ -101,7 +101,7 @@ impl Snapshot {
         self.contents.get(rel)
     }
 
-    pub fn body(&self, rel: &str) -> Option<&Arc<str>> {
+    pub fn body(&self, rel: &str) -> Option<&Packed> {
         self.bodies.get(rel)
     }
 
@@ -180,7 +180,7 @@ fn article_routes(catalog: &Catalog) -> HashMap<Arc<str>, Route> {
 }
 
 /// The bodies of the loaded files, by path.
-fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Arc<str>> {
+fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
     loaded
         .iter_mut()
         .filter_map(|(r, body)| Some((r.rel.clone(), body.take()?)))
@@ -247,7 +247,7 @@ impl Pipeline {
     fn initial_from(
         &self,
         reports: Vec<FileReport>,
-        bodies: HashMap<Arc<str>, Arc<str>>,
+        bodies: HashMap<Arc<str>, Packed>,
         started: Instant,
     ) -> Snapshot {
         let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
@@ -330,7 +330,7 @@ impl Pipeline {
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
                     }
-                    bodies.push((key.clone(), Arc::from(body)));
+                    bodies.push((key.clone(), Packed::new(&body)));
                     stale.push(key.clone());
                     reports.insert(key, Arc::new(report));
                 }
@@ -449,7 +449,7 @@ impl Pipeline {
     fn contents(
         &self,
         articles: Vec<Arc<Article>>,
-        bodies: &HashMap<Arc<str>, Arc<str>>,
+        bodies: &HashMap<Arc<str>, Packed>,
     ) -> HashMap<Arc<str>, Arc<Content>> {
         let rendered: Vec<(Arc<str>, Arc<Content>)> = articles
             .into_par_iter()
@@ -474,13 +474,14 @@ impl Pipeline {
     /// An article's content, rendered from its body. Every loaded article
     /// has one in the snapshot; were one missing, the item would show an
     /// empty body rather than anything read from the disk now.
-    fn content(&self, a: &Article, body: Option<&Arc<str>>) -> Content {
-        if body.is_none() {
+    fn content(&self, a: &Article, body: Option<&Packed>) -> Content {
+        let body = body.map(Packed::text).unwrap_or_else(|| {
             tracing::warn!(path = %a.rel, "no body kept for a loaded article");
-        }
+            String::new()
+        });
         article::body::render(
             Path::new(&*a.rel),
-            body.map_or("", |b| b),
+            &body,
             a.description.as_deref(),
             &self.cleaner,
             self.summary_length,

@@ -21,7 +21,7 @@ use crate::date::{self, DateContext};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{BodyFormat, Content};
+pub use body::{BodyFormat, Content, Packed};
 pub use id::IdScheme;
 pub use report::{FileReport, Message, Severity, Status};
 
@@ -97,8 +97,8 @@ pub struct Loader {
     max_file_size: u64,
 }
 
-/// A file's report and, when it loaded, the text of its body.
-pub type WithBody = (FileReport, Option<Arc<str>>);
+/// A file's report and, when it loaded, its body.
+pub type WithBody = (FileReport, Option<Packed>);
 
 /// A parsed file: the article, and where its body starts in the text.
 #[derive(Debug)]
@@ -175,7 +175,7 @@ impl Loader {
                 parsed.messages.insert(0, Message::warning(None, None, w));
             }
             parsed.fingerprint = Some(fingerprint);
-            let body = keep_body.then(|| Arc::from(&text[parsed.body_start..]));
+            let body = keep_body.then(|| Packed::new(&text[parsed.body_start..]));
             Ok((parsed, body))
         });
         BUF.with_borrow_mut(|buf| {
