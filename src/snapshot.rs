@@ -101,10 +101,6 @@ impl Snapshot {
         self.contents.get(rel)
     }
 
-    pub fn body(&self, rel: &str) -> Option<&Packed> {
-        self.bodies.get(rel)
-    }
-
     pub fn rejected(&self) -> impl Iterator<Item = &Arc<FileReport>> {
         self.rejected.values()
     }
