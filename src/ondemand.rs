@@ -6,6 +6,7 @@
 //! cache bounded in bytes, so no stream of distinct queries can grow
 //! memory or take the workers from the plain feeds.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix_web::web;
@@ -174,6 +175,21 @@ impl OnDemand {
             cache: Arc::new(cache),
             permits: Arc::new(Semaphore::new(config.server.render_concurrency)),
         }
+    }
+
+    /// Drops what no request can ask for any more: documents of the feeds
+    /// and entries `snap` replaced. The cache would evict them as it fills;
+    /// dropping them at once gives their memory back after every change.
+    /// Called as a snapshot is published, off the request path.
+    pub fn forget_stale(&self, snap: &Snapshot) {
+        let feeds: HashSet<u64> = snap.feeds.values().map(|f| f.id).collect();
+        self.cache.retain(|key, value| match key {
+            Key::Variant { feed, .. } => feeds.contains(feed),
+            Key::Page(_) => value.entry.as_ref().is_some_and(|e| {
+                let now = snap.catalog.entry(&e.article.rel);
+                now.is_some_and(|now| Arc::ptr_eq(now, e))
+            }),
+        });
     }
 
     /// Bytes the cache holds now, as its weighter counts them.

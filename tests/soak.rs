@@ -565,8 +565,9 @@ fn soak_under_load_with_churn_loses_nothing() {
         tally.invalid.len(),
         &tally.invalid[..tally.invalid.len().min(10)]
     );
+    // 503 only as checked above: query URLs, with Retry-After.
     assert!(
-        tally.statuses.keys().all(|s| *s == 200 || *s == 304),
+        tally.statuses.keys().all(|s| matches!(s, 200 | 304 | 503)),
         "{:?}",
         tally.statuses
     );

@@ -72,6 +72,7 @@ impl State {
     pub fn publish(&self, snap: Snapshot) -> Arc<Snapshot> {
         let snap = Arc::new(snap);
         self.snapshot.store(Some(snap.clone()));
+        self.ondemand.forget_stale(&snap);
         snap
     }
 
