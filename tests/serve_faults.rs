@@ -102,26 +102,21 @@ fn query_cache_is_bounded_process_wide() {
         }
     }
     assert!(sent >= 150, "only {sent} queries in the time bound");
-    let cached = health_u64(&server, "query_cache_bytes");
-    assert!(cached <= BOUND, "cache holds {cached} bytes, bound {BOUND}");
-    assert!(
-        cached > BOUND / 4,
-        "the cache keeps nothing: {cached} bytes"
-    );
     let grown_kib = server.rss_kib().saturating_sub(before);
     eprintln!(
-        "{sent} distinct queries in {:?}: cache {cached} bytes (bound {BOUND}), RSS +{grown_kib} KiB",
+        "{sent} distinct queries in {:?}: RSS +{grown_kib} KiB",
         started.elapsed()
     );
     assert!(
         grown_kib < 24 * 1024,
         "RSS grew by {grown_kib} KiB over {sent} distinct queries"
     );
-    // The most recent representation is served from the cache: same bytes.
-    let last = "/tags/gamma/rss.xml?limit=100&filterout=zz69";
-    if sent == 210 {
-        assert_eq!(server.get(last).body, server.get(last).body);
-    }
+    let cached = health_u64(&server, "query_cache_bytes");
+    assert!(cached <= BOUND, "cache holds {cached} bytes, bound {BOUND}");
+    assert!(
+        cached > BOUND / 4,
+        "the cache keeps nothing: {cached} bytes"
+    );
 }
 
 // --- 4: no request-triggered rendering on the workers ---------------------------------
