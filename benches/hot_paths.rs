@@ -21,7 +21,6 @@
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
@@ -134,10 +133,7 @@ fn items_of(pipeline: &Pipeline, snap: &Snapshot, key: &FeedKey, n: usize) -> Ve
         .newest(key, n)
         .into_iter()
         .map(|entry| {
-            let content = match snap.content(&entry.article.rel) {
-                Some(c) => c.clone(),
-                None => Arc::new(pipeline.content(&entry.article, None)),
-            };
+            let content = pipeline.content_of(snap, &entry);
             Item::new(entry, content, pipeline.settings())
         })
         .collect()

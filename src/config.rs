@@ -110,6 +110,24 @@ pub struct Server {
     pub max_url_bytes: usize,
     pub max_header_bytes: usize,
     pub max_filter_bytes: usize,
+    /// Bound of the process-wide cache of query representations and
+    /// article pages, in bytes.
+    pub query_cache_bytes: u64,
+    /// Documents rendered for requests at once; beyond, 503.
+    pub render_concurrency: usize,
+    pub max_connections_per_ip: usize,
+    /// Seconds a response may make no progress before its connection closes.
+    pub write_timeout: u64,
+}
+
+impl Server {
+    /// `workers`, with 0 resolved to one per CPU core.
+    pub fn worker_count(&self) -> usize {
+        match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -306,6 +324,10 @@ struct RawServer {
     max_url_bytes: usize,
     max_header_bytes: usize,
     max_filter_bytes: usize,
+    query_cache_bytes: u64,
+    render_concurrency: usize,
+    max_connections_per_ip: usize,
+    write_timeout: u64,
 }
 
 #[derive(Debug, Deserialize)]
@@ -464,7 +486,10 @@ impl RawServer {
                 format!("must be at least {MIN_URL_BYTES}, so that every feed URL fits"),
             ));
         }
-        Ok(Server {
+        if self.write_timeout == 0 {
+            return Err(invalid("server.write_timeout", "must be at least 1 second"));
+        }
+        let mut server = Server {
             listen,
             workers: self.workers,
             max_age: self.max_age,
@@ -475,7 +500,15 @@ impl RawServer {
             max_url_bytes: self.max_url_bytes,
             max_header_bytes: self.max_header_bytes,
             max_filter_bytes: self.max_filter_bytes,
-        })
+            query_cache_bytes: self.query_cache_bytes,
+            render_concurrency: self.render_concurrency,
+            max_connections_per_ip: self.max_connections_per_ip.max(1),
+            write_timeout: self.write_timeout,
+        };
+        if server.render_concurrency == 0 {
+            server.render_concurrency = server.worker_count();
+        }
+        Ok(server)
     }
 }
 

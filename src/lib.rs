@@ -15,6 +15,7 @@ pub mod config;
 pub mod date;
 pub mod feed;
 pub mod html;
+pub mod ondemand;
 pub mod pages;
 pub mod render;
 pub mod routes;

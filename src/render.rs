@@ -112,6 +112,24 @@ impl Document {
         self
     }
 
+    /// Whether the body in `encoding` is at hand without compressing.
+    pub fn has(&self, encoding: Encoding) -> bool {
+        match encoding {
+            Encoding::Identity => true,
+            Encoding::Gzip => self.gzip.get().is_some(),
+            Encoding::Brotli => self.brotli.get().is_some(),
+            Encoding::Zstd => self.zstd.get().is_some(),
+        }
+    }
+
+    /// Bytes held: the body and the compressed forms made so far, what a
+    /// cache bounded in bytes must count.
+    pub fn stored_bytes(&self) -> usize {
+        let forms = [&self.gzip, &self.brotli, &self.zstd];
+        let compressed: usize = forms.iter().filter_map(|c| c.get()).map(|b| b.len()).sum();
+        self.bytes.len() + compressed + self.hash.len()
+    }
+
     /// The body in a coding, compressed on first use.
     pub fn encoded(&self, encoding: Encoding) -> Arc<[u8]> {
         let (cell, compress): (_, Compressor) = match encoding {

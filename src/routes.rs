@@ -265,6 +265,12 @@ impl Routes {
         self.articles.served(path)
     }
 
+    /// The feed part of the table: shared by snapshots until the set of
+    /// feeds changes, so its address tells pages rendered from it apart.
+    pub fn feed_table(&self) -> &Arc<FeedRoutes> {
+        &self.feeds
+    }
+
     /// The folder a feed is served from (see [`layout::dir`]).
     pub fn feed_dir(&self, key: &FeedKey) -> Option<&str> {
         self.feeds.dirs.get(key).map(|d| &**d)

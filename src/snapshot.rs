@@ -3,19 +3,19 @@
 //! from the previous one and the changed files only; start-up is the same
 //! code path with every file changed, so the two cannot drift apart.
 
-use std::collections::{BTreeSet, HashMap as StdHashMap};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
-use crate::article::{self, Article, Content, FileReport, Loader};
+use crate::article::{self, Article, Content, FileReport, Loader, Packed};
 use crate::catalog::{Catalog, Entry, FeedKey, Plan, Settings, Touched};
 use crate::config::Config;
-use crate::feed::query::Query;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
 use crate::html::{Cleaner, HtmlError};
 use crate::render::{Document, Earlier};
@@ -25,22 +25,16 @@ use crate::state::{History, HistoryView};
 
 pub use crate::routes::{INDEX_PATH, Route};
 
-/// Query representations kept per feed; past this, further distinct
-/// queries are rendered per request instead of growing memory.
-const MAX_VARIANTS: usize = 64;
-
-/// Article pages kept rendered; beyond this they render per request.
-const MAX_PAGES: usize = 4096;
-
 /// One feed's documents and what the index page shows of it.
 pub struct FeedDocs {
     pub channel: Channel,
     pub count: usize,
     pub updated: DateTime<Utc>,
     docs: [Arc<Document>; 3],
-    /// Representations selected by query parameters, by cache key. They
-    /// live as long as this value, which a change to the feed replaces.
-    variants: papaya::HashMap<String, Arc<Document>>,
+    /// Unique in the process for each rendering of a feed, so that what is
+    /// derived from these documents (query representations) can be keyed
+    /// by it and never outlive a change of the feed.
+    pub id: u64,
 }
 
 impl std::fmt::Debug for FeedDocs {
@@ -73,6 +67,10 @@ pub struct Snapshot {
     pub site: Arc<Site>,
     pub catalog: Catalog,
     contents: HashMap<Arc<str>, Arc<Content>>,
+    /// The body text of every loaded article, by path: the last good one
+    /// of a file whose edit was rejected. Whatever is served is rendered
+    /// from these, never from the file again.
+    bodies: HashMap<Arc<str>, Packed>,
     pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
     routes: Routes,
     pub opml: Arc<Document>,
@@ -130,12 +128,8 @@ pub struct Pipeline {
     site: Arc<Site>,
     root: std::path::PathBuf,
     limit: usize,
-    max_limit: usize,
     max_bytes: usize,
-    max_file_size: u64,
     summary_length: usize,
-    /// Article pages by path, with the entry they were rendered from.
-    pages: papaya::HashMap<Arc<str>, (Arc<Entry>, Arc<Document>)>,
     /// What each document path served before (see [`Dating`]).
     history: History,
 }
@@ -180,21 +174,16 @@ fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap) {
     (all, rejected)
 }
 
-/// RSSHub's `brief`: the description becomes plain text of `n` characters.
-fn brief(item: Item, n: usize) -> Item {
-    let summary = crate::html::summarize(&item.content.html, n);
-    let content = Content {
-        html: item.content.html.clone(),
-        summary,
-    };
-    Item {
-        content: Arc::new(content),
-        ..item
-    }
+/// The bodies of the loaded files, by path.
+fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
+    loaded
+        .iter_mut()
+        .filter_map(|(r, body)| Some((r.rel.clone(), body.take()?)))
+        .collect()
 }
 
-/// Bodies already in memory for this change, so they are not read twice.
-type Bodies = StdHashMap<Arc<str>, String>;
+/// Every render of a feed gets a new [`FeedDocs::id`].
+static FEED_RENDERS: AtomicU64 = AtomicU64::new(0);
 
 impl Pipeline {
     pub fn new(config: &Config) -> Result<Self, BuildError> {
@@ -206,11 +195,8 @@ impl Pipeline {
             site: Arc::new(Site::new(config)),
             root: config.source_dir.clone(),
             limit: config.feed.limit,
-            max_limit: config.feed.max_limit,
-            max_file_size: config.load.max_file_size,
             max_bytes: config.feed.max_bytes,
             summary_length: config.load.summary_length,
-            pages: papaya::HashMap::new(),
             history: History::none(),
         })
     }
@@ -245,6 +231,10 @@ impl Pipeline {
         self.history.published(feeds.chain(lists));
     }
 
+    pub fn site(&self) -> &Arc<Site> {
+        &self.site
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }
@@ -267,11 +257,13 @@ impl Pipeline {
         after_load: impl FnOnce() -> T + Send,
     ) -> Result<(Snapshot, T), BuildError> {
         let started = Instant::now();
-        let reports = self.loader.load_folder(&self.root)?;
+        let mut loaded = self.loader.load_folder_with_bodies(&self.root)?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
+        let bodies = body_map(&mut loaded);
+        let reports = loaded.into_iter().map(|(r, _)| r).collect();
         std::thread::scope(|scope| {
             let after = scope.spawn(after_load);
-            let snap = self.initial_from(reports, started);
+            let snap = self.initial_from(reports, bodies, started);
             let after = after
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -279,7 +271,12 @@ impl Pipeline {
         })
     }
 
-    fn initial_from(&self, reports: Vec<FileReport>, started: Instant) -> Snapshot {
+    fn initial_from(
+        &self,
+        reports: Vec<FileReport>,
+        bodies: HashMap<Arc<str>, Packed>,
+        started: Instant,
+    ) -> Snapshot {
         let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
         // The contents the feeds will show are cleaned while the catalog's
         // lookup structures are built: much of that is sequential.
@@ -287,7 +284,7 @@ impl Pipeline {
             || {
                 let plan = Plan::new(self.settings.clone(), articles);
                 let shown = plan.newest(self.limit);
-                rayon::join(|| plan.finish(), || self.contents(shown))
+                rayon::join(|| plan.finish(), || self.contents(shown, &bodies))
             },
             || report_maps(reports),
         );
@@ -299,6 +296,7 @@ impl Pipeline {
             site: self.site.clone(),
             catalog: Catalog::new(self.settings.clone()),
             contents,
+            bodies,
             feeds: OrdMap::new(),
             // Feed documents name their own URLs: their folders first.
             routes: Routes::new(
@@ -313,7 +311,7 @@ impl Pipeline {
         };
         let (articles, feeds_rendered) = rayon::join(
             || Articles::build(catalog.entries()),
-            || self.render_touched(&mut snap, &catalog, &touched, &Bodies::new()),
+            || self.render_touched(&mut snap, &catalog, &touched),
         );
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
         snap.routes.set_articles(articles);
@@ -346,7 +344,7 @@ impl Pipeline {
         let mut catalog = prev.catalog.clone();
         let mut reports = prev.reports.clone();
         let mut touched = Touched::new();
-        let mut bodies = Bodies::new();
+        let mut bodies = Vec::new();
         let mut changed = Vec::with_capacity(loaded.len());
         // Contents to drop; a file that fails to load keeps its last good
         // content along with its last good article.
@@ -365,7 +363,7 @@ impl Pipeline {
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
                     }
-                    bodies.insert(key.clone(), body);
+                    bodies.push((key.clone(), Packed::new(&body)));
                     stale.push(key.clone());
                     reports.insert(key, Arc::new(report));
                 }
@@ -387,18 +385,18 @@ impl Pipeline {
         let mut base = prev.clone();
         for rel in &stale {
             base.contents.remove(rel);
+            base.bodies.remove(rel);
         }
-        self.finish(base, catalog, reports, touched, bodies, changed, started)
+        base.bodies.extend(bodies);
+        self.finish(base, catalog, reports, touched, changed, started)
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn finish(
         &self,
         mut snap: Snapshot,
         catalog: Catalog,
         reports: OrdMap<Arc<str>, Arc<FileReport>>,
         mut touched: Touched,
-        bodies: Bodies,
         changed: Vec<Arc<str>>,
         started: Instant,
     ) -> Snapshot {
@@ -409,12 +407,8 @@ impl Pipeline {
             tracing::info!(feed = ?key, dir = snap.routes.feed_dir(key),
                 "feed served from a new folder: a feed with the same slug came or went");
         }
-        if !moved.is_empty() {
-            // Article pages link their categories' feeds by URL.
-            self.pages.pin().clear();
-        }
         touched.extend(moved);
-        let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched, &bodies);
+        let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched);
         for rel in &changed {
             match reports.get(rel) {
                 Some(r) if r.article.is_none() => snap.rejected.insert(rel.clone(), r.clone()),
@@ -431,18 +425,12 @@ impl Pipeline {
     /// Renders the touched feeds (contents first, in parallel), stores
     /// them, and renders the OPML and index pages that
     /// list them. Returns how many feeds were rendered.
-    fn render_touched(
-        &self,
-        snap: &mut Snapshot,
-        catalog: &Catalog,
-        touched: &Touched,
-        bodies: &Bodies,
-    ) -> usize {
+    fn render_touched(&self, snap: &mut Snapshot, catalog: &Catalog, touched: &Touched) -> usize {
         let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
             .iter()
             .map(|k| (k.clone(), catalog.newest(k, self.limit)))
             .collect();
-        self.load_contents(snap, &shown, bodies);
+        self.load_contents(snap, &shown);
         let dating = Dating {
             history: self.history.view(),
             now: Utc::now(),
@@ -481,13 +469,8 @@ impl Pipeline {
     }
 
     /// Renders, in parallel, the content of every shown entry that has none
-    /// yet: from the bodies of this change, else by reading the file again.
-    fn load_contents(
-        &self,
-        snap: &mut Snapshot,
-        shown: &[(FeedKey, Vec<Arc<Entry>>)],
-        bodies: &Bodies,
-    ) {
+    /// yet, from the bodies the snapshot keeps.
+    fn load_contents(&self, snap: &mut Snapshot, shown: &[(FeedKey, Vec<Arc<Entry>>)]) {
         let mut missing: Vec<&Arc<Entry>> = Vec::new();
         let mut seen = BTreeSet::new();
         for entry in shown.iter().flat_map(|(_, e)| e) {
@@ -500,68 +483,50 @@ impl Pipeline {
             .into_par_iter()
             .map(|entry| {
                 let rel = entry.article.rel.clone();
-                let content = self.content(&entry.article, bodies.get(&rel));
+                let content = self.content(&entry.article, snap.bodies.get(&rel));
                 (rel, Arc::new(content))
             })
             .collect();
         snap.contents.extend(rendered);
     }
 
-    /// The contents of `articles`, read from their files, in parallel.
-    fn contents(&self, articles: Vec<Arc<Article>>) -> HashMap<Arc<str>, Arc<Content>> {
+    /// The contents of `articles`, in parallel.
+    fn contents(
+        &self,
+        articles: Vec<Arc<Article>>,
+        bodies: &HashMap<Arc<str>, Packed>,
+    ) -> HashMap<Arc<str>, Arc<Content>> {
         let rendered: Vec<(Arc<str>, Arc<Content>)> = articles
             .into_par_iter()
-            .map(|a| (a.rel.clone(), Arc::new(self.content(&a, None))))
+            .map(|a| {
+                let content = self.content(&a, bodies.get(&a.rel));
+                (a.rel.clone(), Arc::new(content))
+            })
             .collect();
         rendered.into_iter().collect()
     }
 
-    /// The HTML page of an article, rendered on first request and kept
-    /// while its entry is unchanged.
-    pub fn article_page(&self, snap: &Snapshot, rel: &str) -> Option<Arc<Document>> {
-        let entry = snap.catalog.entry(rel)?;
-        let pages = self.pages.pin();
-        if let Some((cached, doc)) = pages.get(rel)
-            && Arc::ptr_eq(cached, entry)
-        {
-            return Some(doc.clone());
-        }
-        let content = match snap.contents.get(rel) {
+    /// An entry's content in `snap`: kept there when a feed shows it,
+    /// else rendered from the body the snapshot keeps.
+    pub fn content_of(&self, snap: &Snapshot, entry: &Entry) -> Arc<Content> {
+        let rel = &*entry.article.rel;
+        match snap.contents.get(rel) {
             Some(c) => c.clone(),
-            None => Arc::new(self.content(&entry.article, None)),
-        };
-        let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
-        let html = crate::pages::article(&self.site, &self.settings, entry, &content, channel);
-        let doc = Document::new(
-            html.into_bytes(),
-            "text/html; charset=utf-8",
-            entry.article.last_updated(),
-        );
-        let doc = Arc::new(doc.after(Earlier::Nothing, Utc::now()));
-        if pages.len() < MAX_PAGES || pages.contains_key(rel) {
-            pages.insert(rel.into(), (entry.clone(), doc.clone()));
+            None => Arc::new(self.content(&entry.article, snap.bodies.get(rel))),
         }
-        Some(doc)
     }
 
-    /// An article's content: from `body` if given, else read from its file.
-    pub fn content(&self, a: &Article, body: Option<&String>) -> Content {
-        let reread;
-        let body = match body {
-            Some(b) => b.as_str(),
-            // The front matter was parsed when the file was loaded; finding
-            // where the body starts needs no YAML.
-            None => {
-                let path = source::path_of(&self.root, &a.rel);
-                reread = source::read(&path, self.max_file_size)
-                    .map(|t| t.text)
-                    .unwrap_or_default();
-                crate::article::front_matter::split(&reread).body
-            }
-        };
+    /// An article's content, rendered from its body. Every loaded article
+    /// has one in the snapshot; were one missing, the item would show an
+    /// empty body rather than anything read from the disk now.
+    fn content(&self, a: &Article, body: Option<&Packed>) -> Content {
+        let body = body.map(Packed::text).unwrap_or_else(|| {
+            tracing::warn!(path = %a.rel, "no body kept for a loaded article");
+            String::new()
+        });
         article::body::render(
             Path::new(&*a.rel),
-            body,
+            &body,
             a.description.as_deref(),
             &self.cleaner,
             self.summary_length,
@@ -605,54 +570,8 @@ impl Pipeline {
             channel,
             count,
             updated,
-            variants: papaya::HashMap::new(),
+            id: FEED_RENDERS.fetch_add(1, Ordering::Relaxed),
         }
-    }
-
-    /// The representation a query selects: up to `feed.max_limit` newest
-    /// items, filtered, limited, briefed, in the requested format. Cached
-    /// in the feed's documents, so each distinct query renders once per
-    /// change of the feed.
-    pub fn variant(
-        &self,
-        snap: &Snapshot,
-        feed: &FeedDocs,
-        query: &Query,
-        path_format: Format,
-    ) -> Arc<Document> {
-        let format = query.format.unwrap_or(path_format);
-        let key = format!("{}?{}", format.file_name(), query.cache_key());
-        let variants = feed.variants.pin();
-        if let Some(doc) = variants.get(&key) {
-            return doc.clone();
-        }
-        let items: Vec<Item> = snap
-            .catalog
-            .newest(&feed.channel.key, self.max_limit)
-            .into_iter()
-            .map(|e| {
-                let content = match snap.contents.get(&*e.article.rel) {
-                    Some(c) => c.clone(),
-                    None => Arc::new(self.content(&e.article, None)),
-                };
-                Item::new(e, content, &self.settings)
-            })
-            .filter(|i| query.keeps(i))
-            .take(query.limit)
-            .map(|i| match query.brief {
-                Some(n) => brief(i, n),
-                None => i,
-            })
-            .collect();
-        let channel = feed.channel.with_query(query.cache_key());
-        let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
-        // A query representation changes exactly when its feed does.
-        let modified = feed.doc(path_format).last_modified;
-        let doc = Arc::new(Document::new(bytes, format.content_type(), modified));
-        if variants.len() < MAX_VARIANTS {
-            variants.insert(key, doc.clone());
-        }
-        doc
     }
 
     fn store_feed(&self, snap: &mut Snapshot, key: FeedKey, docs: Option<FeedDocs>) {

@@ -211,7 +211,9 @@ fn changes_that_keep_every_date_still_move_last_modified() {
     server.wait_for("a 304 for the new date", PATIENCE, |s| {
         let r = s.get(&feed);
         let newer = r.header("last-modified").expect("Last-Modified");
-        s.request("GET", &feed, &[("If-Modified-Since", newer)]).status == 304
+        s.request("GET", &feed, &[("If-Modified-Since", newer)])
+            .status
+            == 304
     });
 }
 

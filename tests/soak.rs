@@ -307,6 +307,10 @@ fn load(addr: String, urls: Arc<Vec<String>>, seed: u64, stop: Arc<AtomicBool>) 
                 }
             }
             304 => {}
+            // Every on-demand renderer busy (a change invalidated the query
+            // representations): the documented answer, retried later.
+            503 if urls[which].contains('?')
+                && answer.headers.get("retry-after").is_some_and(|v| v == "1") => {}
             other => tally
                 .invalid
                 .push(format!("{}: status {other}", urls[which])),
@@ -426,7 +430,11 @@ fn soak_under_load_with_churn_loses_nothing() {
     let started = Instant::now();
     let server = Launch::new(dir.path())
         .binary(&refeed)
-        .env(&[("REFEED_SERVER__WORKERS", "2")])
+        // Every load client comes from one address: lift its cap.
+        .env(&[
+            ("REFEED_SERVER__WORKERS", "2"),
+            ("REFEED_SERVER__MAX_CONNECTIONS_PER_IP", "1024"),
+        ])
         .log("info")
         .ready_within(Duration::from_secs(180))
         .start();
@@ -558,8 +566,9 @@ fn soak_under_load_with_churn_loses_nothing() {
         tally.invalid.len(),
         &tally.invalid[..tally.invalid.len().min(10)]
     );
+    // 503 only as checked above: query URLs, with Retry-After.
     assert!(
-        tally.statuses.keys().all(|s| *s == 200 || *s == 304),
+        tally.statuses.keys().all(|s| matches!(s, 200 | 304 | 503)),
         "{:?}",
         tally.statuses
     );

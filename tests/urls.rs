@@ -220,6 +220,8 @@ fn same_permalink_posts_survive_deletion() {
     let cfg = config(dir.path(), &[]);
     for (gone, stays, title) in [("a.md", "b.md", "Second"), ("b.md", "a.md", "First")] {
         let (pipeline, snap) = snapshot(&cfg);
+        let pipeline = std::sync::Arc::new(pipeline);
+        let pages = refeed::ondemand::Renderer::new(&cfg, pipeline.clone());
         // The first by source path is served, whatever the load order.
         assert_eq!(snap.route("same/"), Some(&Route::Article("a.md".into())));
         let snap = pipeline.apply(&snap, vec![Change::Remove(gone.into())]);
@@ -228,7 +230,8 @@ fn same_permalink_posts_survive_deletion() {
             Some(&Route::Article(stays.into())),
             "{gone} removed"
         );
-        let page = pipeline.article_page(&snap, stays).expect("page");
+        let entry = snap.catalog.entry(stays).expect("entry");
+        let page = pages.article_page(&snap, entry);
         let html = std::str::from_utf8(page.identity()).unwrap();
         assert!(html.contains(&format!("by {title}")), "{html}");
     }

@@ -39,6 +39,69 @@ pub struct Content {
     pub summary: String,
 }
 
+/// A post's body text as a snapshot keeps it: zstd-compressed, since it is
+/// only read to render a content the snapshot does not hold yet (an older
+/// item of a query, an article page), and a whole archive's text is kept.
+/// Clones share the bytes, as snapshots do.
+#[derive(Clone)]
+pub struct Packed {
+    /// Bytes of the text, which decompression needs to size its output.
+    len: usize,
+    bytes: std::sync::Arc<[u8]>,
+    compressed: bool,
+}
+
+impl std::fmt::Debug for Packed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Packed({} bytes in {})", self.len, self.bytes.len())
+    }
+}
+
+/// zstd's fastest level: most of the saving on prose, at load speed.
+const PACK_LEVEL: i32 = 1;
+
+impl Packed {
+    pub fn new(text: &str) -> Self {
+        thread_local! {
+            static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
+                zstd::bulk::Compressor::new(PACK_LEVEL).ok().into();
+        }
+        let packed = PACKER.with_borrow_mut(|c| c.as_mut()?.compress(text.as_bytes()).ok());
+        match packed {
+            Some(bytes) if bytes.len() < text.len() => Packed {
+                len: text.len(),
+                bytes: bytes.into(),
+                compressed: true,
+            },
+            // Too short to gain, or no compressor: kept as it is.
+            _ => Packed {
+                len: text.len(),
+                bytes: text.as_bytes().into(),
+                compressed: false,
+            },
+        }
+    }
+
+    /// The text. Only ever fed bytes [`Packed::new`] made, so it cannot
+    /// fail short of a bug; then the body shows empty, and says so.
+    pub fn text(&self) -> String {
+        let bytes = if self.compressed {
+            zstd::bulk::decompress(&self.bytes, self.len).unwrap_or_default()
+        } else {
+            self.bytes.to_vec()
+        };
+        String::from_utf8(bytes).unwrap_or_else(|_| {
+            tracing::error!("a kept body does not unpack");
+            String::new()
+        })
+    }
+
+    /// Bytes held.
+    pub fn stored_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+}
+
 /// Renders the body of the file at `path`. `description` is the front
 /// matter's explicit summary. Only the first [`Cleaner::max_body_bytes`] of
 /// the body are rendered (see [`cut`]); loading warns about the rest.
@@ -90,5 +153,15 @@ mod tests {
         assert_eq!(cut("line one\nline two\n", 12), "line one\n");
         assert_eq!(cut("中文中文", 7), "中文");
         assert_eq!(cut("a\n中文中文中文", 10), "a\n中文");
+    }
+
+    #[test]
+    fn packed_bodies_unpack_to_their_text() {
+        let repeated = "中文 body, repeated. ".repeat(500);
+        for text in ["", "short", repeated.as_str()] {
+            assert_eq!(Packed::new(text).text(), text);
+        }
+        let long = "<p>the same paragraph</p>\n".repeat(1000);
+        assert!(Packed::new(&long).stored_bytes() < long.len() / 10);
     }
 }

@@ -21,7 +21,7 @@ use crate::date::{self, DateContext};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{BodyFormat, Content};
+pub use body::{BodyFormat, Content, Packed};
 pub use id::IdScheme;
 pub use report::{FileReport, Message, Severity, Status};
 
@@ -99,6 +99,9 @@ pub struct Loader {
     max_body_bytes: usize,
 }
 
+/// A file's report and, when it loaded, its body.
+pub type WithBody = (FileReport, Option<Packed>);
+
 /// A parsed file: the article, and where its body starts in the text.
 #[derive(Debug)]
 pub struct Parsed {
@@ -123,23 +126,47 @@ impl Loader {
     /// read while the walk goes on rather than after it; paths the walk
     /// could not read become rejected reports, so nothing is skipped.
     pub fn load_folder(&self, root: &Path) -> Result<Vec<FileReport>, source::SourceError> {
-        let mut reports = source::walk(root, self.links)?
+        let loaded = self.load_folder_as(root, false)?;
+        Ok(loaded.into_iter().map(|(report, _)| report).collect())
+    }
+
+    /// [`Loader::load_folder`], keeping the body of every loaded file:
+    /// what a snapshot serves pages and queries from without the disk.
+    pub fn load_folder_with_bodies(
+        &self,
+        root: &Path,
+    ) -> Result<Vec<WithBody>, source::SourceError> {
+        self.load_folder_as(root, true)
+    }
+
+    fn load_folder_as(
+        &self,
+        root: &Path,
+        keep_bodies: bool,
+    ) -> Result<Vec<WithBody>, source::SourceError> {
+        let mut loaded = source::walk(root, self.links)?
             .par_bridge()
             .map(|walked| {
                 walked.map(|w| match w {
-                    source::Walked::File(f) => self.load(&f),
-                    source::Walked::Unreadable(e) => FileReport::unreadable(root, e),
+                    source::Walked::File(f) => self.load_as(&f, keep_bodies),
+                    source::Walked::Unreadable(e) => (FileReport::unreadable(root, e), None),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        reports.par_sort_unstable_by(|a, b| a.rel.cmp(&b.rel));
-        Ok(reports)
+        loaded.par_sort_unstable_by(|a, b| a.0.rel.cmp(&b.0.rel));
+        Ok(loaded)
     }
 
     /// Reads and parses one file into a report; never panics, never skips.
     /// The body is not kept, so the bytes are read into a buffer that each
     /// thread reuses.
     pub fn load(&self, file: &SourceFile) -> FileReport {
+        self.load_as(file, false).0
+    }
+
+    /// [`Loader::load`], with a copy of the body of a loaded file when
+    /// `keep_body` (only the body outlives the reused buffer).
+    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -152,7 +179,8 @@ impl Loader {
                 parsed.messages.insert(0, Message::warning(None, None, w));
             }
             parsed.fingerprint = Some(fingerprint);
-            Ok(parsed)
+            let body = keep_body.then(|| Packed::new(&text[parsed.body_start..]));
+            Ok((parsed, body))
         });
         BUF.with_borrow_mut(|buf| {
             // One huge file must not pin its buffer for the whole load.
@@ -161,8 +189,11 @@ impl Loader {
             }
         });
         match outcome {
-            Ok(parsed) => FileReport::loaded(file, parsed),
-            Err(messages) => FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
+            Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
+            Err(messages) => (
+                FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
+                None,
+            ),
         }
     }
 

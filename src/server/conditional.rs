@@ -164,6 +164,15 @@ pub enum Outcome {
     Full,
 }
 
+/// The coding a request's `Accept-Encoding` picks.
+pub fn negotiate_request(req: &HttpRequest) -> Encoding {
+    negotiate(
+        req.headers()
+            .get(header::ACCEPT_ENCODING)
+            .and_then(|v| v.to_str().ok()),
+    )
+}
+
 /// Evaluates the preconditions in RFC 9110's order: If-Match (strong
 /// comparison), else If-Unmodified-Since; then If-None-Match (weak
 /// comparison), else If-Modified-Since. ETags compare against the
@@ -197,11 +206,7 @@ pub fn evaluate(headers: &HeaderMap, doc: &Document, encoding: Encoding) -> Outc
 /// The full answer for a document: 412, 304, or 200 with the negotiated
 /// body.
 pub fn respond(req: &HttpRequest, doc: &Document, policy: &Policy) -> HttpResponse {
-    let encoding = negotiate(
-        req.headers()
-            .get(header::ACCEPT_ENCODING)
-            .and_then(|v| v.to_str().ok()),
-    );
+    let encoding = negotiate_request(req);
     let status = match evaluate(req.headers(), doc, encoding) {
         // Says nothing about the document to store: a cache that kept it
         // would answer every other client 412.

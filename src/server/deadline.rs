@@ -1,4 +1,5 @@
-//! A deadline on every request head, not just the first.
+//! Deadlines on every connection: on every request head, not just the
+//! first, and on every response the client stops reading.
 //!
 //! actix-http applies `client_request_timeout` to the first request of a
 //! connection only: once a keep-alive connection has been answered, a
@@ -10,6 +11,11 @@
 //! first byte written) within `client_request_timeout`; otherwise the
 //! connection is closed. Slow readers of large responses are not
 //! affected, since their connection keeps writing.
+//!
+//! A client that sends requests (pipelined, say) and never reads the
+//! answers fills the socket's buffers; the write then waits for ever and
+//! the connection is held for good. So a write that makes no progress
+//! for `server.write_timeout` closes the connection too.
 
 use std::io;
 use std::pin::Pin;
@@ -20,52 +26,83 @@ use actix_codec::{AsyncRead, AsyncWrite, ReadBuf};
 use actix_web::rt::net::TcpStream;
 use actix_web::rt::time::{Sleep, sleep};
 
-pub struct HeadDeadline {
+use super::peers::Admitted;
+
+pub struct Deadlines {
     io: TcpStream,
     limit: Duration,
+    write_limit: Duration,
     /// Running from the first byte of a request until the first byte of
     /// its response.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Running from a write the socket could not take until one it did.
+    stall: Option<Pin<Box<Sleep>>>,
+    /// The connection's place among its address's; freed with it.
+    _place: Admitted,
 }
 
-impl HeadDeadline {
-    pub fn new(io: TcpStream, limit: Duration) -> Self {
-        HeadDeadline {
+impl Deadlines {
+    pub fn new(io: TcpStream, limit: Duration, write_limit: Duration, place: Admitted) -> Self {
+        Deadlines {
             io,
             limit,
+            write_limit,
             deadline: None,
+            stall: None,
+            _place: place,
         }
     }
 
-    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
-        self.deadline
-            .as_mut()
-            .is_some_and(|d| d.as_mut().poll(cx).is_ready())
+    /// Either deadline passed; reads check both.
+    fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        self.stalled(cx).or_else(|| {
+            passed(&mut self.deadline, cx)
+                .then(|| timed_out("request head not complete within client_request_timeout"))
+        })
     }
 
-    fn wrote(&mut self, result: &Poll<io::Result<usize>>) {
-        if matches!(result, Poll::Ready(Ok(n)) if *n > 0) {
-            self.deadline = None;
+    /// The write deadline passed; writes check only this one, since a
+    /// response that starts late has still started.
+    fn stalled(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
+        passed(&mut self.stall, cx).then(|| timed_out("response not read within write_timeout"))
+    }
+
+    fn wrote(&mut self, cx: &mut Context<'_>, result: &Poll<io::Result<usize>>) {
+        match result {
+            Poll::Ready(Ok(n)) if *n > 0 => {
+                self.deadline = None;
+                self.stall = None;
+            }
+            Poll::Pending if self.stall.is_none() => {
+                let mut stall = Box::pin(sleep(self.write_limit));
+                // Registers the waker, as for the head deadline.
+                let _ = stall.as_mut().poll(cx);
+                self.stall = Some(stall);
+            }
+            _ => {}
         }
     }
 }
 
-fn timed_out() -> io::Error {
-    io::Error::new(
-        io::ErrorKind::TimedOut,
-        "request head not complete within client_request_timeout",
-    )
+fn passed(deadline: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> bool {
+    deadline
+        .as_mut()
+        .is_some_and(|d| d.as_mut().poll(cx).is_ready())
 }
 
-impl AsyncRead for HeadDeadline {
+fn timed_out(why: &'static str) -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, why)
+}
+
+impl AsyncRead for Deadlines {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
         let this = self.get_mut();
-        if this.expired(cx) {
-            return Poll::Ready(Err(timed_out()));
+        if let Some(e) = this.expired(cx) {
+            return Poll::Ready(Err(e));
         }
         let before = buf.filled().len();
         let result = Pin::new(&mut this.io).poll_read(cx, buf);
@@ -83,15 +120,18 @@ impl AsyncRead for HeadDeadline {
     }
 }
 
-impl AsyncWrite for HeadDeadline {
+impl AsyncWrite for Deadlines {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.stalled(cx) {
+            return Poll::Ready(Err(e));
+        }
         let result = Pin::new(&mut this.io).poll_write(cx, buf);
-        this.wrote(&result);
+        this.wrote(cx, &result);
         result
     }
 
@@ -101,8 +141,11 @@ impl AsyncWrite for HeadDeadline {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
+        if let Some(e) = this.stalled(cx) {
+            return Poll::Ready(Err(e));
+        }
         let result = Pin::new(&mut this.io).poll_write_vectored(cx, bufs);
-        this.wrote(&result);
+        this.wrote(cx, &result);
         result
     }
 

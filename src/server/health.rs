@@ -29,6 +29,9 @@ struct Health<'a> {
     last_reload: Option<String>,
     last_reload_ms: Option<f64>,
     uptime_s: u64,
+    /// Bytes held by the cache of query representations and article
+    /// pages, at most `server.query_cache_bytes`.
+    query_cache_bytes: u64,
 }
 
 #[derive(Serialize)]
@@ -79,6 +82,7 @@ pub fn respond(state: &State) -> HttpResponse {
             .as_ref()
             .map(|s| s.stats.duration.as_secs_f64() * 1000.0),
         uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
+        query_cache_bytes: state.ondemand.cache_bytes(),
     };
     HttpResponse::build(code)
         .insert_header(("Cache-Control", "no-store"))

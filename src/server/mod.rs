@@ -6,12 +6,14 @@ mod body;
 pub mod conditional;
 mod deadline;
 mod health;
+mod peers;
 mod routes;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use actix_http::HttpService;
+use actix_http::error::DispatchError;
 use actix_service::{ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::rt::net::TcpStream;
@@ -20,6 +22,7 @@ use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::Config;
 use crate::feed::query;
+use crate::ondemand::OnDemand;
 use crate::snapshot::{Pipeline, Snapshot};
 
 pub use health::SourceHealth;
@@ -29,6 +32,8 @@ pub struct State {
     snapshot: ArcSwapOption<Snapshot>,
     source: ArcSwap<SourceHealth>,
     pub pipeline: Arc<Pipeline>,
+    /// Query representations and article pages: rendered off the workers.
+    pub ondemand: OnDemand,
     policy: conditional::Policy,
     limits: query::Limits,
     max_url_bytes: usize,
@@ -41,6 +46,7 @@ impl State {
         State {
             snapshot: ArcSwapOption::empty(),
             source: ArcSwap::from_pointee(SourceHealth::Ok),
+            ondemand: OnDemand::new(config, pipeline.clone()),
             pipeline,
             policy: conditional::Policy {
                 max_age: config.server.max_age,
@@ -69,6 +75,7 @@ impl State {
         let snap = Arc::new(snap);
         let prev = self.snapshot.swap(Some(snap.clone()));
         self.pipeline.published(prev.as_deref(), &snap);
+        self.ondemand.forget_stale(&snap);
         snap
     }
 
@@ -156,17 +163,17 @@ where
 /// requests finish). Once bound, prints the URLs to open to stderr; with
 /// port 0 in `server.listen` they name the port the system chose.
 ///
-/// This is what `actix_web::HttpServer` does for HTTP/1, with one
-/// difference: every connection goes through [`deadline::HeadDeadline`],
-/// so that `client_request_timeout` bounds every request head of a
-/// keep-alive connection, not just the first.
+/// This is what `actix_web::HttpServer` does for HTTP/1, with two
+/// differences: every connection goes through [`deadline::Deadlines`], so
+/// that `client_request_timeout` bounds every request head of a
+/// keep-alive connection, not just the first, and `write_timeout` every
+/// response the client stops reading; and a connection beyond
+/// `max_connections_per_ip` of its address is closed as it is accepted.
 pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()> {
     let s = &config.server;
-    let workers = if s.workers == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        s.workers
-    };
+    let workers = s.worker_count();
+    let peers = peers::PeerLimit::new(s.max_connections_per_ip);
+    let write_timeout = Duration::from_secs(s.write_timeout);
     let listener = listen(s.listen)?;
     let addr = listener.local_addr()?;
     let request_timeout = Duration::from_secs(s.client_request_timeout);
@@ -195,11 +202,22 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
                 .h1(map_config(app, |_| AppConfig::default()));
-            fn_service(move |io: TcpStream| async move {
-                // Responses go out whole; no reason to wait for more.
-                let _ = io.set_nodelay(true);
-                let peer = io.peer_addr().ok();
-                Ok((deadline::HeadDeadline::new(io, request_timeout), peer))
+            let peers = peers.clone();
+            fn_service(move |io: TcpStream| {
+                let peers = peers.clone();
+                async move {
+                    let peer = io.peer_addr()?;
+                    let Some(place) = peers.admit(peer.ip()) else {
+                        tracing::debug!(%peer, "over server.max_connections_per_ip; closed");
+                        return Err(DispatchError::Io(std::io::Error::other(
+                            "over max_connections_per_ip",
+                        )));
+                    };
+                    // Responses go out whole; no reason to wait for more.
+                    let _ = io.set_nodelay(true);
+                    let io = deadline::Deadlines::new(io, request_timeout, write_timeout, place);
+                    Ok((io, Some(peer)))
+                }
             })
             .and_then(http)
         })?

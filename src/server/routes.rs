@@ -10,6 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{State, conditional, health};
 use crate::feed::query::Query;
+use crate::ondemand::Busy;
 use crate::snapshot::{Route, Snapshot};
 
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
@@ -39,7 +40,7 @@ pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         return res;
     };
     match lookup(&snap, &path) {
-        Some(route) => serve(&req, &state, &snap, route),
+        Some(route) => serve(&req, &state, &snap, route).await,
         None => plain(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -93,8 +94,13 @@ fn lookup<'a>(snap: &'a Snapshot, path: &str) -> Option<&'a Route> {
         .or_else(|| snap.route(&format!("{path}/")))
 }
 
-fn serve(req: &HttpRequest, state: &State, snap: &Arc<Snapshot>, route: &Route) -> HttpResponse {
-    match route {
+async fn serve(
+    req: &HttpRequest,
+    state: &State,
+    snap: &Arc<Snapshot>,
+    route: &Route,
+) -> HttpResponse {
+    let on_demand = match route {
         Route::Feed(key, format) => {
             let Some(feed) = snap.feeds.get(key) else {
                 return plain(StatusCode::NOT_FOUND, "not found");
@@ -106,16 +112,38 @@ fn serve(req: &HttpRequest, state: &State, snap: &Arc<Snapshot>, route: &Route) 
             if query.is_plain() {
                 return conditional::respond(req, feed.doc(*format), &state.policy);
             }
-            let doc = state.pipeline.variant(snap, feed, &query, *format);
-            conditional::respond(req, &doc, &state.policy)
+            let encoding = conditional::negotiate_request(req);
+            let od = &state.ondemand;
+            od.variant(snap.clone(), key.clone(), query, *format, encoding)
+                .await
         }
-        Route::Opml => conditional::respond(req, &snap.opml, &state.policy),
-        Route::Index => conditional::respond(req, &snap.index, &state.policy),
-        Route::Article(rel) => match state.pipeline.article_page(snap, rel) {
-            Some(doc) => conditional::respond(req, &doc, &state.policy),
-            None => plain(StatusCode::NOT_FOUND, "not found"),
-        },
+        Route::Opml => return conditional::respond(req, &snap.opml, &state.policy),
+        Route::Index => return conditional::respond(req, &snap.index, &state.policy),
+        Route::Article(rel) => {
+            let encoding = conditional::negotiate_request(req);
+            state
+                .ondemand
+                .article_page(snap.clone(), rel, encoding)
+                .await
+        }
+    };
+    match on_demand {
+        Ok(Some(doc)) => conditional::respond(req, &doc, &state.policy),
+        Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
+        Err(Busy) => busy(),
     }
+}
+
+/// Every on-demand renderer is taken: the plain feeds stay fast, and
+/// this client may come back in a second.
+fn busy() -> HttpResponse {
+    let mut res = plain(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "busy rendering other requests, retry shortly",
+    );
+    res.headers_mut()
+        .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    res
 }
 
 fn plain(status: StatusCode, message: &str) -> HttpResponse {

@@ -1,0 +1,313 @@
+//! Documents a request selects that no snapshot precomputes: a feed under
+//! query parameters (`limit`, `filter*`, `brief`, `format`) and article
+//! pages. The snapshot holds everything they are made of, so rendering one
+//! reads nothing from the disk; it runs on a bounded blocking pool, never
+//! on an async worker, and what it produces is kept in one process-wide
+//! cache bounded in bytes, so no stream of distinct queries can grow
+//! memory or take the workers from the plain feeds.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use actix_web::web;
+use chrono::Utc;
+use quick_cache::Weighter;
+use quick_cache::sync::Cache;
+use tokio::sync::Semaphore;
+
+use crate::catalog::{Entry, FeedKey};
+use crate::config::Config;
+use crate::feed::query::Query;
+use crate::feed::{self, Format, Item};
+use crate::render::{Document, Earlier, Encoding};
+use crate::routes::FeedRoutes;
+use crate::snapshot::{FeedDocs, Pipeline, Snapshot};
+
+/// Renders on-demand documents from a snapshot alone: no cache, no disk.
+pub struct Renderer {
+    pipeline: Arc<Pipeline>,
+    max_limit: usize,
+    max_bytes: usize,
+}
+
+impl Renderer {
+    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Self {
+        Renderer {
+            pipeline,
+            max_limit: config.feed.max_limit,
+            max_bytes: config.feed.max_bytes,
+        }
+    }
+
+    /// The representation a query selects: up to `feed.max_limit` newest
+    /// items, filtered, limited, briefed, in the requested format.
+    pub fn variant(
+        &self,
+        snap: &Snapshot,
+        feed: &FeedDocs,
+        query: &Query,
+        path_format: Format,
+    ) -> Document {
+        let p = &self.pipeline;
+        let format = query.format.unwrap_or(path_format);
+        let items: Vec<Item> = snap
+            .catalog
+            .newest(&feed.channel.key, self.max_limit)
+            .into_iter()
+            .map(|e| {
+                let content = p.content_of(snap, &e);
+                Item::new(e, content, p.settings())
+            })
+            .filter(|i| query.keeps(i))
+            .take(query.limit)
+            .map(|i| match query.brief {
+                Some(n) => brief(i, n),
+                None => i,
+            })
+            .collect();
+        let channel = feed.channel.with_query(query.cache_key());
+        let bytes = feed::render_capped(p.site(), &channel, &items, format, self.max_bytes);
+        // A query representation changes exactly when its feed does.
+        let modified = feed.doc(path_format).last_modified;
+        Document::new(bytes, format.content_type(), modified)
+    }
+
+    /// The HTML page of an article.
+    pub fn article_page(&self, snap: &Snapshot, entry: &Entry) -> Document {
+        let p = &self.pipeline;
+        let content = p.content_of(snap, entry);
+        let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
+        let html = crate::pages::article(p.site(), p.settings(), entry, &content, channel);
+        let doc = Document::new(
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            entry.article.last_updated(),
+        );
+        doc.after(Earlier::Nothing, Utc::now())
+    }
+}
+
+/// RSSHub's `brief`: the description becomes plain text of `n` characters.
+fn brief(item: Item, n: usize) -> Item {
+    let summary = crate::html::summarize(&item.content.html, n);
+    let content = crate::article::Content {
+        html: item.content.html.clone(),
+        summary,
+    };
+    Item {
+        content: Arc::new(content),
+        ..item
+    }
+}
+
+/// What a cached document was derived from. A change to a feed renders new
+/// [`FeedDocs`] with a new id, and a change to an article makes a new
+/// catalog entry, so no key can name an outdated representation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Variant {
+        feed: u64,
+        format: Format,
+        query: Box<str>,
+    },
+    /// The addresses of the entry the page shows and of the feed table
+    /// its feed links come from; the cached value holds both, so neither
+    /// address can be reused while it is cached.
+    Page { entry: usize, feeds: usize },
+}
+
+/// What a cached article page was rendered from.
+#[derive(Clone)]
+struct Pinned {
+    entry: Arc<Entry>,
+    feeds: Arc<FeedRoutes>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    doc: Arc<Document>,
+    /// Fixed when inserted, as the cache requires: a compressed form
+    /// added later is counted by inserting the document again.
+    weight: u64,
+    pinned: Option<Pinned>,
+}
+
+impl Cached {
+    fn new(doc: Arc<Document>, pinned: Option<Pinned>) -> Self {
+        Cached {
+            weight: doc.stored_bytes() as u64 + OVERHEAD,
+            doc,
+            pinned,
+        }
+    }
+}
+
+/// Bytes counted per cached document beyond its bodies: key, value and
+/// bookkeeping, so that many tiny documents are bounded too.
+const OVERHEAD: u64 = 256;
+
+#[derive(Clone)]
+struct ByBytes;
+
+impl Weighter<Key, Cached> for ByBytes {
+    fn weight(&self, _key: &Key, value: &Cached) -> u64 {
+        value.weight
+    }
+}
+
+/// Shards of the cache: each holds an equal part of the bound, and a
+/// document larger than a part is not kept, so few shards keep a full-size
+/// feed cacheable under a small bound.
+const SHARDS: usize = 4;
+
+/// Every on-demand renderer is busy: the request should be retried.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Busy;
+
+/// The cache and the bounded pool in front of [`Renderer`].
+pub struct OnDemand {
+    renderer: Arc<Renderer>,
+    cache: Arc<Cache<Key, Cached, ByBytes>>,
+    permits: Arc<Semaphore>,
+}
+
+impl OnDemand {
+    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Self {
+        let bytes = config.server.query_cache_bytes;
+        let options = quick_cache::OptionsBuilder::new()
+            .estimated_items_capacity((bytes / (16 << 10)).max(16) as usize)
+            .weight_capacity(bytes)
+            .shards(SHARDS)
+            .build()
+            // The builder only fails on a capacity left unset.
+            .expect("both capacities are set");
+        let cache = Cache::with_options(options, ByBytes, Default::default(), Default::default());
+        OnDemand {
+            renderer: Arc::new(Renderer::new(config, pipeline)),
+            cache: Arc::new(cache),
+            permits: Arc::new(Semaphore::new(config.server.render_concurrency)),
+        }
+    }
+
+    /// Drops what no request can ask for any more: documents of the feeds
+    /// and entries `snap` replaced. The cache would evict them as it fills;
+    /// dropping them at once gives their memory back after every change.
+    /// Called as a snapshot is published, off the request path.
+    pub fn forget_stale(&self, snap: &Snapshot) {
+        let feeds: HashSet<u64> = snap.feeds.values().map(|f| f.id).collect();
+        self.cache.retain(|key, value| match key {
+            Key::Variant { feed, .. } => feeds.contains(feed),
+            Key::Page { .. } => value.pinned.as_ref().is_some_and(|p| {
+                let now = snap.catalog.entry(&p.entry.article.rel);
+                now.is_some_and(|now| Arc::ptr_eq(now, &p.entry))
+                    && Arc::ptr_eq(&p.feeds, snap.routes().feed_table())
+            }),
+        });
+    }
+
+    /// Bytes the cache holds now, as its weighter counts them.
+    pub fn cache_bytes(&self) -> u64 {
+        self.cache.weight()
+    }
+
+    /// A feed's representation under `query`, with its body in `encoding`
+    /// ready; `None` when the snapshot has no such feed.
+    pub async fn variant(
+        &self,
+        snap: Arc<Snapshot>,
+        feed: FeedKey,
+        query: Query,
+        path_format: Format,
+        encoding: Encoding,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        let Some(docs) = snap.feeds.get(&feed) else {
+            return Ok(None);
+        };
+        let key = Key::Variant {
+            feed: docs.id,
+            format: query.format.unwrap_or(path_format),
+            query: query.cache_key().into(),
+        };
+        let doc = self
+            .obtain(key, encoding, move |r| {
+                let docs = snap.feeds.get(&feed)?;
+                let doc = r.variant(&snap, docs, &query, path_format);
+                Some(Cached::new(Arc::new(doc), None))
+            })
+            .await?;
+        Ok(doc)
+    }
+
+    /// The page of the article at `rel`, with its body in `encoding` ready;
+    /// `None` when the snapshot has no such article.
+    pub async fn article_page(
+        &self,
+        snap: Arc<Snapshot>,
+        rel: &str,
+        encoding: Encoding,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        let Some(entry) = snap.catalog.entry(rel).cloned() else {
+            return Ok(None);
+        };
+        let feeds = snap.routes().feed_table().clone();
+        let key = Key::Page {
+            entry: Arc::as_ptr(&entry) as usize,
+            feeds: Arc::as_ptr(&feeds) as usize,
+        };
+        self.obtain(key, encoding, move |r| {
+            let doc = r.article_page(&snap, &entry);
+            Some(Cached::new(Arc::new(doc), Some(Pinned { entry, feeds })))
+        })
+        .await
+    }
+
+    /// The cached document, or one rendered on the blocking pool when a
+    /// permit is free. Requests for a document being rendered wait for it
+    /// (asynchronously) instead of rendering it again. A body in a coding
+    /// not yet made counts as a miss: compressing is request-triggered CPU
+    /// like rendering.
+    async fn obtain(
+        &self,
+        key: Key,
+        encoding: Encoding,
+        render: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
+    ) -> Result<Option<Arc<Document>>, Busy> {
+        match self.cache.get_value_or_guard_async(&key).await {
+            Ok(hit) if hit.doc.has(encoding) => Ok(Some(hit.doc)),
+            Ok(hit) => {
+                let cached = self.on_pool(move |_| Some(hit), encoding).await?;
+                if let Some(c) = &cached {
+                    self.cache.insert(key, c.clone());
+                }
+                Ok(cached.map(|c| c.doc))
+            }
+            Err(guard) => {
+                // Dropping the guard unrendered hands the key to a waiter.
+                let cached = self.on_pool(render, encoding).await?;
+                if let Some(c) = &cached {
+                    let _ = guard.insert(c.clone());
+                }
+                Ok(cached.map(|c| c.doc))
+            }
+        }
+    }
+
+    /// Runs `make` and the compression for `encoding` on the blocking pool,
+    /// if a permit is free; the weight is taken once both are done.
+    async fn on_pool(
+        &self,
+        make: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
+        encoding: Encoding,
+    ) -> Result<Option<Cached>, Busy> {
+        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Busy)?;
+        let renderer = self.renderer.clone();
+        let work = move || {
+            // Held until the work is done, even when the client has gone.
+            let _permit = permit;
+            let cached = make(&renderer)?;
+            cached.doc.encoded(encoding);
+            Some(Cached::new(cached.doc, cached.pinned))
+        };
+        web::block(work).await.map_err(|_| Busy)
+    }
+}
