@@ -4,7 +4,10 @@
 //! turns each into a typed [`article::Article`] (with `date`, `html`, `text`
 //! as its pure helpers), `catalog` derives the immutable snapshot of feeds,
 //! `routes` decides which URL serves what, `feed` writes the documents, and
-//! `server` / `build` hand them out.
+//! `server` / `build` hand them out. `live` holds what `serve` publishes
+//! (written by `watch`, read by `server`), `ondemand` renders what a request
+//! selects off the async workers, and `state` keeps what must outlive a
+//! restart in SQLite.
 
 pub mod article;
 pub mod build;
@@ -15,6 +18,7 @@ pub mod config;
 pub mod date;
 pub mod feed;
 pub mod html;
+pub mod live;
 pub mod ondemand;
 pub mod pages;
 pub mod render;

@@ -11,6 +11,8 @@ use refeed::article::{Loader, Status};
 use refeed::catalog::{Catalog, Settings};
 use refeed::cli::{Cli, Command};
 use refeed::config::Config;
+use refeed::live::Live;
+use refeed::ondemand::OnDemand;
 use refeed::server::State;
 use refeed::snapshot::Pipeline;
 
@@ -60,8 +62,14 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let history = refeed::state::History::open(config, chrono::Utc::now());
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
-    let state = web::Data::new(State::new(config, pipeline));
-    let _reloader = refeed::watch::start(config, state.clone()).context("starting the loader")?;
+    let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
+    let forget = ondemand.clone();
+    let live = Arc::new(Live::new(
+        pipeline,
+        vec![Box::new(move |snap| forget.forget_stale(snap))],
+    ));
+    let state = web::Data::new(State::new(config, live.clone(), ondemand));
+    let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;
     // `server::run` prints the URLs to open once the socket is bound.
     actix_web::rt::System::new()

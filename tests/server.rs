@@ -9,6 +9,8 @@ use std::sync::Arc;
 use actix_web::dev::{Service, ServiceResponse};
 use actix_web::http::{Method, StatusCode, header};
 use actix_web::{App, test, web};
+use refeed::live::Live;
+use refeed::ondemand::OnDemand;
 use refeed::server::{State, configure};
 
 use common::{config, examples};
@@ -27,9 +29,12 @@ async fn app_with(
 ) -> impl Service<actix_http::Request, Response = Resp, Error = actix_web::Error> {
     let cfg = config(&examples(), overrides);
     let (pipeline, snap) = common::snapshot(&cfg);
-    let state = web::Data::new(State::new(&cfg, Arc::new(pipeline)));
+    let pipeline = Arc::new(pipeline);
+    let live = Arc::new(Live::new(pipeline.clone(), Vec::new()));
+    let ondemand = Arc::new(OnDemand::new(&cfg, pipeline));
+    let state = web::Data::new(State::new(&cfg, live.clone(), ondemand));
     if loaded {
-        state.publish(snap);
+        live.publish(snap);
     }
     test::init_service(App::new().configure(configure(state))).await
 }

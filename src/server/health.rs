@@ -7,14 +7,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use super::State;
-
-/// Whether the source folder could be read at the last attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SourceHealth {
-    Ok,
-    /// The folder is gone or unreadable; the last snapshot is still served.
-    Unavailable(String),
-}
+use crate::live::SourceHealth;
 
 #[derive(Serialize)]
 struct Health<'a> {
@@ -45,10 +38,10 @@ const MAX_LISTED: usize = 100;
 
 pub fn respond(state: &State) -> HttpResponse {
     let snap = state.current();
-    let source = state.source.load();
-    let source_error = match &**source {
-        super::SourceHealth::Ok => None,
-        super::SourceHealth::Unavailable(why) => Some(why.as_str()),
+    let source = state.live.source_health();
+    let source_error = match &*source {
+        SourceHealth::Ok => None,
+        SourceHealth::Unavailable(why) => Some(why.as_str()),
     };
     let (status, code) = match (&snap, source_error) {
         (None, _) => ("loading", StatusCode::SERVICE_UNAVAILABLE),

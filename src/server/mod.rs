@@ -18,22 +18,19 @@ use actix_service::{ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::{AppConfig, Server, Service, ServiceRequest, ServiceResponse};
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
-use arc_swap::{ArcSwap, ArcSwapOption};
 
 use crate::config::Config;
 use crate::feed::query;
+use crate::live::Live;
 use crate::ondemand::OnDemand;
-use crate::snapshot::{Pipeline, Snapshot};
+use crate::snapshot::Snapshot;
 
-pub use health::SourceHealth;
-
-/// Everything a request handler can see.
+/// Everything a request handler can see: the live state, and the HTTP
+/// policy from the configuration.
 pub struct State {
-    snapshot: ArcSwapOption<Snapshot>,
-    source: ArcSwap<SourceHealth>,
-    pub pipeline: Arc<Pipeline>,
+    live: Arc<Live>,
     /// Query representations and article pages: rendered off the workers.
-    pub ondemand: OnDemand,
+    ondemand: Arc<OnDemand>,
     policy: conditional::Policy,
     limits: query::Limits,
     max_url_bytes: usize,
@@ -42,12 +39,10 @@ pub struct State {
 }
 
 impl State {
-    pub fn new(config: &Config, pipeline: Arc<Pipeline>) -> Self {
+    pub fn new(config: &Config, live: Arc<Live>, ondemand: Arc<OnDemand>) -> Self {
         State {
-            snapshot: ArcSwapOption::empty(),
-            source: ArcSwap::from_pointee(SourceHealth::Ok),
-            ondemand: OnDemand::new(config, pipeline.clone()),
-            pipeline,
+            live,
+            ondemand,
             policy: conditional::Policy {
                 max_age: config.server.max_age,
                 stale_while_revalidate: config.server.stale_while_revalidate,
@@ -63,24 +58,8 @@ impl State {
         }
     }
 
-    pub fn current(&self) -> Option<Arc<Snapshot>> {
-        self.snapshot.load_full()
-    }
-
-    /// Publishes a snapshot: requests that started earlier finish on the
-    /// old one, later ones see the new one, none sees a mix.
-    /// Then the pipeline records what is now served (on the publishing
-    /// thread: never a request's).
-    pub fn publish(&self, snap: Snapshot) -> Arc<Snapshot> {
-        let snap = Arc::new(snap);
-        let prev = self.snapshot.swap(Some(snap.clone()));
-        self.pipeline.published(prev.as_deref(), &snap);
-        self.ondemand.forget_stale(&snap);
-        snap
-    }
-
-    pub fn set_source_health(&self, health: SourceHealth) {
-        self.source.store(Arc::new(health));
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.live.current()
     }
 }
 

@@ -4,26 +4,24 @@
 //! update is ever lost to a race.
 
 use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
-use actix_web::web;
-use notify::RecursiveMode;
-use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
-use notify_debouncer_full::{
-    DebounceEventResult, DebouncedEvent, Debouncer, NoCache, new_debouncer_opt,
-};
-
-use crate::article::FileReport;
 use crate::config::Config;
-use crate::server::{SourceHealth, State};
+use crate::live::{Live, SourceHealth};
 use crate::snapshot::{Change, Snapshot};
 use crate::source::{self, Fingerprint};
 
-type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
+mod batch;
+mod diff;
+mod setup;
+
+use batch::Batch;
+use diff::{changed_before, changes_for, diff};
+use setup::{Settings, Watch, folder_id, watch_tree};
 
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -47,53 +45,6 @@ enum Signal {
     Events(Batch),
     Rescan(&'static str),
     Stop,
-}
-
-/// One debounced batch of file events.
-#[derive(Debug, Default)]
-struct Batch {
-    /// Every path an event named, in order.
-    paths: Vec<PathBuf>,
-    /// Files whose data changed with no close-after-write since: a writer
-    /// still has them open, and what is there may be half of it.
-    writing: HashSet<PathBuf>,
-}
-
-impl Batch {
-    fn of(events: Vec<DebouncedEvent>) -> Batch {
-        let mut batch = Batch::default();
-        for e in events {
-            match e.kind {
-                EventKind::Access(AccessKind::Close(AccessMode::Write)) => {
-                    for p in &e.paths {
-                        batch.writing.remove(p);
-                    }
-                }
-                // Opens and reads, refeed's own included, change nothing.
-                EventKind::Access(_) => continue,
-                EventKind::Create(CreateKind::File)
-                | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Any) => {
-                    batch.writing.extend(e.paths.iter().cloned());
-                }
-                EventKind::Remove(_) | EventKind::Modify(ModifyKind::Name(_)) => {
-                    for p in &e.paths {
-                        batch.writing.remove(p);
-                    }
-                }
-                _ => {}
-            }
-            batch.paths.extend(e.event.paths);
-        }
-        batch
-    }
-
-    fn extend(&mut self, other: Batch) {
-        for p in &other.paths {
-            self.writing.remove(p);
-        }
-        self.paths.extend(other.paths);
-        self.writing.extend(other.writing);
-    }
 }
 
 /// The running reload thread; dropping it stops the thread.
@@ -120,7 +71,7 @@ impl Drop for Reloader {
 
 /// Starts the reload thread: it loads the archive, publishes the first
 /// snapshot, then follows changes until the [`Reloader`] is dropped.
-pub fn start(config: &Config, state: web::Data<State>) -> std::io::Result<Reloader> {
+pub fn start(config: &Config, live: Arc<Live>) -> std::io::Result<Reloader> {
     let (tx, rx) = mpsc::channel();
     let settings = Settings {
         root: config.source_dir.clone(),
@@ -137,7 +88,7 @@ pub fn start(config: &Config, state: web::Data<State>) -> std::io::Result<Reload
     let events = tx.clone();
     let thread = std::thread::Builder::new()
         .name("refeed-reload".into())
-        .spawn(move || Worker::new(settings, state, events).run(rx))?;
+        .spawn(move || Worker::new(settings, live, events).run(rx))?;
     Ok(Reloader {
         tx,
         thread: Some(thread),
@@ -158,89 +109,9 @@ fn forward_sighup(tx: Sender<Signal>) -> std::io::Result<()> {
     Ok(())
 }
 
-struct Settings {
-    root: PathBuf,
-    watch: bool,
-    debounce: Duration,
-    rescan_every: Option<Duration>,
-    links: source::Links,
-}
-
-/// A watch of the source folder, and which folder that was: a deploy may
-/// point the configured path (a link) at another one.
-struct Watch {
-    debouncer: Watcher,
-    root: Option<FolderId>,
-}
-
-/// Device and inode of a folder.
-type FolderId = (u64, u64);
-
-fn folder_id(path: &Path) -> Option<FolderId> {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
-}
-
-impl Settings {
-    fn debouncer(&self, events: &Sender<Signal>) -> Option<Watcher> {
-        let tx = events.clone();
-        let handler = move |result: DebounceEventResult| {
-            let signal = match result {
-                // Lost events (the kernel's queue overflowed): only a
-                // rescan is safe.
-                Ok(events) if events.iter().any(|e| e.need_rescan()) => {
-                    Signal::Rescan("events lost")
-                }
-                Ok(events) => {
-                    let batch = Batch::of(events);
-                    if batch.paths.is_empty() {
-                        return;
-                    }
-                    Signal::Events(batch)
-                }
-                Err(_) => Signal::Rescan("watch error"),
-            };
-            let _ = tx.send(signal);
-        };
-        // No file-id cache: building one stats every file of the archive
-        // before the first load, and refeed matches changes by path anyway.
-        let debouncer = new_debouncer_opt(
-            self.debounce,
-            None,
-            handler,
-            NoCache,
-            notify::Config::default(),
-        );
-        match debouncer {
-            Ok(d) => Some(d),
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot watch; relying on rescans");
-                None
-            }
-        }
-    }
-
-    /// A watch of the whole source folder, sending its events to `events`:
-    /// every folder on its own, new ones added as their events arrive.
-    /// notify's recursive mode stats every file of the tree twice to find
-    /// its folders (a fifth of start-up on 10^5 posts), and gives up on the
-    /// whole tree at the first folder it cannot watch (a `lost+found` only
-    /// root may read).
-    fn watch_with(&self, events: &Sender<Signal>) -> Option<Watch> {
-        let root = folder_id(&self.root);
-        let mut debouncer = self.debouncer(events)?;
-        let fence = source::LinkFence::new(&self.root, self.links).ok()?;
-        let skipped = watch_tree(&mut debouncer, &self.root, &fence);
-        if skipped > 0 {
-            tracing::warn!(skipped, "cannot watch some folders; rescans cover them");
-        }
-        Some(Watch { debouncer, root })
-    }
-}
-
 struct Worker {
     settings: Settings,
-    state: web::Data<State>,
+    live: Arc<Live>,
     events: Sender<Signal>,
     watcher: Option<Watch>,
     source_ok: bool,
@@ -259,10 +130,10 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(settings: Settings, state: web::Data<State>, events: Sender<Signal>) -> Self {
+    fn new(settings: Settings, live: Arc<Live>, events: Sender<Signal>) -> Self {
         Worker {
             settings,
-            state,
+            live,
             events,
             watcher: None,
             source_ok: false,
@@ -369,7 +240,7 @@ impl Worker {
                 .flatten();
             (watcher, SystemTime::now())
         };
-        match self.state.pipeline.initial_then(after_load) {
+        match self.live.pipeline().initial_then(after_load) {
             Ok((snap, (watcher, watched_at))) => {
                 if watcher.is_some() {
                     self.watcher = watcher;
@@ -387,7 +258,7 @@ impl Worker {
                 // `/healthz` says 200 arrives as events, which tell a
                 // finished file from one still being written.
                 self.source_available();
-                self.state.publish(snap);
+                self.live.publish(snap);
             }
             Err(e) => self.source_unavailable(e.to_string()),
         }
@@ -395,7 +266,7 @@ impl Worker {
 
     fn source_available(&mut self) {
         self.source_ok = true;
-        self.state.set_source_health(SourceHealth::Ok);
+        self.live.set_source_health(SourceHealth::Ok);
         if self.settings.watch && self.watcher.is_none() {
             self.watcher = self.settings.watch_with(&self.events);
         }
@@ -431,13 +302,13 @@ impl Worker {
     }
 
     fn source_unavailable(&mut self, why: String) {
-        if self.source_ok || self.state.current().is_none() {
+        if self.source_ok || self.live.current().is_none() {
             tracing::error!(error = %why, "source folder unavailable; serving the last snapshot");
         }
         self.source_ok = false;
         // The watch died with the folder; a new one is set up on return.
         self.watcher = None;
-        self.state.set_source_health(SourceHealth::Unavailable(why));
+        self.live.set_source_health(SourceHealth::Unavailable(why));
     }
 
     /// Files of `batch` still open for writing wait for their writer to
@@ -489,7 +360,7 @@ impl Worker {
     }
 
     fn on_paths(&mut self, paths: Vec<PathBuf>) {
-        let Some(snap) = self.state.current() else {
+        let Some(snap) = self.live.current() else {
             return self.load_initial();
         };
         let root = &self.settings.root;
@@ -525,7 +396,7 @@ impl Worker {
     }
 
     fn rescan(&mut self, why: &'static str) {
-        let Some(snap) = self.state.current() else {
+        let Some(snap) = self.live.current() else {
             return self.load_initial();
         };
         // Watch before listing, so that what changes meanwhile is queued.
@@ -626,7 +497,7 @@ impl Worker {
             // the removals wait for it.
             return self.rescan("source folder changed");
         }
-        let Some(snap) = self.state.current() else {
+        let Some(snap) = self.live.current() else {
             return;
         };
         self.held_since = None;
@@ -670,7 +541,7 @@ impl Worker {
         changes: Vec<Change>,
         why: &'static str,
     ) -> Arc<Snapshot> {
-        let next = self.state.pipeline.apply(snap, changes);
+        let next = self.live.pipeline().apply(snap, changes);
         tracing::info!(
             trigger = why,
             files = next.stats.files,
@@ -681,153 +552,6 @@ impl Worker {
             ms = format!("{:.1}", next.stats.duration.as_secs_f64() * 1000.0),
             "reloaded"
         );
-        self.state.publish(next)
+        self.live.publish(next)
     }
-}
-
-/// Whether a file last changed (data or status) before `t`. File times
-/// come from the kernel's coarse clock, up to a tick behind: a file
-/// changed just after `t` may carry a time just before it.
-fn changed_before(path: &Path, t: SystemTime) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    const CLOCK_TICK: Duration = Duration::from_millis(20);
-    let Ok(m) = std::fs::metadata(path) else {
-        return true;
-    };
-    let changed = Duration::new(
-        m.ctime().max(0) as u64,
-        m.ctime_nsec().clamp(0, 999_999_999) as u32,
-    );
-    let changed = SystemTime::UNIX_EPOCH + changed;
-    let last = m
-        .modified()
-        .map_or(changed, |modified| modified.max(changed));
-    last + CLOCK_TICK < t
-}
-
-/// Changes for the changed paths; `None` when a folder changed, which only
-/// a rescan can resolve.
-fn changes_for(root: &Path, snap: &Snapshot, paths: Vec<PathBuf>) -> Option<Vec<Change>> {
-    let mut changes = Vec::new();
-    let mut seen = HashSet::new();
-    for path in paths {
-        if !seen.insert(path.clone()) {
-            continue;
-        }
-        // A folder, a path that held known files (a folder now gone or
-        // replaced by a file of the same name, even one named like a
-        // post), or a link (which may lead out of the folder, or nowhere):
-        // the walk decides.
-        if path == root || path.is_dir() || held_below(root, snap, &path) || path.is_symlink() {
-            return None;
-        }
-        match source::classify(root, &path) {
-            Some(file) if path.is_file() => changes.push(Change::Write(file)),
-            Some(file) if snap.reports.contains_key(&file.rel) => {
-                changes.push(Change::Remove(file.rel));
-            }
-            Some(_) => {}
-            // Not named like a post, yet reported (a link loop, a folder
-            // that could not be read): the walk decides what it is now.
-            None if reported(root, snap, &path) => return None,
-            None => {}
-        }
-    }
-    Some(changes)
-}
-
-fn reported(root: &Path, snap: &Snapshot, path: &Path) -> bool {
-    source::rel_of(root, path).is_some_and(|rel| snap.reports.contains_key(&*rel))
-}
-
-/// Are there files we know of below `path`, i.e. was it a folder?
-fn held_below(root: &Path, snap: &Snapshot, path: &Path) -> bool {
-    let Some(rel) = source::rel_of(root, path) else {
-        return false;
-    };
-    let prefix: Arc<str> = format!("{rel}/").into();
-    snap.reports
-        .range(prefix.clone()..)
-        .next()
-        .is_some_and(|(k, _)| k.starts_with(&*prefix))
-}
-
-/// A full rescan: files that are new or whose fingerprint changed, and
-/// files that are gone. Paths the walk cannot enter or follow (a folder
-/// without permission, a link loop, a dangling link) are reported as the
-/// first load reports them, and what was loaded from below them is kept:
-/// nothing is known about it, least of all that it was deleted.
-fn diff(
-    root: &Path,
-    snap: &Snapshot,
-    links: source::Links,
-) -> Result<Vec<Change>, source::SourceError> {
-    let (files, errors) = source::discover(root, links)?;
-    let mut changes = Vec::new();
-    let mut present = HashSet::with_capacity(files.len() + errors.len());
-    for file in files {
-        present.insert(file.rel.clone());
-        let unchanged = snap.reports.get(&file.rel).is_some_and(|r| {
-            r.fingerprint.is_some() && r.fingerprint == Fingerprint::of(&file.path)
-        });
-        if !unchanged {
-            changes.push(Change::Write(file));
-        }
-    }
-    let mut blocked = Vec::new();
-    for error in &errors {
-        let Some(file) = source::unreadable(root, error) else {
-            continue;
-        };
-        present.insert(file.rel.clone());
-        // Already reported as unreadable: nothing new to say.
-        let reported = snap
-            .reports
-            .get(&file.rel)
-            .is_some_and(|r| r.article.is_none());
-        if error.hides {
-            blocked.push(format!("{}/", file.rel));
-            if !reported {
-                changes.push(Change::Write(file));
-            }
-        } else if !reported {
-            changes.push(Change::Refused(FileReport::unreadable(root, error.clone())));
-        }
-    }
-    for rel in snap.reports.keys() {
-        let hidden = blocked.iter().any(|b| rel.starts_with(b.as_str()));
-        if !present.contains(&**rel) && !hidden {
-            changes.push(Change::Remove(rel.clone()));
-        }
-    }
-    Ok(changes)
-}
-
-/// Watches `dir` and every folder below it (following the links the walk
-/// follows), each on its own, skipping hidden ones and the ones that cannot
-/// be watched. Returns how many were skipped.
-fn watch_tree(debouncer: &mut Watcher, dir: &Path, fence: &source::LinkFence) -> usize {
-    let mut skipped = 0;
-    // A new folder may itself be a link out of the source folder.
-    if fence.outside(dir).is_some() {
-        return 0;
-    }
-    let folders = walkdir::WalkDir::new(dir)
-        .follow_links(true)
-        .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || (!e.file_name().to_string_lossy().starts_with('.') && fence.refuses(e).is_none())
-        })
-        .filter_map(Result::ok)
-        .filter(|e| e.file_type().is_dir());
-    for folder in folders {
-        if debouncer
-            .watch(folder.path(), RecursiveMode::NonRecursive)
-            .is_err()
-        {
-            skipped += 1;
-        }
-    }
-    skipped
 }
