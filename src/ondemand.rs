@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use actix_web::web;
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use tokio::sync::Semaphore;
@@ -78,13 +78,26 @@ impl Renderer {
         let content = p.content_of(snap, entry);
         let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
         let html = crate::pages::article(p.site(), p.settings(), entry, &content, channel);
-        let doc = Document::new(
-            html.into_bytes(),
-            "text/html; charset=utf-8",
-            entry.article.last_updated(),
-        );
+        let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", {
+            page_modified(snap, entry)
+        });
         doc.after(Earlier::Nothing, Utc::now())
     }
+}
+
+/// When an article page last changed: its post's `updated`, or the time
+/// its file was last loaded when that is later. A page shows the whole
+/// body, so an edit that keeps the dates changes its bytes; a client
+/// validating with `If-Modified-Since` alone must still see it, and the
+/// file's time moves with every edit (a rejected one moves it too, which
+/// costs a client one full answer, never a wrong 304).
+fn page_modified(snap: &Snapshot, entry: &Entry) -> DateTime<Utc> {
+    let updated = entry.article.last_updated();
+    let loaded = snap
+        .reports
+        .get(&entry.article.rel)
+        .and_then(|r| r.fingerprint.as_ref()?.modified);
+    loaded.map_or(updated, |t| updated.max(DateTime::<Utc>::from(t)))
 }
 
 /// RSSHub's `brief`: the description becomes plain text of `n` characters.

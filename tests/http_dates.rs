@@ -241,3 +241,30 @@ fn restart_without_usable_state_never_gives_a_wrong_304() {
     assert!(r.text().contains("Written while the server was down"));
     assert_not_in_future(&r, "site feed");
 }
+
+/// An article page shows the whole body, so an edit that keeps every date
+/// changes its bytes: `Last-Modified` must move with it.
+#[test]
+fn article_page_edit_keeping_dates_moves_last_modified() {
+    let dir = source_copy();
+    let server = Refeed::start(dir.path(), &[]);
+    let page = "/2021/06/10/tech/hello-world/";
+    let before = server.get(page);
+    assert_eq!(before.status, 200, "{page}");
+    let modified = before.header("last-modified").expect("Last-Modified");
+    let r = server.request("GET", page, &[("If-Modified-Since", modified)]);
+    assert_eq!(r.status, 304);
+
+    // A second later, so that the file's time is a later HTTP date.
+    std::thread::sleep(Duration::from_millis(1100));
+    let path = dir.path().join("tech/hello-world.md");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains("updated"), "the edit keeps every date");
+    write_atomically(&path, &format!("{text}\n\nA paragraph added in place.\n"));
+    server.wait_for("the edit on the page", PATIENCE, |s| {
+        s.get(page).text().contains("A paragraph added in place.")
+    });
+    let r = server.request("GET", page, &[("If-Modified-Since", modified)]);
+    assert_eq!(r.status, 200, "If-Modified-Since alone must see the edit");
+    assert_not_in_future(&r, "the page after the edit");
+}
