@@ -130,17 +130,35 @@ pub fn render(
 
 /// At most `max` bytes of `body`, ending at a line break when there is one
 /// in the second half (Markdown blocks and most HTML tags end there), else
-/// at a character boundary; a tag cut in the middle is dropped by the parser.
+/// at a character boundary outside any character reference; a tag cut in
+/// the middle is dropped by the parser.
 pub fn cut(body: &str, max: usize) -> &str {
     if body.len() <= max {
         return body;
     }
     let end = body.floor_char_boundary(max);
-    let end = body[..end]
-        .rfind('\n')
-        .filter(|&i| i >= end / 2)
-        .map_or(end, |i| i + 1);
+    let end = match body[..end].rfind('\n').filter(|&i| i >= end / 2) {
+        Some(i) => i + 1,
+        None => outside_reference(body, end),
+    };
     &body[..end]
+}
+
+/// The longest character reference HTML has (`&CounterClockwiseContourIntegral;`).
+const MAX_REFERENCE: usize = 33;
+
+/// `end`, moved back before a character reference it would cut in two (a
+/// cut `&nbsp;` would show as a stray `&` and `nbs`).
+fn outside_reference(body: &str, end: usize) -> usize {
+    let from = body.floor_char_boundary(end.saturating_sub(MAX_REFERENCE));
+    match body[from..end].rfind('&') {
+        Some(i) => {
+            let rest = &body[from + i + 1..end];
+            let open = rest.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'#');
+            if open { from + i } else { end }
+        }
+        None => end,
+    }
 }
 
 #[cfg(test)]
@@ -153,6 +171,17 @@ mod tests {
         assert_eq!(cut("line one\nline two\n", 12), "line one\n");
         assert_eq!(cut("中文中文", 7), "中文");
         assert_eq!(cut("a\n中文中文中文", 10), "a\n中文");
+    }
+
+    #[test]
+    fn bodies_are_never_cut_inside_a_character_reference() {
+        let body = "&nbsp;".repeat(100);
+        for max in 1..60 {
+            let kept = cut(&body, max);
+            assert!(kept.len().is_multiple_of(6), "{max}: {kept:?}");
+        }
+        assert_eq!(cut("a &amp b c d e", 5), "a ");
+        assert_eq!(cut("x&y; done and more", 12), "x&y; done an");
     }
 
     #[test]

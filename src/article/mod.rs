@@ -343,13 +343,20 @@ impl Loader {
         let body = &text[body_start..];
         let kept = body::cut(body, self.max_body_bytes).len();
         (kept < body.len()).then(|| {
-            let line = 1 + text[..body_start + kept].matches('\n').count();
+            let before = &text[..body_start + kept];
+            let line = 1 + before.matches('\n').count();
+            let column = 1 + before.len() - before.rfind('\n').map_or(0, |i| i + 1);
+            let from = if column == 1 {
+                "from this line on".to_string()
+            } else {
+                format!("from byte {column} of this line on")
+            };
             Message::warning(
                 Some(line),
                 None,
                 format!(
                     "the body is {} bytes, over load.max_body_bytes ({}): \
-                     feeds and pages leave out the rest, from this line on",
+                     feeds and pages leave out the rest, {from}",
                     body.len(),
                     self.max_body_bytes
                 ),
