@@ -383,14 +383,38 @@ impl RawConfig {
 /// The source folder as an absolute path, fixed at start: file events
 /// name absolute paths, which a relative root never matches. Links are not
 /// resolved here, so that a source folder that is a link can be pointed
-/// elsewhere by a deploy and followed by the next rescan.
+/// elsewhere by a deploy and followed by the next rescan. That holds for
+/// links in the working directory too: a relative path is taken against
+/// the logical working directory (`$PWD`, as the shell names it, when it
+/// names the same folder as `.`), not the physical one `getcwd` returns,
+/// so `cd current && refeed --source posts` follows `ln -sfn` swaps of
+/// `current`.
 fn source_dir(raw: &std::path::Path) -> Result<PathBuf, ConfigError> {
-    std::path::absolute(raw).map_err(|e| {
+    let cannot = |e: std::io::Error| {
         invalid(
             "source_dir",
             format!("`{}`: cannot make it absolute: {e}", raw.display()),
         )
-    })
+    };
+    if raw.is_absolute() {
+        return std::path::absolute(raw).map_err(cannot);
+    }
+    let cwd = logical_cwd()
+        .map_or_else(std::env::current_dir, Ok)
+        .map_err(cannot)?;
+    std::path::absolute(cwd.join(raw)).map_err(cannot)
+}
+
+/// `$PWD` when it is absolute and still names the working directory (same
+/// device and inode as `.`); a stale or forged one is ignored.
+fn logical_cwd() -> Option<PathBuf> {
+    use std::os::unix::fs::MetadataExt;
+    let pwd = PathBuf::from(std::env::var_os("PWD")?);
+    if !pwd.is_absolute() {
+        return None;
+    }
+    let (named, here) = (std::fs::metadata(&pwd).ok()?, std::fs::metadata(".").ok()?);
+    ((named.dev(), named.ino()) == (here.dev(), here.ino())).then_some(pwd)
 }
 
 fn site_url(raw: &str) -> Result<url::Url, ConfigError> {

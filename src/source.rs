@@ -230,11 +230,18 @@ pub fn discover(
 /// ones and ones without a post extension. The watcher uses this for
 /// single changed paths so that its rules cannot drift from the walk's.
 pub fn classify(root: &Path, path: &Path) -> Option<SourceFile> {
-    let rel = path.strip_prefix(root).ok()?;
-    if rel.components().any(|c| is_hidden(c.as_os_str())) || !has_post_extension(path) {
+    if hidden(root, path) || !has_post_extension(path) {
         return None;
     }
     source_file(root, path, root.join("_posts").is_dir())
+}
+
+/// Whether `path` is hidden, or below a hidden folder, of `root` (a path
+/// outside `root` counts as hidden: it is never a post either).
+pub fn hidden(root: &Path, path: &Path) -> bool {
+    path.strip_prefix(root).map_or(true, |rel| {
+        rel.components().any(|c| is_hidden(c.as_os_str()))
+    })
 }
 
 /// The [`SourceFile`] a path that the walk could not enter or follow stands
@@ -367,11 +374,15 @@ fn walk_reason(e: &walkdir::Error) -> String {
 /// What a rescan compares to notice a change where no event arrived. The
 /// inode change time moves on changes that keep the size and the
 /// modification time, such as a file made readable again by `chmod`.
+/// Device and inode tell another file at the same path (a release swapped
+/// in by `ln -sfn`) even when it was written in the same clock tick with
+/// the same size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fingerprint {
     pub modified: Option<SystemTime>,
     pub len: u64,
     pub changed: (i64, i64),
+    pub file: (u64, u64),
 }
 
 impl Fingerprint {
@@ -385,6 +396,7 @@ impl Fingerprint {
             modified: m.modified().ok(),
             len: m.len(),
             changed: (m.ctime(), m.ctime_nsec()),
+            file: (m.dev(), m.ino()),
         }
     }
 }
@@ -658,5 +670,32 @@ mod tests {
         assert_eq!(f("_drafts/b.md", true).role, Role::Draft);
         assert_eq!(f("about/index.md", true).role, Role::Page);
         assert_eq!(f("about/index.md", false).role, Role::Post);
+    }
+
+    /// Two releases' `a/p.md`, same size, same times: still two files.
+    #[test]
+    fn a_swapped_tree_with_identical_times_is_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let (one, two) = (dir.path().join("one.md"), dir.path().join("two.md"));
+        std::fs::write(&one, "release 1").unwrap();
+        std::fs::write(&two, "release 2").unwrap();
+        let t = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_600_000_000);
+        for p in [&one, &two] {
+            fs::File::options()
+                .write(true)
+                .open(p)
+                .unwrap()
+                .set_modified(t)
+                .unwrap();
+        }
+        let a = Fingerprint::of(&one).unwrap();
+        // The change time cannot be set; written in the same clock tick,
+        // the two would share it.
+        let b = Fingerprint {
+            changed: a.changed,
+            ..Fingerprint::of(&two).unwrap()
+        };
+        assert_eq!((a.modified, a.len), (b.modified, b.len));
+        assert_ne!(a, b, "another file at the same path is a change");
     }
 }

@@ -1267,3 +1267,90 @@ fn symlinks_out_of_root_are_not_followed() {
         assert!(everywhere(&server, &site, title), "{title}");
     }
 }
+
+/// `rm -rf posts && git clone … posts`: the clone writes into `.git` for a
+/// while before any post is back. That is activity, and the removals wait
+/// for it (finding 4 of the second attack).
+#[test]
+fn deploy_with_a_hidden_folder_never_drops_a_post() {
+    let parent = tempfile::tempdir().unwrap();
+    let env = [
+        ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
+        ("REFEED_FEED__LIMIT", "1000"),
+        ("REFEED_FEED__MAX_LIMIT", "1000"),
+    ];
+    let posts: Vec<usize> = (0..120).collect();
+    let live = parent.path().join("posts");
+    deploy_tree(&live, &posts, "v0");
+    // The clone brings one post more: the deploy is over once it is shown.
+    let cloned: Vec<usize> = (0..=120).collect();
+    let next = parent.path().join("clone");
+    deploy_tree(&next, &cloned, "v1");
+    let server = Refeed::start(&live, &env);
+    let watch = FeedWatch::start(&server.addr);
+    deploy(
+        &server,
+        &watch,
+        "rm -rf + git clone",
+        &posts,
+        &cloned,
+        || {
+            std::fs::remove_dir_all(&live).unwrap();
+            std::fs::create_dir(&live).unwrap();
+            let git = live.join(".git");
+            std::fs::create_dir(&git).unwrap();
+            // Objects arriving over the network: a second and a half of writes
+            // in the hidden folder only, well over the quiet period.
+            for i in 0..15 {
+                std::fs::write(git.join(format!("pack{i}")), vec![b'x'; 100_000]).unwrap();
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            copy_slowly(&next, &live);
+        },
+    );
+    watch.finish(&server);
+    let health = server.health();
+    assert!(
+        !health.to_string().contains(".git"),
+        "hidden files are never reported: {health}"
+    );
+}
+
+/// `cd current && refeed --source posts serve`, then `ln -sfn rel2
+/// current`: the source is `current/posts`, as the shell names it, not the
+/// release it pointed at on start (finding 8 of the second attack).
+#[test]
+fn relative_source_under_a_symlinked_cwd_follows_the_swap() {
+    let parent = tempfile::tempdir().unwrap();
+    for (release, title) in [("rel1", "Release one"), ("rel2", "Release two")] {
+        let posts = parent.path().join(release).join("posts");
+        std::fs::create_dir_all(&posts).unwrap();
+        std::fs::write(posts.join("p.md"), post(title, "2021-07-01", "Tech", "t")).unwrap();
+    }
+    let current = parent.path().join("current");
+    std::os::unix::fs::symlink("rel1", &current).unwrap();
+    let env = [
+        ("REFEED_WATCH__RESCAN_INTERVAL", "0"),
+        ("PWD", current.to_str().unwrap()),
+    ];
+    let server = Launch::in_folder(&current, Some(Path::new("posts")))
+        .env(&env)
+        .start();
+    assert!(everywhere(&server, &documents(&[]), "Release one"));
+    // `ln -sfn`: a new link renamed over the old one.
+    let swap = parent.path().join("current.new");
+    std::os::unix::fs::symlink("rel2", &swap).unwrap();
+    std::fs::rename(&swap, &current).unwrap();
+    server.signal(libc::SIGHUP);
+    server.wait_for("the new release", PATIENCE, |s| {
+        everywhere(s, &documents(&[]), "Release two") && nowhere(s, &documents(&[]), "Release one")
+    });
+    std::fs::remove_dir_all(parent.path().join("rel1")).unwrap();
+    server.signal(libc::SIGHUP);
+    std::thread::sleep(Duration::from_millis(500));
+    server.wait_for("still healthy", PATIENCE, |s| {
+        s.get("/healthz").status == 200
+    });
+    assert_eq!(server.health()["status"], "ok", "{}", server.log_text());
+    assert!(everywhere(&server, &documents(&[]), "Release two"));
+}

@@ -2,7 +2,7 @@
 //! still has open.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use notify::event::{AccessKind, AccessMode, CreateKind, EventKind, ModifyKind};
 use notify_debouncer_full::DebouncedEvent;
@@ -10,15 +10,19 @@ use notify_debouncer_full::DebouncedEvent;
 /// One debounced batch of file events.
 #[derive(Debug, Default)]
 pub(super) struct Batch {
-    /// Every path an event named, in order.
+    /// Every path an event named, in order, but hidden ones.
     pub(super) paths: Vec<PathBuf>,
+    /// Hidden paths an event named (`.git/…`, an rsync temporary file):
+    /// never posts, so never changes, but activity all the same: a deploy
+    /// is under way and held removals keep waiting.
+    pub(super) hidden: Vec<PathBuf>,
     /// Files whose data changed with no close-after-write since: a writer
     /// still has them open, and what is there may be half of it.
     pub(super) writing: HashSet<PathBuf>,
 }
 
 impl Batch {
-    pub(super) fn of(events: Vec<DebouncedEvent>) -> Batch {
+    pub(super) fn of(root: &Path, events: Vec<DebouncedEvent>) -> Batch {
         let mut batch = Batch::default();
         for e in events {
             match e.kind {
@@ -40,9 +44,21 @@ impl Batch {
                 }
                 _ => {}
             }
-            batch.paths.extend(e.event.paths);
+            for p in e.event.paths {
+                if crate::source::hidden(root, &p) {
+                    batch.writing.remove(&p);
+                    batch.hidden.push(p);
+                } else {
+                    batch.paths.push(p);
+                }
+            }
         }
         batch
+    }
+
+    /// Whether the batch names any path at all, hidden ones included.
+    pub(super) fn is_empty(&self) -> bool {
+        self.paths.is_empty() && self.hidden.is_empty()
     }
 
     pub(super) fn extend(&mut self, other: Batch) {
@@ -50,6 +66,7 @@ impl Batch {
             self.writing.remove(p);
         }
         self.paths.extend(other.paths);
+        self.hidden.extend(other.hidden);
         self.writing.extend(other.writing);
     }
 }

@@ -181,6 +181,9 @@ impl Worker {
                             Signal::Stop => return,
                         }
                     }
+                    // Hidden paths only count as activity (above); their
+                    // new folders are watched so that it keeps counting.
+                    self.watch_new_folders(&std::mem::take(&mut batch.hidden));
                     match rescan {
                         Some(why) => {
                             self.defer_writing(&mut batch);
@@ -286,8 +289,9 @@ impl Worker {
 
     /// A folder that is back, or new, is likely still being filled
     /// (`mkdir posts && cp -r new/. posts/`): the removals held so far get
-    /// a full hold from now on.
+    /// a full hold from now on, and wait for it to be quiet from now on.
     fn refill_begins(&mut self) {
+        self.last_change = Instant::now();
         if self.held_since.is_some() {
             self.held_since = Some(Instant::now());
         }
@@ -384,7 +388,7 @@ impl Worker {
 
     /// Folder by folder, new folders are not watched by themselves.
     fn watch_new_folders(&mut self, paths: &[PathBuf]) {
-        let Some(watch) = self.watcher.as_mut() else {
+        let Some(watch) = self.watcher.as_mut().filter(|_| !paths.is_empty()) else {
             return;
         };
         let Ok(fence) = source::LinkFence::new(&self.settings.root, self.settings.links) else {

@@ -40,6 +40,7 @@ pub(super) fn folder_id(path: &Path) -> Option<FolderId> {
 impl Settings {
     pub(super) fn debouncer(&self, events: &Sender<Signal>) -> Option<Watcher> {
         let tx = events.clone();
+        let root = self.root.clone();
         let handler = move |result: DebounceEventResult| {
             let signal = match result {
                 // Lost events (the kernel's queue overflowed): only a
@@ -48,8 +49,8 @@ impl Settings {
                     Signal::Rescan("events lost")
                 }
                 Ok(events) => {
-                    let batch = Batch::of(events);
-                    if batch.paths.is_empty() {
+                    let batch = Batch::of(&root, events);
+                    if batch.is_empty() {
                         return;
                     }
                     Signal::Events(batch)
@@ -95,8 +96,11 @@ impl Settings {
 }
 
 /// Watches `dir` and every folder below it (following the links the walk
-/// follows), each on its own, skipping hidden ones and the ones that cannot
-/// be watched. Returns how many were skipped.
+/// follows), each on its own, skipping the ones that cannot be watched.
+/// Returns how many were skipped. Hidden folders are watched too, though
+/// nothing in them is ever loaded: a deploy writing into `.git` is activity
+/// that must hold removals (a git repository adds a few hundred watches at
+/// most, `.git/objects` having 256 fan-out folders).
 pub(super) fn watch_tree(debouncer: &mut Watcher, dir: &Path, fence: &source::LinkFence) -> usize {
     let mut skipped = 0;
     // A new folder may itself be a link out of the source folder.
@@ -106,10 +110,7 @@ pub(super) fn watch_tree(debouncer: &mut Watcher, dir: &Path, fence: &source::Li
     let folders = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .into_iter()
-        .filter_entry(|e| {
-            e.depth() == 0
-                || (!e.file_name().to_string_lossy().starts_with('.') && fence.refuses(e).is_none())
-        })
+        .filter_entry(|e| e.depth() == 0 || fence.refuses(e).is_none())
         .filter_map(Result::ok)
         .filter(|e| e.file_type().is_dir());
     for folder in folders {
