@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use actix_codec::{AsyncRead, AsyncWrite, ReadBuf};
 use actix_web::rt::net::TcpStream;
-use actix_web::rt::time::{Sleep, sleep};
+use actix_web::rt::time::{Instant, Sleep, sleep_until};
 
 use super::peers::Admitted;
 
@@ -34,11 +34,47 @@ pub struct Deadlines {
     write_limit: Duration,
     /// Running from the first byte of a request until the first byte of
     /// its response.
-    deadline: Option<Pin<Box<Sleep>>>,
+    deadline: Timer,
     /// Running from a write the socket could not take until one it did.
-    stall: Option<Pin<Box<Sleep>>>,
+    stall: Timer,
     /// The connection's place among its address's; freed with it.
     _place: Admitted,
+}
+
+/// A timer armed and disarmed many times over a connection's life: its
+/// registration is made once and moved on re-arming, since most responses
+/// arm and disarm both (a head read, a write that waits for the socket).
+#[derive(Default)]
+struct Timer {
+    sleep: Option<Pin<Box<Sleep>>>,
+    armed: bool,
+}
+
+impl Timer {
+    fn arm(&mut self, after: Duration, cx: &mut Context<'_>) {
+        let at = Instant::now() + after;
+        let sleep = match &mut self.sleep {
+            Some(s) => {
+                s.as_mut().reset(at);
+                s
+            }
+            None => self.sleep.insert(Box::pin(sleep_until(at))),
+        };
+        let _ = sleep.as_mut().poll(cx);
+        self.armed = true;
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+
+    fn passed(&mut self, cx: &mut Context<'_>) -> bool {
+        self.armed
+            && self
+                .sleep
+                .as_mut()
+                .is_some_and(|s| s.as_mut().poll(cx).is_ready())
+    }
 }
 
 impl Deadlines {
@@ -47,8 +83,8 @@ impl Deadlines {
             io,
             limit,
             write_limit,
-            deadline: None,
-            stall: None,
+            deadline: Timer::default(),
+            stall: Timer::default(),
             _place: place,
         }
     }
@@ -56,7 +92,8 @@ impl Deadlines {
     /// Either deadline passed; reads check both.
     fn expired(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
         self.stalled(cx).or_else(|| {
-            passed(&mut self.deadline, cx)
+            self.deadline
+                .passed(cx)
                 .then(|| timed_out("request head not complete within client_request_timeout"))
         })
     }
@@ -64,30 +101,23 @@ impl Deadlines {
     /// The write deadline passed; writes check only this one, since a
     /// response that starts late has still started.
     fn stalled(&mut self, cx: &mut Context<'_>) -> Option<io::Error> {
-        passed(&mut self.stall, cx).then(|| timed_out("response not read within write_timeout"))
+        self.stall
+            .passed(cx)
+            .then(|| timed_out("response not read within write_timeout"))
     }
 
     fn wrote(&mut self, cx: &mut Context<'_>, result: &Poll<io::Result<usize>>) {
         match result {
             Poll::Ready(Ok(n)) if *n > 0 => {
-                self.deadline = None;
-                self.stall = None;
+                self.deadline.disarm();
+                self.stall.disarm();
             }
-            Poll::Pending if self.stall.is_none() => {
-                let mut stall = Box::pin(sleep(self.write_limit));
-                // Registers the waker, as for the head deadline.
-                let _ = stall.as_mut().poll(cx);
-                self.stall = Some(stall);
-            }
+            // Arming polls the timer once, which registers the waker, as
+            // for the head deadline.
+            Poll::Pending if !self.stall.armed => self.stall.arm(self.write_limit, cx),
             _ => {}
         }
     }
-}
-
-fn passed(deadline: &mut Option<Pin<Box<Sleep>>>, cx: &mut Context<'_>) -> bool {
-    deadline
-        .as_mut()
-        .is_some_and(|d| d.as_mut().poll(cx).is_ready())
 }
 
 fn timed_out(why: &'static str) -> io::Error {
@@ -108,13 +138,11 @@ impl AsyncRead for Deadlines {
         let result = Pin::new(&mut this.io).poll_read(cx, buf);
         if let Poll::Ready(Ok(())) = result
             && buf.filled().len() > before
-            && this.deadline.is_none()
+            && !this.deadline.armed
         {
-            let mut deadline = Box::pin(sleep(this.limit));
-            // Registers the waker: the connection is polled again when the
-            // deadline passes, even if the client sends nothing more.
-            let _ = deadline.as_mut().poll(cx);
-            this.deadline = Some(deadline);
+            // Arming registers the waker: the connection is polled again
+            // when the deadline passes, even if the client sends nothing.
+            this.deadline.arm(this.limit, cx);
         }
         result
     }
