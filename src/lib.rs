@@ -2,12 +2,15 @@
 //!
 //! The modules follow the data: `source` finds and reads files, `article`
 //! turns each into a typed [`article::Article`] (with `date`, `html`, `text`
-//! as its pure helpers), `catalog` derives the immutable snapshot of feeds,
-//! `routes` decides which URL serves what, `feed` writes the documents, and
-//! `server` / `build` hand them out. `live` holds what `serve` publishes
-//! (written by `watch`, read by `server`), `ondemand` renders what a request
-//! selects off the async workers, and `state` keeps what must outlive a
-//! restart in SQLite.
+//! as its pure helpers), `catalog` decides which articles each feed holds,
+//! `routes` decides which URL serves what, `feed` and `pages` write the
+//! documents and `render` keeps their bytes and validators; `snapshot` runs
+//! that pipeline into one immutable [`snapshot::Snapshot`], and `server` /
+//! `build` hand it out. `live` holds what `serve` publishes (written by
+//! `watch`, read by `server`), `ondemand` renders what a request selects off
+//! the async workers, and `state` keeps what must outlive a restart in
+//! SQLite. `config` and `cli` resolve settings once; `check` reports a load.
+//! `ARCHITECTURE.md` has the whole map.
 
 pub mod article;
 pub mod build;

@@ -9,7 +9,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use crate::article::Content;
 use crate::catalog::{Entry, FeedKey, Settings};
 use crate::feed::{Channel, Format, Site, layout};
-use crate::snapshot::FeedDocs;
 use crate::text::escape_html as esc;
 
 const STYLE: &str = "body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}\
@@ -57,22 +56,31 @@ fn date(d: DateTime<Utc>) -> String {
     d.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// What the index shows of one feed: its channel (title, key, URLs), how
+/// many articles it holds and when it last changed.
+#[derive(Debug, Clone, Copy)]
+pub struct FeedSummary<'a> {
+    pub channel: &'a Channel,
+    pub count: usize,
+    pub updated: DateTime<Utc>,
+}
+
 /// The index: the site feed, the category tree with counts and last
 /// update, and the tags. `feeds` is in key order, which puts every
 /// category right after its parent.
-pub fn index<'a>(site: &Site, feeds: impl Iterator<Item = &'a FeedDocs>) -> String {
-    let feeds: Vec<&FeedDocs> = feeds.collect();
+pub fn index<'a>(site: &Site, feeds: impl IntoIterator<Item = FeedSummary<'a>>) -> String {
+    let feeds: Vec<FeedSummary> = feeds.into_iter().collect();
     let mut out = String::new();
     head(&mut out, &site.title, &site.language);
     if let Some(site_feed) = feeds.iter().find(|f| f.channel.key == FeedKey::Site) {
-        autodiscovery(&mut out, &site_feed.channel);
+        autodiscovery(&mut out, site_feed.channel);
     }
     let _ = write!(out, "</head>\n<body>\n<h1>{}</h1>\n", esc(&site.title));
     if !site.description.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", esc(&site.description));
     }
     out.push_str("<h2>All articles</h2>\n<ul>\n");
-    let (cats, tags): (Vec<&FeedDocs>, Vec<&FeedDocs>) = feeds
+    let (cats, tags): (Vec<&FeedSummary>, Vec<&FeedSummary>) = feeds
         .iter()
         .filter(|f| f.channel.key != FeedKey::Site)
         .partition(|f| matches!(f.channel.key, FeedKey::Category(_)));
@@ -91,7 +99,7 @@ pub fn index<'a>(site: &Site, feeds: impl Iterator<Item = &'a FeedDocs>) -> Stri
     out
 }
 
-fn feed_line(out: &mut String, f: &FeedDocs, name: &str) {
+fn feed_line(out: &mut String, f: &FeedSummary, name: &str) {
     let _ = write!(
         out,
         "<li>{} <small>({} articles, updated {})</small>",
@@ -99,13 +107,13 @@ fn feed_line(out: &mut String, f: &FeedDocs, name: &str) {
         f.count,
         date(f.updated)
     );
-    feed_links(out, &f.channel);
+    feed_links(out, f.channel);
     out.push_str("</li>\n");
 }
 
 /// Nested lists from depth changes: open a list when going deeper, close
 /// lists when coming back up.
-fn category_tree(out: &mut String, cats: &[&FeedDocs]) {
+fn category_tree(out: &mut String, cats: &[&FeedSummary]) {
     let mut depth = 0;
     for f in cats {
         let FeedKey::Category(path) = &f.channel.key else {

@@ -18,6 +18,7 @@ use crate::catalog::{Catalog, Entry, FeedKey, Plan, Settings, Touched};
 use crate::config::Config;
 use crate::feed::{self, Channel, Format, Item, Site, layout};
 use crate::html::{Cleaner, HtmlError};
+use crate::pages::FeedSummary;
 use crate::render::{Document, Earlier};
 use crate::routes::{Articles, FeedRoutes, Routes};
 use crate::source::{self, SourceError, SourceFile};
@@ -49,6 +50,15 @@ impl std::fmt::Debug for FeedDocs {
 impl FeedDocs {
     pub fn doc(&self, format: Format) -> &Arc<Document> {
         &self.docs[format as usize]
+    }
+
+    /// What the index page shows of this feed.
+    pub fn summary(&self) -> FeedSummary<'_> {
+        FeedSummary {
+            channel: &self.channel,
+            count: self.count,
+            updated: self.updated,
+        }
     }
 }
 
@@ -588,7 +598,7 @@ impl Pipeline {
     }
 
     fn index(&self, snap: &Snapshot) -> Document {
-        let html = crate::pages::index(&self.site, snap.feeds.values().map(|f| &**f));
+        let html = crate::pages::index(&self.site, snap.feeds.values().map(|f| f.summary()));
         let updated = self.newest_update(snap);
         Document::new(html.into_bytes(), "text/html; charset=utf-8", updated)
     }

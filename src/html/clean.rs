@@ -19,6 +19,7 @@ use lol_html::html_content::{ContentType, Element};
 use lol_html::{ElementContentHandlers, RewriteStrSettings, Selector};
 use url::Url;
 
+use super::elements::DROPPED_WITH_CONTENT;
 use super::urls::{UrlKind, resolve, resolve_srcset};
 use super::{HtmlError, nesting, runs};
 use crate::text;
@@ -34,13 +35,6 @@ const ALLOWED_TAGS: &[&str] = &[
     "picture", "pre", "q", "rp", "rt", "ruby", "s", "samp", "section", "small", "source", "span",
     "strike", "strong", "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead",
     "time", "tr", "track", "tt", "u", "ul", "var", "video", "wbr",
-];
-
-/// Elements dropped together with everything inside them. Any other element
-/// not allowed is unwrapped: its text stays.
-const DROPPED_WITH_CONTENT: &[&str] = &[
-    "applet", "embed", "frame", "frameset", "head", "iframe", "math", "noembed", "noframes",
-    "noscript", "object", "script", "select", "style", "svg", "template", "textarea", "title",
 ];
 
 const GENERIC_ATTRIBUTES: &[&str] = &["title", "lang", "dir"];
@@ -358,6 +352,7 @@ fn sanitizer(base: Url) -> Builder<'static> {
     let mut builder = Builder::default();
     builder
         .tags(ALLOWED_TAGS.iter().copied().collect())
+        // Any other element not allowed is unwrapped: its text stays.
         .clean_content_tags(DROPPED_WITH_CONTENT.iter().copied().collect())
         .tag_attributes(tag_attributes())
         .tag_attribute_values(HashMap::new())

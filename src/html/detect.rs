@@ -1,52 +1,16 @@
 //! Is a post body HTML or Markdown?
 
+use super::elements;
+
 /// Tags that make a body an HTML document whatever follows.
 const DOCUMENT_TAGS: &[&str] = &["!doctype", "html", "head", "body"];
 
-/// Tags an HTML body (an RSS item's content) typically starts with: block-level
-/// elements, plus the media and line-break elements that feed items open with.
-const HTML_OPENERS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "audio",
-    "blockquote",
-    "br",
-    "center",
-    "details",
-    "dialog",
-    "div",
-    "dl",
-    "fieldset",
-    "figure",
-    "footer",
-    "form",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "iframe",
-    "img",
-    "link",
-    "main",
-    "meta",
-    "nav",
-    "noscript",
-    "ol",
-    "p",
-    "picture",
-    "pre",
-    "script",
-    "section",
-    "style",
-    "table",
-    "ul",
-    "video",
+/// Tags an HTML body (an RSS item's content) typically starts with besides
+/// the [block-level elements](elements::BLOCKS): the media and line-break
+/// elements, forms and head elements that feed items open with.
+const OTHER_HTML_OPENERS: &[&str] = &[
+    "audio", "dialog", "fieldset", "form", "iframe", "img", "link", "meta", "noscript", "picture",
+    "script", "style", "video",
 ];
 
 /// Elements whose content is not markup, so their lines say nothing about Markdown.
@@ -86,7 +50,8 @@ pub fn looks_like_html(body: &str) -> bool {
     if DOCUMENT_TAGS.contains(&tag.as_str()) {
         return true;
     }
-    HTML_OPENERS.contains(&tag.as_str()) && !has_markdown_structure(body)
+    (elements::BLOCKS.contains(&tag.as_str()) || OTHER_HTML_OPENERS.contains(&tag.as_str()))
+        && !has_markdown_structure(body)
 }
 
 fn skip_blanks_and_comments(mut s: &str) -> &str {

@@ -1,17 +1,56 @@
 //! Markdown bodies to HTML, the way a Hexo site would render them.
 
-use pulldown_cmark::{Event, Options, Parser, html};
+use pulldown_cmark::{Event, Options, Parser, Tag, html};
 
-use super::tags::expand_tag_plugins;
+use super::tags::{self, CodeRange};
 
 /// GitHub-flavoured extensions Hexo's renderers offer, plus `$…$` math, so
 /// TeX keeps its underscores instead of turning into emphasis.
-pub(crate) fn markdown_options() -> Options {
+fn markdown_options() -> Options {
     Options::ENABLE_TABLES
         | Options::ENABLE_STRIKETHROUGH
         | Options::ENABLE_TASKLISTS
         | Options::ENABLE_FOOTNOTES
         | Options::ENABLE_MATH
+}
+
+/// Expands tag plugins in a Markdown body, leaving code untouched.
+pub fn expand_tag_plugins(src: &str) -> String {
+    if !tags::has_template_syntax(src) {
+        return src.to_owned();
+    }
+    tags::expand(src, code_ranges(src))
+}
+
+/// Source ranges Hexo leaves alone, in order and without overlap: code
+/// blocks, math and (marked `inline`) code spans.
+fn code_ranges(src: &str) -> Vec<CodeRange> {
+    let mut ranges: Vec<CodeRange> = Parser::new_ext(src, markdown_options())
+        .into_offset_iter()
+        .filter_map(|(event, range)| match event {
+            Event::Start(Tag::CodeBlock(_)) | Event::InlineMath(_) | Event::DisplayMath(_) => {
+                Some(CodeRange {
+                    range,
+                    inline: false,
+                })
+            }
+            Event::Code(_) => Some(CodeRange {
+                range,
+                inline: true,
+            }),
+            _ => None,
+        })
+        .collect();
+    ranges.sort_by_key(|c| c.range.start);
+    let mut last_end = 0;
+    ranges.retain(|CodeRange { range, .. }| {
+        let keep = range.start >= last_end && range.start < range.end;
+        if keep {
+            last_end = range.end;
+        }
+        keep
+    });
+    ranges
 }
 
 /// Renders a Markdown body (CommonMark + tables, strikethrough, task lists,
@@ -83,6 +122,47 @@ mod tests {
         assert_eq!(
             markdown_to_html("$a_1 + b_2$"),
             "<p><span class=\"math math-inline\">a_1 + b_2</span></p>\n"
+        );
+    }
+
+    fn x(src: &str) -> String {
+        expand_tag_plugins(src)
+    }
+
+    #[test]
+    fn code_is_left_alone() {
+        let fenced = "```\n{% blockquote %}\nx\n{% endblockquote %}\n```\n";
+        assert_eq!(x(fenced), fenced);
+        let indented = "para\n\n    {% youtube x %}\n\nafter {% youtube y %}";
+        assert!(x(indented).starts_with("para\n\n    {% youtube x %}\n\nafter <a"));
+        assert_eq!(
+            x("use `{% post_link slug %}` here"),
+            "use `{% post_link slug %}` here"
+        );
+        assert_eq!(x("$\\frac{{a}}{b}$ ok"), "$\\frac{{a}}{b}$ ok");
+    }
+
+    #[test]
+    fn inline_code_unwraps_raw_markers() {
+        assert_eq!(
+            x("`{% raw %}{% post_link slug %}{% endraw %}`."),
+            "`{% post_link slug %}`."
+        );
+        // Fuzzing: in `{%}` the closing `%}` overlaps the opening `{%`.
+        assert_eq!(x("`{%}`"), "`{%}`");
+        assert_eq!(x("`{%} {% raw %}`"), "`{%} `");
+        // A long run of openings without a close stays linear.
+        let code = format!("`{}`", "{%".repeat(200_000));
+        let started = std::time::Instant::now();
+        assert_eq!(x(&code), code);
+        assert!(started.elapsed().as_secs() < 5);
+    }
+
+    #[test]
+    fn nunjucks_output_is_kept_in_code() {
+        assert_eq!(
+            x("`{{ x }}` and\n\n```\n{{ y }}\n```\n"),
+            "`{{ x }}` and\n\n```\n{{ y }}\n```\n"
         );
     }
 }

@@ -13,6 +13,7 @@
 
 mod clean;
 mod detect;
+mod elements;
 mod markdown;
 mod more;
 mod nesting;
@@ -23,10 +24,10 @@ mod urls;
 
 pub use clean::{Cleaner, DEFAULT_MAX_BODY_BYTES};
 pub use detect::looks_like_html;
-pub use markdown::markdown_to_html;
+pub use markdown::{expand_tag_plugins, markdown_to_html};
 pub use more::split_more;
 pub use summary::{plain_text, summarize};
-pub use tags::{expand_tag_plugins, expand_tag_plugins_html};
+pub use tags::expand_tag_plugins_html;
 
 /// Configuration errors, reported once at start-up.
 #[derive(Debug, thiserror::Error)]

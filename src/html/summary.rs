@@ -12,68 +12,27 @@ use std::sync::OnceLock;
 
 use ammonia::Builder;
 
+use super::elements::{BLOCK_PARTS, BLOCKS, DROPPED_WITH_CONTENT};
 use super::{nesting, runs};
 use crate::text;
 
-/// Elements whose boundaries separate words.
-const BLOCK_TAGS: &[&str] = &[
-    "address",
-    "article",
-    "aside",
-    "blockquote",
-    "br",
-    "caption",
-    "center",
-    "dd",
-    "details",
-    "div",
-    "dl",
-    "dt",
-    "figcaption",
-    "figure",
-    "footer",
-    "h1",
-    "h2",
-    "h3",
-    "h4",
-    "h5",
-    "h6",
-    "header",
-    "hgroup",
-    "hr",
-    "li",
-    "main",
-    "nav",
-    "ol",
-    "p",
-    "pre",
-    "section",
-    "summary",
-    "table",
-    "tbody",
-    "td",
-    "tfoot",
-    "th",
-    "thead",
-    "tr",
-    "ul",
-];
-
-/// Content that is not prose: code, embeds, and ruby annotations (which would
-/// otherwise be glued to the base text).
-const SKIPPED_WITH_CONTENT: &[&str] = &[
-    "applet", "audio", "embed", "frame", "frameset", "head", "iframe", "math", "noembed",
-    "noframes", "noscript", "object", "rp", "rt", "script", "select", "style", "svg", "template",
-    "textarea", "title", "video",
-];
+/// Content that is not prose besides what the cleaner drops: media, and ruby
+/// annotations (which would otherwise be glued to the base text).
+const ALSO_SKIPPED_WITH_CONTENT: &[&str] = &["audio", "rp", "rt", "video"];
 
 fn text_extractor() -> &'static Builder<'static> {
     static EXTRACTOR: OnceLock<Builder<'static>> = OnceLock::new();
     EXTRACTOR.get_or_init(|| {
         let mut builder = Builder::empty();
         builder
-            .tags(BLOCK_TAGS.iter().copied().collect())
-            .clean_content_tags(SKIPPED_WITH_CONTENT.iter().copied().collect())
+            .tags(BLOCKS.iter().chain(BLOCK_PARTS).copied().collect())
+            .clean_content_tags(
+                DROPPED_WITH_CONTENT
+                    .iter()
+                    .chain(ALSO_SKIPPED_WITH_CONTENT)
+                    .copied()
+                    .collect(),
+            )
             .link_rel(None)
             .strip_comments(true);
         builder
