@@ -391,7 +391,11 @@ impl Pipeline {
                     // report remembers how the last good version opened.
                     let mut report =
                         FileReport::rejected(&file, rejected.messages, rejected.fingerprint);
-                    report.opening = prev.reports.get(&key).map(|r| r.opening).unwrap_or_default();
+                    report.opening = prev
+                        .reports
+                        .get(&key)
+                        .map(|r| r.opening)
+                        .unwrap_or_default();
                     reports.insert(key, Arc::new(report));
                 }
             }

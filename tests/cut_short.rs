@@ -34,9 +34,7 @@ fn write_tree(dir: &Path, n: usize, mark: &str) {
         let path = dir.join(format!("s{}/post-{i:03}.md", i % 4));
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         let date = format!("2021-01-01 {:02}:{:02}:00", i / 60 % 24, i % 60);
-        let text = format!(
-            "---\ntitle: Post {i}\ndate: {date}\n---\n\n{filler}\n\n{mark}\n"
-        );
+        let text = format!("---\ntitle: Post {i}\ndate: {date}\n---\n\n{filler}\n\n{mark}\n");
         std::fs::write(path, text).unwrap();
     }
 }
@@ -113,9 +111,11 @@ fn deploy_never_leaves_a_post_stuck() {
             .status()
             .unwrap();
         assert!(status.success());
-        server.wait_for(&format!("round {round}: every post in {mark}"), PATIENCE, |s| {
-            rejected_count(s) == 0 && pages_without(s, &paths, &mark).is_empty()
-        });
+        server.wait_for(
+            &format!("round {round}: every post in {mark}"),
+            PATIENCE,
+            |s| rejected_count(s) == 0 && pages_without(s, &paths, &mark).is_empty(),
+        );
         assert_eq!(
             article_paths(&server).len(),
             POSTS,
@@ -131,12 +131,16 @@ fn deploy_never_leaves_a_post_stuck() {
 /// keeps its last good version: title, body and place in the feeds.
 #[test]
 fn truncated_to_its_first_bytes_keeps_last_good_version() {
-    let dir = common::tree(&[("other.md", "---\ntitle: Other\ndate: 2020-01-01\n---\n\nOther body.\n")]);
+    let dir = common::tree(&[(
+        "other.md",
+        "---\ntitle: Other\ndate: 2020-01-01\n---\n\nOther body.\n",
+    )]);
     let env = [("REFEED_WATCH__RESCAN_INTERVAL", "0")];
     let server = Refeed::start(dir.path(), &env);
     let rel = "merge.md";
     let path = dir.path().join(rel);
-    let good = "---\ntitle: Merge Good\ndate: 2021-07-01 09:00:00\n---\n\nThe good body of merge.\n";
+    let good =
+        "---\ntitle: Merge Good\ndate: 2021-07-01 09:00:00\n---\n\nThe good body of merge.\n";
     let restore = || {
         std::fs::write(&path, good).unwrap();
         server.wait_for("the good version", PATIENCE, |s| {
@@ -170,7 +174,81 @@ fn truncated_to_its_first_bytes_keeps_last_good_version() {
     let emptied = "---\ntitle: Merge Good\ndate: 2021-07-01 09:00:00\n---\n\n<!-- empty -->\n";
     std::fs::write(&path, emptied).unwrap();
     server.wait_for("the emptied body", PATIENCE, |s| {
-        !s.get("/feed.json").text().contains("The good body of merge.")
+        !s.get("/feed.json")
+            .text()
+            .contains("The good body of merge.")
     });
     assert!(rejected_reason(&server, rel).is_none());
+}
+
+/// A file read while it is being written, and finished while the rest of
+/// the change is still loading, is reported with the fingerprint of what
+/// was read: a rescan compares fingerprints, and must see that the file
+/// changed since. (48547a4 took the fingerprint with a later `stat`, after
+/// the whole change was read, so the report claimed to describe the
+/// finished file and no rescan read it again.)
+#[test]
+fn a_file_read_while_being_written_is_read_again_by_a_rescan() {
+    use refeed::snapshot::Change;
+    use refeed::source::{Fingerprint, classify};
+    const OTHERS: usize = 500;
+    let dir = tempfile::tempdir().unwrap();
+    let filler = "中文測試的正文，一段又一段。".repeat(200);
+    let whole = format!("---\ntitle: Half\ndate: 2021-01-01\n---\n\n{filler}\n");
+    let cut = (whole.len() / 2..)
+        .find(|&i| !whole.is_char_boundary(i))
+        .unwrap();
+    let half = &whole.as_bytes()[..cut];
+    assert!(std::str::from_utf8(half).is_err(), "cut inside a character");
+    let x = dir.path().join("a-half.md");
+    std::fs::write(&x, "---\ntitle: Half\ndate: 2021-01-01\n---\n\nFirst.\n").unwrap();
+    let others: Vec<_> = (0..OTHERS)
+        .map(|i| {
+            let p = dir.path().join(format!("b/{i:04}.md"));
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            let fm: String = (0..40).map(|k| format!("key{k}: value {k}\n")).collect();
+            std::fs::write(
+                &p,
+                format!("---\ntitle: P{i}\ndate: 2021-01-01\n{fm}---\n\n{filler}\n"),
+            )
+            .unwrap();
+            p
+        })
+        .collect();
+    let config = common::config(dir.path(), &[]);
+    let (pipeline, snap) = common::snapshot(&config);
+    std::fs::write(&x, half).unwrap();
+    let mut changes = vec![Change::Write(classify(dir.path(), &x).unwrap())];
+    changes.extend(
+        others
+            .iter()
+            .map(|p| Change::Write(classify(dir.path(), p).unwrap())),
+    );
+    // The writer finishes the file soon after the change starts loading,
+    // long before the thousands of other files are read.
+    let writer = {
+        let (x, whole) = (x.clone(), whole.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            std::fs::write(&x, whole).unwrap();
+        })
+    };
+    let started = std::time::Instant::now();
+    let next = pipeline.apply(&snap, changes);
+    let took = started.elapsed();
+    writer.join().unwrap();
+    let report = next.reports.get("a-half.md").unwrap();
+    // Read first, while half written (the scenario itself, not the fix).
+    assert!(report.looks_cut(), "{:?} (took {took:?})", report.messages);
+    assert_ne!(
+        report.fingerprint,
+        Fingerprint::of(&x),
+        "rejected as cut, yet described as the finished file (load took {took:?})"
+    );
+    // The next change reads the finished file.
+    let again = pipeline.apply(
+        &next,
+        vec![Change::Write(classify(dir.path(), &x).unwrap())],
+    );
+    assert!(again.reports.get("a-half.md").unwrap().article.is_some());
 }

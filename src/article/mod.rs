@@ -444,10 +444,7 @@ pub fn cut_message(why: &str) -> Message {
     Message::error(
         None,
         None,
-        format!(
-            "{}{why}; the last good version is kept",
-            source::CUT_SHORT
-        ),
+        format!("{}{why}; the last good version is kept", source::CUT_SHORT),
     )
 }
 

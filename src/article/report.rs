@@ -7,8 +7,8 @@ use std::sync::Arc;
 use serde::Serialize;
 
 use super::Parsed;
-use super::{Article, Opening};
 use super::front_matter::FieldError;
+use super::{Article, Opening};
 use crate::source::{Fingerprint, Role, SourceFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
