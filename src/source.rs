@@ -508,7 +508,9 @@ fn read_once(
     file.seek(SeekFrom::Start(0)).map_err(io)?;
     buf.clear();
     buf.reserve(meta.len() as usize);
-    file.take(max_size + 1).read_to_end(buf).map_err(io)?;
+    file.take(max_size.saturating_add(1))
+        .read_to_end(buf)
+        .map_err(io)?;
     if buf.len() as u64 > max_size {
         return Err(fail(ReadError::TooLarge {
             size: buf.len() as u64,
@@ -683,6 +685,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Whatever a writer does meanwhile, a read's fingerprint describes
+    /// the bytes it returned (a rescan compares it with the file's).
+    #[test]
+    fn a_read_describes_the_bytes_it_read() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.md");
+        std::fs::write(&path, "").unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+                for _ in 0..200_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    f.write_all(b"0123456789abcdef").unwrap();
+                }
+            })
+        };
+        let mut buf = Vec::new();
+        for _ in 0..2_000 {
+            match read_bytes(&path, u64::MAX, &mut buf) {
+                Ok(fp) => assert_eq!(fp.len, buf.len() as u64),
+                Err(e) => assert!(matches!(e.error, ReadError::Truncated(_)), "{e:?}"),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     #[test]

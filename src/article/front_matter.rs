@@ -617,11 +617,34 @@ mod tests {
 
     #[test]
     fn an_unclosed_fence_before_text_is_a_rule_in_the_body() {
-        for text in ["---\n\nSome text\n", "---\n# Heading\n", "---"] {
+        for text in ["---\n\nSome text\n", "---\n# Heading\n"] {
             let s = split(text);
-            assert!(!s.unclosed && s.yaml.is_none(), "{text:?}");
+            assert!(!s.unclosed && s.yaml.is_none() && s.opened, "{text:?}");
             assert_eq!(s.body, text);
             assert!(parse(&s).is_ok());
+        }
+    }
+
+    /// A file cut within its first bytes is no post with a `<hr>` body.
+    #[test]
+    fn nothing_but_the_start_of_a_fence_is_cut_short() {
+        for text in [
+            "-",
+            "--",
+            "---",
+            "---\n",
+            "\n---\n\n",
+            ";",
+            ";;;\n",
+            "-----",
+        ] {
+            let s = split(text);
+            assert!(s.unclosed, "{text:?}");
+            let err = parse(&s).unwrap_err();
+            assert!(err.reason.starts_with("looks cut short"), "{}", err.reason);
+        }
+        for text in ["- item\n", "---\nHello", "***"] {
+            assert!(!split(text).unclosed, "{text:?}");
         }
     }
 
