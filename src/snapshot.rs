@@ -21,7 +21,7 @@ use crate::html::{Cleaner, HtmlError};
 use crate::pages::FeedSummary;
 use crate::render::{Document, Earlier};
 use crate::routes::{Articles, FeedRoutes, Routes};
-use crate::source::{self, SourceError, SourceFile};
+use crate::source::{SourceError, SourceFile};
 use crate::state::{History, HistoryView};
 
 pub use crate::routes::{INDEX_PATH, Route};
@@ -369,6 +369,24 @@ impl Pipeline {
                     stale.push(key);
                 }
                 Some((file, Ok((parsed, body)))) => {
+                    // Judged against the last good version, which the
+                    // snapshot keeps while the file is rejected.
+                    let last = prev.reports.get(&key).map(|r| r.opening);
+                    let cut = prev
+                        .bodies
+                        .get(&key)
+                        .zip(last)
+                        .and_then(|(b, o)| article::cut_from(o, b, &parsed, &body));
+                    if let Some(why) = cut {
+                        let mut report = FileReport::rejected(
+                            &file,
+                            vec![article::cut_message(why)],
+                            parsed.fingerprint,
+                        );
+                        report.opening = last.unwrap_or_default();
+                        reports.insert(key, Arc::new(report));
+                        continue;
+                    }
                     let report = FileReport::loaded(&file, parsed);
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
@@ -377,9 +395,18 @@ impl Pipeline {
                     stale.push(key.clone());
                     reports.insert(key, Arc::new(report));
                 }
-                Some((file, Err(messages))) => {
-                    let fp = source::Fingerprint::of(&file.path);
-                    reports.insert(key, Arc::new(FileReport::rejected(&file, messages, fp)));
+                Some((file, Err(rejected))) => {
+                    // The fingerprint is the one of the bytes judged, so
+                    // that a rescan notices the file written since; and the
+                    // report remembers how the last good version opened.
+                    let mut report =
+                        FileReport::rejected(&file, rejected.messages, rejected.fingerprint);
+                    report.opening = prev
+                        .reports
+                        .get(&key)
+                        .map(|r| r.opening)
+                        .unwrap_or_default();
+                    reports.insert(key, Arc::new(report));
                 }
             }
         }

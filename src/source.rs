@@ -409,6 +409,10 @@ pub struct Text {
     pub warning: Option<String>,
 }
 
+/// How every report of a file that looks cut short begins: such a file is
+/// read again once its writer is done (see the watch).
+pub const CUT_SHORT: &str = "looks cut short: ";
+
 #[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
 pub enum ReadError {
     #[error("cannot read: {0}")]
@@ -421,18 +425,30 @@ pub enum ReadError {
     Encoding,
     /// What a file cut short looks like; never a post, so that a truncated
     /// file keeps its last good version.
-    #[error("looks cut short: {0}")]
+    #[error("{CUT_SHORT}{0}")]
     Truncated(&'static str),
     /// A folder, a FIFO, a device: whatever it is named, no post.
     #[error("{0}")]
     NotAFile(String),
 }
 
+/// A read that failed, with the file as it was when it was read: a report
+/// made of it must describe the bytes judged, not a later state of the
+/// file, or a rescan would take the later state for the one reported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unread {
+    pub error: ReadError,
+    pub fingerprint: Option<Fingerprint>,
+}
+
 /// Reads and decodes one file into an owned text.
-pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
+pub fn read(path: &Path, max_size: u64) -> Result<Text, Unread> {
     let mut bytes = Vec::new();
     let fingerprint = read_bytes(path, max_size, &mut bytes)?;
-    let (text, warning) = decode(bytes)?;
+    let (text, warning) = decode(bytes).map_err(|error| Unread {
+        error,
+        fingerprint: Some(fingerprint),
+    })?;
     Ok(Text {
         text,
         fingerprint,
@@ -440,34 +456,80 @@ pub fn read(path: &Path, max_size: u64) -> Result<Text, ReadError> {
     })
 }
 
+/// How often a file that changes while it is read is read again before
+/// it is reported as cut short.
+const TORN_RETRIES: usize = 3;
+
 /// Reads a file's bytes into `buf` (cleared first), so that a loader can
 /// reuse one buffer per thread instead of allocating, faulting in and
 /// zeroing fresh memory for every file. The size check happens before
 /// reading, and the read is bounded too, so a file that grows meanwhile
-/// cannot blow up memory.
-pub fn read_bytes(path: &Path, max_size: u64, buf: &mut Vec<u8>) -> Result<Fingerprint, ReadError> {
-    let io = |e: std::io::Error| ReadError::Io(e.to_string());
-    let file = open(path).map_err(io)?;
-    let meta = file.metadata().map_err(io)?;
+/// cannot blow up memory. The fingerprint is the open file's, taken before
+/// and checked after reading: a file written meanwhile is read again, and
+/// one that never holds still is reported as cut short.
+pub fn read_bytes(path: &Path, max_size: u64, buf: &mut Vec<u8>) -> Result<Fingerprint, Unread> {
+    let io = |e: std::io::Error| Unread {
+        error: ReadError::Io(e.to_string()),
+        // Not opened: nothing was read that a later stat could misdescribe.
+        fingerprint: Fingerprint::of(path),
+    };
+    let mut file = open(path).map_err(io)?;
+    let mut torn = None;
+    for _ in 0..TORN_RETRIES {
+        let before = read_once(path, &mut file, max_size, buf)?;
+        let after = file.metadata().map(|m| Fingerprint::from_metadata(&m));
+        if after.as_ref().is_ok_and(|a| *a == before) {
+            return Ok(before);
+        }
+        torn = Some(before);
+    }
+    Err(Unread {
+        error: ReadError::Truncated("changed while it was read (still being written?)"),
+        fingerprint: torn,
+    })
+}
+
+/// One read of the whole file from its start, returning the open file's
+/// fingerprint as it was before the read.
+fn read_once(
+    path: &Path,
+    file: &mut fs::File,
+    max_size: u64,
+    buf: &mut Vec<u8>,
+) -> Result<Fingerprint, Unread> {
+    use std::io::{Seek, SeekFrom};
+    let meta = file.metadata().map_err(|e| Unread {
+        error: ReadError::Io(e.to_string()),
+        fingerprint: Fingerprint::of(path),
+    })?;
+    let fingerprint = Fingerprint::from_metadata(&meta);
+    let fail = |error| Unread {
+        error,
+        fingerprint: Some(fingerprint),
+    };
     if !meta.is_file() {
-        return Err(ReadError::NotAFile(not_a_file(path, &meta)));
+        return Err(fail(ReadError::NotAFile(not_a_file(path, &meta))));
     }
     if meta.len() > max_size {
-        return Err(ReadError::TooLarge {
+        return Err(fail(ReadError::TooLarge {
             size: meta.len(),
             limit: max_size,
-        });
+        }));
     }
+    let io = |e: std::io::Error| fail(ReadError::Io(e.to_string()));
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
     buf.clear();
     buf.reserve(meta.len() as usize);
-    file.take(max_size + 1).read_to_end(buf).map_err(io)?;
+    file.take(max_size.saturating_add(1))
+        .read_to_end(buf)
+        .map_err(io)?;
     if buf.len() as u64 > max_size {
-        return Err(ReadError::TooLarge {
+        return Err(fail(ReadError::TooLarge {
             size: buf.len() as u64,
             limit: max_size,
-        });
+        }));
     }
-    Ok(Fingerprint::from_metadata(&meta))
+    Ok(fingerprint)
 }
 
 /// Opens for reading without blocking: a FIFO put where a post was would
@@ -635,6 +697,38 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// Whatever a writer does meanwhile, a read's fingerprint describes
+    /// the bytes it returned (a rescan compares it with the file's).
+    #[test]
+    fn a_read_describes_the_bytes_it_read() {
+        use std::io::Write;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("growing.md");
+        std::fs::write(&path, "").unwrap();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (path, stop) = (path.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut f = fs::OpenOptions::new().append(true).open(&path).unwrap();
+                for _ in 0..200_000 {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        break;
+                    }
+                    f.write_all(b"0123456789abcdef").unwrap();
+                }
+            })
+        };
+        let mut buf = Vec::new();
+        for _ in 0..2_000 {
+            match read_bytes(&path, u64::MAX, &mut buf) {
+                Ok(fp) => assert_eq!(fp.len, buf.len() as u64),
+                Err(e) => assert!(matches!(e.error, ReadError::Truncated(_)), "{e:?}"),
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        writer.join().unwrap();
     }
 
     #[test]

@@ -317,3 +317,28 @@ fn bodies_over_the_limit_are_cut_with_a_warning() {
     let content = body::render(std::path::Path::new("long.md"), &body, None, &cleaner, 200);
     assert_eq!(content.html.matches("line of text").count(), 15);
 }
+
+/// A file that is nothing but the start of a front matter (`-`, `---` and
+/// blank lines) is a post cut in its first bytes: rejected as cut short,
+/// never loaded as a post titled after its file with a `<hr>` body.
+#[test]
+fn a_file_that_is_only_an_opening_fence_is_cut_short() {
+    let cut = ["-", "--", "---", "---\n", "\n---\n\n", ";;;\n"];
+    let files: Vec<(String, &str)> = cut
+        .iter()
+        .enumerate()
+        .map(|(i, text)| (format!("cut-{i}.md"), *text))
+        .collect();
+    let mut all: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+    // A rule with text after it is a body, as Hexo reads it.
+    all.push(("rule.md", "---\nHello\n"));
+    let dir = tree(&all);
+    for r in load(dir.path()) {
+        if &*r.rel == "rule.md" {
+            assert_eq!(r.article.as_ref().unwrap().title, "rule");
+            continue;
+        }
+        assert_eq!(r.status(), Status::Rejected, "{}: {:?}", r.rel, r.messages);
+        assert!(r.looks_cut(), "{}: {:?}", r.rel, r.messages);
+    }
+}

@@ -18,6 +18,9 @@ pub struct Split<'a> {
     /// cut short. Hexo would publish it as a body of YAML text dated by
     /// its modification time, at the top of every feed; refeed rejects it.
     pub unclosed: bool,
+    /// An opening fence that is never closed, whatever follows it: with no
+    /// front matter, the first line is a `<hr>` of the body.
+    pub opened: bool,
 }
 
 /// Cuts the text the way Hexo does: an optional run of blank lines, then a
@@ -33,6 +36,17 @@ pub fn split(text: &str) -> Split<'_> {
         return no_front_matter(text);
     };
     let fence = first.text.trim_end();
+    // A file that is nothing but the start of a fence (`-`, `--`, `---`
+    // and blank lines) is a post cut within its first bytes, not a post
+    // whose body is a rule: Hexo files all begin so.
+    if text.trim().len() == fence.trim().len() && is_fence_start(fence.trim()) {
+        return Split {
+            unclosed: true,
+            opened: true,
+            yaml_line: first.number,
+            ..no_front_matter(text)
+        };
+    }
     if is_fence(fence) {
         let closing = lines
             .clone()
@@ -44,6 +58,7 @@ pub fn split(text: &str) -> Split<'_> {
                 yaml_line: first.number + 1,
                 body: &text[close.end..],
                 unclosed: false,
+                opened: false,
             },
             None => {
                 let next = lines
@@ -51,6 +66,7 @@ pub fn split(text: &str) -> Split<'_> {
                     .find(|l| !l.text.trim().is_empty());
                 Split {
                     unclosed: next.is_some_and(|l| looks_like_key(l.text)),
+                    opened: true,
                     yaml_line: first.number,
                     ..no_front_matter(text)
                 }
@@ -66,6 +82,7 @@ pub fn split(text: &str) -> Split<'_> {
             yaml_line: 1,
             body: &text[close.end..],
             unclosed: false,
+            opened: false,
         },
         None => no_front_matter(text),
     }
@@ -77,7 +94,13 @@ fn no_front_matter(text: &str) -> Split<'_> {
         yaml_line: 1,
         body: text,
         unclosed: false,
+        opened: false,
     }
+}
+
+/// A fence, or its first one or two characters.
+fn is_fence_start(line: &str) -> bool {
+    !line.is_empty() && (line.bytes().all(|b| b == b'-') || line.bytes().all(|b| b == b';'))
 }
 
 fn is_fence(line: &str) -> bool {
@@ -211,8 +234,8 @@ pub fn parse(split: &Split<'_>) -> Result<FrontMatter, FieldError> {
             line: Some(split.yaml_line),
             column: None,
             field: None,
-            reason: "the front matter opened on this line is never closed \
-                     (no fence line after it): is the file cut short?"
+            reason: "looks cut short: the front matter opened on this line is never \
+                     closed (no fence line after it)"
                 .into(),
         });
     }
@@ -594,11 +617,34 @@ mod tests {
 
     #[test]
     fn an_unclosed_fence_before_text_is_a_rule_in_the_body() {
-        for text in ["---\n\nSome text\n", "---\n# Heading\n", "---"] {
+        for text in ["---\n\nSome text\n", "---\n# Heading\n"] {
             let s = split(text);
-            assert!(!s.unclosed && s.yaml.is_none(), "{text:?}");
+            assert!(!s.unclosed && s.yaml.is_none() && s.opened, "{text:?}");
             assert_eq!(s.body, text);
             assert!(parse(&s).is_ok());
+        }
+    }
+
+    /// A file cut within its first bytes is no post with a `<hr>` body.
+    #[test]
+    fn nothing_but_the_start_of_a_fence_is_cut_short() {
+        for text in [
+            "-",
+            "--",
+            "---",
+            "---\n",
+            "\n---\n\n",
+            ";",
+            ";;;\n",
+            "-----",
+        ] {
+            let s = split(text);
+            assert!(s.unclosed, "{text:?}");
+            let err = parse(&s).unwrap_err();
+            assert!(err.reason.starts_with("looks cut short"), "{}", err.reason);
+        }
+        for text in ["- item\n", "---\nHello", "***"] {
+            assert!(!split(text).unclosed, "{text:?}");
         }
     }
 

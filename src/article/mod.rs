@@ -102,11 +102,32 @@ pub struct Loader {
 /// A file's report and, when it loaded, its body.
 pub type WithBody = (FileReport, Option<Packed>);
 
+/// Why a file is no post, and the file as it was when it was read (which
+/// is what its report describes).
+#[derive(Debug)]
+pub struct Rejected {
+    pub messages: Vec<Message>,
+    pub fingerprint: Option<Fingerprint>,
+}
+
+/// How a file's text opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Opening {
+    FrontMatter,
+    /// A fence line that is never closed: the body starts with a rule.
+    UnclosedFence,
+    #[default]
+    Body,
+}
+
 /// A parsed file: the article, and where its body starts in the text.
 #[derive(Debug)]
 pub struct Parsed {
     pub article: Article,
     pub body_start: usize,
+    /// How the text opens: a closed front matter, a fence never closed,
+    /// or neither (what tells a cut file from the version before it).
+    pub opening: Opening,
     pub messages: Vec<Message>,
     pub fingerprint: Option<Fingerprint>,
 }
@@ -172,15 +193,23 @@ impl Loader {
         }
         let outcome = BUF.with_borrow_mut(|buf| {
             let fingerprint =
-                source::read_bytes(&file.path, self.max_file_size, buf).map_err(read_error)?;
-            let (text, warning) = source::decode_slice(buf).map_err(read_error)?;
-            let mut parsed = self.parse(file, &text, fingerprint.modified)?;
+                source::read_bytes(&file.path, self.max_file_size, buf).map_err(unread)?;
+            let rejected = |messages| Rejected {
+                messages,
+                fingerprint: Some(fingerprint),
+            };
+            let (text, warning) = source::decode_slice(buf)
+                .map_err(read_error)
+                .map_err(rejected)?;
+            let mut parsed = self
+                .parse(file, &text, fingerprint.modified)
+                .map_err(rejected)?;
             if let Some(w) = warning {
                 parsed.messages.insert(0, Message::warning(None, None, w));
             }
             parsed.fingerprint = Some(fingerprint);
             let body = keep_body.then(|| Packed::new(&text[parsed.body_start..]));
-            Ok((parsed, body))
+            Ok::<_, Rejected>((parsed, body))
         });
         BUF.with_borrow_mut(|buf| {
             // One huge file must not pin its buffer for the whole load.
@@ -190,17 +219,19 @@ impl Loader {
         });
         match outcome {
             Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
-            Err(messages) => (
-                FileReport::rejected(file, messages, Fingerprint::of(&file.path)),
-                None,
-            ),
+            Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
         }
     }
 
     /// Reads and parses one file; also returns its body for rendering.
-    pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Vec<Message>> {
-        let text = source::read(&file.path, self.max_file_size).map_err(read_error)?;
-        let mut parsed = self.parse(file, &text.text, text.fingerprint.modified)?;
+    pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Rejected> {
+        let text = source::read(&file.path, self.max_file_size).map_err(unread)?;
+        let mut parsed = self
+            .parse(file, &text.text, text.fingerprint.modified)
+            .map_err(|messages| Rejected {
+                messages,
+                fingerprint: Some(text.fingerprint),
+            })?;
         if let Some(w) = text.warning {
             parsed.messages.insert(0, Message::warning(None, None, w));
         }
@@ -271,9 +302,15 @@ impl Loader {
             comments: fm.comments.unwrap_or(true),
             extra: fm.extra,
         };
+        let opening = match (split.yaml, split.opened) {
+            (Some(_), _) => Opening::FrontMatter,
+            (None, true) => Opening::UnclosedFence,
+            (None, false) => Opening::Body,
+        };
         Ok(Parsed {
             article,
             body_start,
+            opening,
             messages,
             fingerprint: None,
         })
@@ -383,6 +420,46 @@ const KEEP_BUFFER: usize = 1 << 20;
 
 fn read_error(e: source::ReadError) -> Vec<Message> {
     vec![Message::error(None, None, e.to_string())]
+}
+
+/// Why a file that parses is taken for the first bytes of its last good
+/// version rather than an edit of it, judged on what only that version
+/// tells: a text cut anywhere before the end of a front matter has none
+/// (closed), and one cut right after it has an empty body. So a file whose
+/// last good version opened with a front matter and which now has none, or
+/// whose last good body had text and which now has none, looks cut short.
+/// An edit that means it keeps a front matter, or some body text (a
+/// comment such as `<!-- empty -->` will do); a file removed and written
+/// anew has no last good version.
+pub fn cut_from(
+    last_opening: Opening,
+    last_body: &Packed,
+    parsed: &Parsed,
+    body: &str,
+) -> Option<&'static str> {
+    if last_opening == Opening::FrontMatter && parsed.opening != Opening::FrontMatter {
+        return Some("no closed front matter, where the last good version had one");
+    }
+    if body.trim().is_empty() && !last_body.text().trim().is_empty() {
+        return Some("an empty body, where the last good version had text");
+    }
+    None
+}
+
+/// The message of a file rejected by [`cut_from`].
+pub fn cut_message(why: &str) -> Message {
+    Message::error(
+        None,
+        None,
+        format!("{}{why}; the last good version is kept", source::CUT_SHORT),
+    )
+}
+
+fn unread(e: source::Unread) -> Rejected {
+    Rejected {
+        messages: read_error(e.error),
+        fingerprint: e.fingerprint,
+    }
 }
 
 /// A post without a title is named after its file, or its folder when the

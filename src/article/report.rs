@@ -6,9 +6,9 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::Article;
 use super::Parsed;
 use super::front_matter::FieldError;
+use super::{Article, Opening};
 use crate::source::{Fingerprint, Role, SourceFile};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -104,6 +104,9 @@ pub struct FileReport {
     pub messages: Vec<Message>,
     /// The file as it was when this report was made.
     pub fingerprint: Option<Fingerprint>,
+    /// How the loaded text opened; what a later version that looks like
+    /// its first bytes is compared with.
+    pub opening: Opening,
 }
 
 impl FileReport {
@@ -119,6 +122,7 @@ impl FileReport {
             article: Some(Arc::new(parsed.article)),
             messages,
             fingerprint: parsed.fingerprint,
+            opening: parsed.opening,
         }
     }
 
@@ -133,6 +137,7 @@ impl FileReport {
             article: None,
             messages,
             fingerprint,
+            opening: Opening::Body,
         }
     }
 
@@ -146,7 +151,17 @@ impl FileReport {
             article: None,
             messages: vec![Message::error(None, None, e.reason)],
             fingerprint: None,
+            opening: Opening::Body,
         }
+    }
+
+    /// Rejected because it looks cut short: likely still being written.
+    pub fn looks_cut(&self) -> bool {
+        self.article.is_none()
+            && self
+                .messages
+                .iter()
+                .any(|m| m.text.starts_with(crate::source::CUT_SHORT))
     }
 
     pub fn status(&self) -> Status {

@@ -123,6 +123,8 @@ struct Worker {
     last_change: Instant,
     /// Files left open by their writer, with when that was first seen.
     writing: HashMap<PathBuf, Instant>,
+    /// Files rejected as cut short and queued to be read once more.
+    cut_retry: HashSet<Arc<str>>,
     /// When the watch started after a load that ran without one: the next
     /// rescan reads only what changed before it, and leaves later changes
     /// to their events (which tell a file still being written).
@@ -141,6 +143,7 @@ impl Worker {
             held_since: None,
             last_change: Instant::now(),
             writing: HashMap::new(),
+            cut_retry: HashSet::new(),
             unwatched_until: None,
         }
     }
@@ -443,7 +446,10 @@ impl Worker {
         let mut writes = Vec::with_capacity(changes.len());
         for change in changes {
             match change {
-                Change::Remove(rel) => self.hold(rel),
+                Change::Remove(rel) => {
+                    self.cut_retry.remove(&rel);
+                    self.hold(rel);
+                }
                 Change::Write(ref f) => {
                     self.held.remove(&f.rel);
                     writes.push(change);
@@ -468,15 +474,31 @@ impl Worker {
                 Change::Remove(_) | Change::Refused(_) => None,
             })
             .collect();
-        self.publish(snap, writes, why);
+        let next = self.publish(snap, writes, why);
         for (rel, path) in written {
             if std::fs::symlink_metadata(&path).is_err() {
                 self.hold(rel);
+                continue;
             }
+            self.retry_if_cut(&next, rel, path);
         }
         // Quiet is counted from the end of the work: events that came
         // meanwhile are still queued.
         self.last_change = Instant::now();
+    }
+
+    /// A file that looks cut short was most likely read while a writer was
+    /// still at it, and its close-after-write may have come before the read
+    /// (or before its folder was watched, as in `rm -rf posts && mkdir
+    /// posts && cp -r new/. posts/`): it is read once more, at its close or
+    /// after [`WRITE_GRACE`], rather than left until it changes again. Once
+    /// only: a file that really is cut keeps its report.
+    fn retry_if_cut(&mut self, next: &Snapshot, rel: Arc<str>, path: PathBuf) {
+        let retried = self.cut_retry.remove(&rel);
+        if !retried && next.reports.get(&rel).is_some_and(|r| r.looks_cut()) {
+            self.writing.entry(path).or_insert_with(Instant::now);
+            self.cut_retry.insert(rel);
+        }
     }
 
     fn hold(&mut self, rel: Arc<str>) {
