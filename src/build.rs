@@ -2,10 +2,13 @@
 //! each with a precompressed `.gz` sibling, at the paths `serve` uses, so
 //! nginx (`gzip_static on`), a CDN or an object store can serve the tree.
 //! A document that cannot be written is reported and skipped: one bad
-//! path never costs the other feeds.
+//! path never costs the other feeds. Each file is written to a hidden
+//! temporary sibling, synced, then renamed over the old one: a reader sees
+//! the old file or the new one, never a cut one, and a full disk leaves the
+//! previous build as it was.
 
 use std::fs;
-use std::io;
+use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
@@ -86,7 +89,27 @@ fn put(out: &Path, rel: &str, doc: &Document) -> Result<u64, WriteError> {
     }
     let body = doc.identity();
     let zipped = doc.encoded(Encoding::Gzip);
-    fs::write(&path, &body[..]).map_err(err(&path))?;
-    fs::write(&gz, &zipped[..]).map_err(err(&gz))?;
+    replace(&path, &body).map_err(err(&path))?;
+    replace(&gz, &zipped).map_err(err(&gz))?;
     Ok((body.len() + zipped.len()) as u64)
+}
+
+/// Puts `bytes` at `path` in one rename. On any failure the temporary file
+/// is removed (dropped) and `path` keeps what it held.
+fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    // As `fs::write` would create it (the umask applies), not 0600: the
+    // tree is served by someone else.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".refeed-")
+        .suffix(".tmp")
+        .permissions(fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)?;
+    tmp.write_all(bytes)?;
+    // Durable before it replaces the old file: a crash after the rename
+    // must not leave an empty file where a good one was.
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
