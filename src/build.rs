@@ -7,9 +7,10 @@
 //! the old file or the new one, never a cut one, and a full disk leaves the
 //! previous build as it was.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
@@ -64,6 +65,11 @@ pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
         feeds: snap.feeds.len(),
         ..Written::default()
     };
+    let ours: BTreeSet<String> = documents
+        .iter()
+        .flat_map(|(path, _)| [path.clone(), format!("{path}.gz")])
+        .collect();
+    written.failed.extend(forget_gone(out, &ours));
     for r in results {
         match r {
             Ok(bytes) => {
@@ -74,6 +80,53 @@ pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
         }
     }
     Ok(written)
+}
+
+/// What the last build wrote, relative to the output folder: only these
+/// files are ever removed, never others a user keeps there.
+const MANIFEST: &str = ".refeed-build.json";
+
+/// Removes the files the previous build wrote that this one does not
+/// (feeds of deleted categories and tags), then the folders that leaves
+/// empty, and records `ours` for the next build. A missing or unreadable
+/// manifest removes nothing.
+fn forget_gone(out: &Path, ours: &BTreeSet<String>) -> Vec<WriteError> {
+    let manifest = out.join(MANIFEST);
+    let before: BTreeSet<String> = fs::read(&manifest)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    let mut failed = Vec::new();
+    for gone in before.difference(ours) {
+        // A path from the file is trusted only inside `out`.
+        let rel = Path::new(gone);
+        if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+            continue;
+        }
+        let path = out.join(rel);
+        match fs::remove_file(&path) {
+            Ok(()) => {
+                // Only empty folders go (`remove_dir` refuses others).
+                let mut dir = path.parent();
+                while let Some(d) = dir.filter(|d| *d != out) {
+                    if fs::remove_dir(d).is_err() {
+                        break;
+                    }
+                    dir = d.parent();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => failed.push(WriteError::Io { path, source }),
+        }
+    }
+    let listed = serde_json::to_vec_pretty(ours).unwrap_or_default();
+    if let Err(source) = replace(&manifest, &listed) {
+        failed.push(WriteError::Io {
+            path: manifest,
+            source,
+        });
+    }
+    failed
 }
 
 /// Writes one document and its `.gz`; returns the bytes written.

@@ -89,7 +89,7 @@ fn build_replaces_files_atomically() {
     );
     let leftovers: Vec<_> = files(out.path())
         .into_keys()
-        .filter(|p| p.to_string_lossy().contains(".refeed-"))
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
@@ -157,4 +157,41 @@ fn build_on_a_full_disk_keeps_the_previous_files() {
         before,
         "a failed write must leave the previous build whole"
     );
+}
+
+#[test]
+fn rebuild_removes_feeds_that_are_gone() {
+    let source = tempfile::tempdir().unwrap();
+    let post = |name: &str, category: &str| {
+        write_atomically(
+            &source.path().join(name),
+            &format!(
+                "---\ntitle: In {category}\ndate: 2021-06-01 00:00:00\ncategories: [{category}]\n---\n\nBody.\n"
+            ),
+        )
+    };
+    post("gone.md", "Gone");
+    post("stay.md", "Stay");
+    let out = tempfile::tempdir().unwrap();
+    // A file of the user's own, which no build wrote.
+    std::fs::write(out.path().join("robots.txt"), "keep").unwrap();
+    assert!(build(source.path(), out.path()).status.success());
+    let gone = out.path().join("categories/Gone");
+    assert!(gone.join("rss.xml").is_file());
+
+    std::fs::remove_file(source.path().join("gone.md")).unwrap();
+    let second = build(source.path(), out.path());
+    assert!(second.status.success(), "{second:?}");
+    assert!(
+        !gone.exists(),
+        "{:?}",
+        files(out.path()).keys().collect::<Vec<_>>()
+    );
+    assert!(out.path().join("categories/Stay/rss.xml").is_file());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("robots.txt")).unwrap(),
+        "keep"
+    );
+    let site = std::fs::read_to_string(out.path().join("rss.xml")).unwrap();
+    assert!(!site.contains("In Gone"));
 }
