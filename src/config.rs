@@ -430,6 +430,12 @@ impl RawLoad {
         if self.max_body_bytes == 0 {
             return Err(invalid("load.max_body_bytes", "must be at least 1"));
         }
+        // Parsed here as the cleaner parses them, so that every command,
+        // `check` included, refuses a selector `serve` could not use.
+        for selector in &self.remove_selectors {
+            crate::html::parse_selector(selector)
+                .map_err(|e| invalid("load.remove_selectors", e.to_string()))?;
+        }
         Ok(Load {
             cst,
             max_file_size: self.max_file_size,
@@ -617,6 +623,22 @@ deploy:
         assert_eq!(c.site.timezone, chrono_tz::UTC);
         assert_eq!(c.site.url.as_str(), "http://example.com/");
         assert_eq!(c.site.title, "Hexo");
+    }
+
+    #[test]
+    fn check_rejects_invalid_selectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refeed.yaml");
+        std::fs::write(&file, "load:\n  remove_selectors: [\".ad\", \"div[\"]\n").unwrap();
+        let err = Sources {
+            file: Some(file),
+            ..Sources::default()
+        }
+        .resolve()
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("load.remove_selectors"), "{text}");
+        assert!(text.contains("invalid CSS selector `div[`"), "{text}");
     }
 
     #[test]
