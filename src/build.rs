@@ -142,7 +142,7 @@ fn put(out: &Path, rel: &str, doc: &Document) -> Result<u64, WriteError> {
     }
     let body = doc.identity();
     let zipped = doc.encoded(Encoding::Gzip);
-    replace(&path, &body).map_err(err(&path))?;
+    replace(&path, body).map_err(err(&path))?;
     replace(&gz, &zipped).map_err(err(&gz))?;
     Ok((body.len() + zipped.len()) as u64)
 }
