@@ -344,16 +344,22 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
     }
 }
 
+/// An empty `timezone` is Hexo's "not set" (`hexo init` writes
+/// `timezone: ''`): refeed's default, UTC, not the machine's zone, so that
+/// the same posts give the same feeds on every host.
+fn site_timezone(name: &str) -> Result<chrono_tz::Tz, ConfigError> {
+    if name.trim().is_empty() {
+        return Ok(chrono_tz::UTC);
+    }
+    name.parse()
+        .map_err(|_| invalid("timezone", format!("`{name}` is not an IANA time zone")))
+}
+
 impl RawConfig {
     fn validate(self) -> Result<Config, ConfigError> {
         let site = Site {
             url: site_url(&self.url)?,
-            timezone: self.timezone.parse().map_err(|_| {
-                invalid(
-                    "timezone",
-                    format!("`{}` is not an IANA time zone", self.timezone),
-                )
-            })?,
+            timezone: site_timezone(&self.timezone)?,
             title: self.title,
             subtitle: self.subtitle,
             description: self.description,
@@ -447,6 +453,12 @@ impl RawLoad {
         }
         if self.max_body_bytes == 0 {
             return Err(invalid("load.max_body_bytes", "must be at least 1"));
+        }
+        // Parsed here as the cleaner parses them, so that every command,
+        // `check` included, refuses a selector `serve` could not use.
+        for selector in &self.remove_selectors {
+            crate::html::parse_selector(selector)
+                .map_err(|e| invalid("load.remove_selectors", e.to_string()))?;
         }
         Ok(Load {
             cst,
@@ -553,6 +565,104 @@ mod tests {
                 .collect(),
         }
         .resolve()
+    }
+
+    /// `hexo init`'s `_config.yml`, keys and values as it writes them.
+    const HEXO_INIT: &str = "title: Hexo
+subtitle: ''
+description: ''
+keywords:
+author: John Doe
+language: en
+timezone: ''
+url: http://example.com
+permalink: :year/:month/:day/:title/
+permalink_defaults:
+pretty_urls:
+  trailing_index: true
+  trailing_html: true
+source_dir: source
+public_dir: public
+tag_dir: tags
+archive_dir: archives
+category_dir: categories
+code_dir: downloads/code
+i18n_dir: :lang
+skip_render:
+new_post_name: :title.md
+default_layout: post
+titlecase: false
+external_link:
+  enable: true
+  field: site
+  exclude: ''
+filename_case: 0
+render_drafts: false
+post_asset_folder: false
+relative_link: false
+future: true
+syntax_highlighter: highlight.js
+highlight:
+  line_number: true
+  auto_detect: false
+  tab_replace: ''
+  wrap: true
+  hljs: false
+prismjs:
+  preprocess: true
+  line_number: true
+  tab_replace: ''
+index_generator:
+  path: ''
+  per_page: 10
+  order_by: -date
+default_category: uncategorized
+category_map:
+tag_map:
+meta_generator: true
+date_format: YYYY-MM-DD
+time_format: HH:mm:ss
+updated_option: 'mtime'
+per_page: 10
+pagination_dir: page
+include:
+exclude:
+ignore:
+theme: landscape
+deploy:
+  type: ''
+";
+
+    #[test]
+    fn hexo_default_config_is_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("_config.yml");
+        std::fs::write(&file, HEXO_INIT).unwrap();
+        let c = Sources {
+            file: Some(file),
+            ..Sources::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(c.site.timezone, chrono_tz::UTC);
+        assert_eq!(c.site.url.as_str(), "http://example.com/");
+        assert_eq!(c.site.title, "Hexo");
+    }
+
+    #[test]
+    fn check_rejects_invalid_selectors() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("refeed.yaml");
+        std::fs::write(&file, "load:\n  remove_selectors: [\".ad\", \"div[\"]\n").unwrap();
+        let err = Sources {
+            file: Some(file),
+            ..Sources::default()
+        }
+        .resolve()
+        .unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("load.remove_selectors"), "{text}");
+        assert!(text.contains("invalid CSS selector `div[`"), "{text}");
     }
 
     #[test]

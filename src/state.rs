@@ -172,8 +172,10 @@ impl Store {
 pub struct History {
     served: Mutex<imbl::HashMap<Arc<str>, Validator>>,
     /// Documents with no known validator were possibly served, before this
-    /// time, by a process whose state is lost; `None` when every version
-    /// served is known (a usable store, `refeed build`).
+    /// time, by a process whose state is lost (no store, or a store that is
+    /// new, emptied, or was not used for this path: a container started
+    /// without its volume); `None` only for `refeed build`, which answers
+    /// no client.
     since: Option<DateTime<Utc>>,
     store: Option<Mutex<Durable>>,
 }
@@ -200,11 +202,11 @@ impl History {
     }
 
     /// `serve`'s history: the store under the configured or default
-    /// `state_dir`. A path it has no record of was never served with this
-    /// `state_dir`, so its date comes from its content (as on the first
-    /// start with a new `state_dir`). If the store cannot be opened, a
-    /// warning, and every document is dated no earlier than `started`:
-    /// still never a wrong 304, only fewer 304s across restarts.
+    /// `state_dir`. A path it has no record of may still have been served
+    /// by an earlier process with another (or a lost) `state_dir`, so it
+    /// is dated no earlier than `started`, exactly as when the store
+    /// cannot be opened (then with a warning): never a wrong 304, only one
+    /// 200 more per document the store does not know.
     pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
         let scope = std::fs::canonicalize(&config.source_dir)
             .unwrap_or_else(|_| config.source_dir.clone())
@@ -217,7 +219,7 @@ impl History {
             .ok_or(StateError::NoDefault)
             .and_then(|dir| Store::open(&dir, &scope))
             .and_then(|store| Ok((store.validators()?, store)));
-        let (served, store, since) = match opened {
+        let (served, store) = match opened {
             Ok((validators, store)) => {
                 tracing::info!(
                     file = %store.path.display(),
@@ -233,19 +235,19 @@ impl History {
                     unsaved: HashMap::new(),
                     failing: false,
                 };
-                (served, Some(Mutex::new(durable)), None)
+                (served, Some(Mutex::new(durable)))
             }
             Err(e) => {
                 tracing::warn!(
                     "state_dir unusable ({e}); Last-Modified of every feed starts at this \
                      start-up, so clients revalidate once"
                 );
-                (imbl::HashMap::new(), None, Some(started))
+                (imbl::HashMap::new(), None)
             }
         };
         History {
             served: Mutex::new(served),
-            since,
+            since: Some(started),
             store,
         }
     }
@@ -358,7 +360,7 @@ mod tests {
         let history = History::open(&config(dir.path()), started);
         assert!(matches!(
             history.view().earlier("rss.xml"),
-            Earlier::Nothing
+            Earlier::Unknown { since } if since == started
         ));
         history.published([("rss.xml".into(), v("h1", 1_600_000_000))]);
         drop(history);
@@ -368,7 +370,10 @@ mod tests {
         assert!(
             matches!(view.earlier("rss.xml"), Earlier::Served(x) if *x == v("h1", 1_600_000_000))
         );
-        assert!(matches!(view.earlier("atom.xml"), Earlier::Nothing));
+        assert!(matches!(
+            view.earlier("atom.xml"),
+            Earlier::Unknown { since } if since == started
+        ));
 
         let blocker = dir.path().join("a-file");
         std::fs::write(&blocker, "").unwrap();

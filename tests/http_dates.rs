@@ -242,6 +242,58 @@ fn restart_without_usable_state_never_gives_a_wrong_304() {
     assert_not_in_future(&r, "site feed");
 }
 
+/// A store with no record of a document (a container restarted without its
+/// volume: a new, empty `state_dir`) knows nothing about what an earlier
+/// process sent: it must date like no store at all, never from the items.
+#[test]
+fn fresh_state_dir_never_gives_a_wrong_304() {
+    let dir = source_copy();
+    let first_state = tempfile::tempdir().unwrap();
+    let server = Launch::new(dir.path())
+        .state_dir(first_state.path())
+        .start();
+    write_atomically(&dir.path().join("offline.md"), OLDER_POST);
+    server.wait_for("the back-dated post", PATIENCE, |s| {
+        s.titles("/atom.xml")
+            .iter()
+            .any(|t| t == "Written while the server was down")
+    });
+    // The change is dated "now"; hold that date once it stands.
+    let mut held = String::new();
+    server.wait_for("a stable Last-Modified", PATIENCE, |s| {
+        held = s
+            .get("/atom.xml")
+            .header("last-modified")
+            .unwrap()
+            .to_string();
+        s.request("GET", "/atom.xml", &[("If-Modified-Since", &held)])
+            .status
+            == 304
+    });
+    stop(server);
+
+    write_atomically(
+        &dir.path().join("offline-2.md"),
+        &OLDER_POST.replace("Written while", "Also written while"),
+    );
+    let fresh_state = tempfile::tempdir().unwrap();
+    let server = Launch::new(dir.path())
+        .state_dir(fresh_state.path())
+        .start();
+    let r = server.request("GET", "/atom.xml", &[("If-Modified-Since", &held)]);
+    assert_eq!(
+        r.status, 200,
+        "new bytes behind an If-Modified-Since sent by the process before"
+    );
+    assert!(r.text().contains("Also written while the server was down"));
+    assert!(
+        last_modified(&r) >= httpdate::parse_http_date(&held).unwrap(),
+        "never back: {:?} after {held}",
+        r.header("last-modified")
+    );
+    assert_not_in_future(&r, "site feed");
+}
+
 /// An article page shows the whole body, so an edit that keeps every date
 /// changes its bytes: `Last-Modified` must move with it.
 #[test]

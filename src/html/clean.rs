@@ -259,7 +259,9 @@ fn check_base(base: &Url) -> Result<(), HtmlError> {
     }
 }
 
-fn parse_selector(selector: &str) -> Result<Selector, HtmlError> {
+/// Also the configuration's check of `load.remove_selectors`, so that
+/// `check` refuses what `serve` and `build` would.
+pub fn parse_selector(selector: &str) -> Result<Selector, HtmlError> {
     let error = |reason: String| HtmlError::Selector {
         selector: selector.to_owned(),
         reason,

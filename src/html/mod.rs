@@ -22,7 +22,7 @@ mod summary;
 mod tags;
 mod urls;
 
-pub use clean::{Cleaner, DEFAULT_MAX_BODY_BYTES};
+pub use clean::{Cleaner, DEFAULT_MAX_BODY_BYTES, parse_selector};
 pub use detect::looks_like_html;
 pub use markdown::{expand_tag_plugins, markdown_to_html};
 pub use more::split_more;

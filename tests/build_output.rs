@@ -1,0 +1,197 @@
+//! `refeed build` as a process: what it leaves in its output folder while
+//! it runs, when the disk fills, and across rebuilds.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use common::server::{source_copy, write_atomically};
+
+/// `refeed --source <source> build --out <out>`, with no `REFEED_*` from
+/// the environment.
+fn build(source: &Path, out: &Path) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_refeed"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("REFEED_") {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.arg("--source")
+        .arg(source)
+        .arg("build")
+        .arg("--out")
+        .arg(out);
+    cmd.output().expect("run refeed")
+}
+
+/// Every file under `dir` with its bytes, by path relative to `dir`.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(root, &path, out);
+            } else {
+                let rel = path.strip_prefix(root).unwrap().to_path_buf();
+                out.insert(rel, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+#[test]
+fn build_replaces_files_atomically() {
+    let source = source_copy();
+    let out = tempfile::tempdir().unwrap();
+    assert!(build(source.path(), out.path()).status.success());
+    let rss = out.path().join("rss.xml");
+    let good = std::fs::read(&rss).unwrap();
+    let inode = std::fs::metadata(&rss).unwrap().ino();
+
+    let done = AtomicBool::new(false);
+    let (reads, bad) = std::thread::scope(|s| {
+        let reader = s.spawn(|| {
+            let (mut reads, mut bad) = (0u64, 0u64);
+            let bound = Instant::now() + Duration::from_secs(120);
+            while !done.load(Ordering::Relaxed) && Instant::now() < bound {
+                // Every build writes the same bytes: anything else is a
+                // file seen while being written.
+                if std::fs::read(&rss).map_or(true, |b| b != good) {
+                    bad += 1;
+                }
+                reads += 1;
+            }
+            (reads, bad)
+        });
+        for _ in 0..5 {
+            assert!(build(source.path(), out.path()).status.success());
+        }
+        done.store(true, Ordering::Relaxed);
+        reader.join().unwrap()
+    });
+    assert!(reads > 0);
+    assert_eq!(
+        bad, 0,
+        "{bad} of {reads} reads saw a cut or missing rss.xml"
+    );
+    assert_ne!(
+        std::fs::metadata(&rss).unwrap().ino(),
+        inode,
+        "replaced by a rename, not rewritten in place"
+    );
+    let leftovers: Vec<_> = files(out.path())
+        .into_keys()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn build_on_a_full_disk_keeps_the_previous_files() {
+    let source = source_copy();
+    let holder = tempfile::tempdir().unwrap();
+    let disk = holder.path().join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&disk)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            return;
+        }
+        Err(e) => {
+            eprintln!("skipped: no mount command ({e})");
+            return;
+        }
+    }
+    let _mount = Mount(disk.clone());
+    let out = disk.join("ex");
+    let first = build(source.path(), &out);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let before = files(&out);
+
+    // New bytes for every feed, then a disk with no room left.
+    write_atomically(
+        &source.path().join("new.md"),
+        "---\ntitle: Written when the disk was full\ndate: 2030-01-01 00:00:00\n---\n\nBody.\n",
+    );
+    let filler = disk.join("filler");
+    let mut f = std::fs::File::create(&filler).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+    drop(f);
+
+    let second = build(source.path(), &out);
+    let stderr = String::from_utf8_lossy(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("not written"), "{stderr}");
+    assert_eq!(
+        files(&out),
+        before,
+        "a failed write must leave the previous build whole"
+    );
+}
+
+#[test]
+fn rebuild_removes_feeds_that_are_gone() {
+    let source = tempfile::tempdir().unwrap();
+    let post = |name: &str, category: &str| {
+        write_atomically(
+            &source.path().join(name),
+            &format!(
+                "---\ntitle: In {category}\ndate: 2021-06-01 00:00:00\ncategories: [{category}]\n---\n\nBody.\n"
+            ),
+        )
+    };
+    post("gone.md", "Gone");
+    post("stay.md", "Stay");
+    let out = tempfile::tempdir().unwrap();
+    // A file of the user's own, which no build wrote.
+    std::fs::write(out.path().join("robots.txt"), "keep").unwrap();
+    assert!(build(source.path(), out.path()).status.success());
+    let gone = out.path().join("categories/Gone");
+    assert!(gone.join("rss.xml").is_file());
+
+    std::fs::remove_file(source.path().join("gone.md")).unwrap();
+    let second = build(source.path(), out.path());
+    assert!(second.status.success(), "{second:?}");
+    assert!(
+        !gone.exists(),
+        "{:?}",
+        files(out.path()).keys().collect::<Vec<_>>()
+    );
+    assert!(out.path().join("categories/Stay/rss.xml").is_file());
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("robots.txt")).unwrap(),
+        "keep"
+    );
+    let site = std::fs::read_to_string(out.path().join("rss.xml")).unwrap();
+    assert!(!site.contains("In Gone"));
+}
