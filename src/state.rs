@@ -40,14 +40,25 @@ pub enum StateError {
 /// `$XDG_STATE_HOME/refeed`, else `~/.local/state/refeed` (the XDG base
 /// directory rules: a relative `XDG_STATE_HOME` is ignored).
 pub fn default_dir() -> Option<PathBuf> {
-    let absolute = |var: &str| {
-        std::env::var_os(var)
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
-    absolute("XDG_STATE_HOME")
+    default_dir_from(std::env::var_os("XDG_STATE_HOME"), std::env::var_os("HOME"))
+}
+
+/// [`default_dir`] from the two variables. XDG's base folder is created
+/// when missing, as the XDG spec says; a home folder that does not exist
+/// (`nobody`'s `/nonexistent`) is no place to create one under.
+fn default_dir_from(
+    xdg_state_home: Option<std::ffi::OsString>,
+    home: Option<std::ffi::OsString>,
+) -> Option<PathBuf> {
+    let absolute =
+        |var: Option<std::ffi::OsString>| var.map(PathBuf::from).filter(|p| p.is_absolute());
+    absolute(xdg_state_home)
         .map(|d| d.join("refeed"))
-        .or_else(|| absolute("HOME").map(|h| h.join(".local/state/refeed")))
+        .or_else(|| {
+            absolute(home)
+                .filter(|h| h.is_dir())
+                .map(|h| h.join(".local/state/refeed"))
+        })
 }
 
 /// The SQLite store. Rows are scoped by source folder, so that two
@@ -390,5 +401,23 @@ mod tests {
         let file = dir.path().join("not-a-folder");
         std::fs::write(&file, "x").unwrap();
         assert!(Store::open(&file, "/a").is_err());
+    }
+
+    #[test]
+    fn no_state_folder_under_a_home_that_does_not_exist() {
+        let home = tempfile::tempdir().unwrap();
+        let missing = home.path().join("nonexistent");
+        assert_eq!(default_dir_from(None, Some(missing.clone().into())), None);
+        assert!(!missing.exists());
+        assert_eq!(
+            default_dir_from(None, Some(home.path().into())),
+            Some(home.path().join(".local/state/refeed"))
+        );
+        let xdg = home.path().join("xdg");
+        assert_eq!(
+            default_dir_from(Some(xdg.clone().into()), Some(missing.into())),
+            Some(xdg.join("refeed"))
+        );
+        assert_eq!(default_dir_from(None, Some("relative".into())), None);
     }
 }
