@@ -18,6 +18,9 @@ pub const DEFAULT_YAML: &str = include_str!("../config/refeed.yaml");
 /// Environment variables that name a flag rather than a config key.
 const FLAG_VARS: &[&str] = &["REFEED_CONFIG", "REFEED_LOG"];
 
+/// Hexo's own default for `default_category`.
+const DEFAULT_CATEGORY: &str = "uncategorized";
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{origin}: {source}")]
@@ -63,6 +66,9 @@ pub struct Site {
     pub url: url::Url,
     pub timezone: chrono_tz::Tz,
     pub permalink: String,
+    /// Hexo's `default_category`: what `:category` stands for in a post
+    /// without categories.
+    pub default_category: String,
     pub category_map: BTreeMap<String, String>,
     pub tag_map: BTreeMap<String, String>,
 }
@@ -280,6 +286,8 @@ struct RawConfig {
     timezone: String,
     permalink: String,
     #[serde(default)]
+    default_category: Option<String>,
+    #[serde(default)]
     category_map: Option<BTreeMap<String, String>>,
     #[serde(default)]
     tag_map: Option<BTreeMap<String, String>>,
@@ -366,6 +374,10 @@ impl RawConfig {
             author: self.author,
             language: self.language,
             permalink: self.permalink,
+            default_category: self
+                .default_category
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| DEFAULT_CATEGORY.to_string()),
             category_map: self.category_map.unwrap_or_default(),
             tag_map: self.tag_map.unwrap_or_default(),
         };

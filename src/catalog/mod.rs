@@ -78,6 +78,7 @@ pub struct Settings {
     pub url: url::Url,
     pub timezone: chrono_tz::Tz,
     pub permalink: String,
+    pub default_category: String,
     pub category_map: BTreeMap<String, String>,
     pub tag_map: BTreeMap<String, String>,
     pub ids: IdScheme,
@@ -93,6 +94,7 @@ impl Settings {
             url: config.site.url.clone(),
             timezone: config.site.timezone,
             permalink: config.site.permalink.clone(),
+            default_category: config.site.default_category.clone(),
             category_map: config.site.category_map.clone(),
             tag_map: config.site.tag_map.clone(),
             ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
@@ -319,11 +321,11 @@ impl Catalog {
                 .and_then(OrdSet::get_min)
                 .is_some_and(|owner| *owner == article.rel),
         };
-        let category = article
-            .categories
-            .first()
-            .map(|c| self.settings.category_slugs(c).join("/"))
-            .unwrap_or_default();
+        // Hexo's `:category` for a post without categories.
+        let category = match article.categories.first() {
+            Some(c) => self.settings.category_slugs(c).join("/"),
+            None => self.settings.category_slug(&self.settings.default_category),
+        };
         let s = &self.settings;
         let path = permalink::path(&s.permalink, &article, s.timezone, &category);
         Entry {
@@ -665,5 +667,21 @@ mod tests {
         c.remove("c.md");
         assert_eq!(c.count(&FeedKey::Tag("u".into())), 0);
         assert!(c.feeds().all(|(k, _)| k != FeedKey::Tag("u".into())));
+    }
+
+    #[test]
+    fn category_in_a_permalink_falls_back_to_the_default_category() {
+        let mut config = Config::default_embedded().unwrap();
+        config.site.permalink = ":category/:title/".into();
+        let settings = Arc::new(Settings::new(&config));
+        let c = Catalog::build(
+            settings,
+            vec![
+                article("nocat.md", 1, &[], &[], None),
+                article("cat.md", 1, &[&["A", "B"]], &[], None),
+            ],
+        );
+        assert_eq!(&*c.entry("nocat.md").unwrap().path, "uncategorized/nocat/");
+        assert_eq!(&*c.entry("cat.md").unwrap().path, "A/B/cat/");
     }
 }
