@@ -184,31 +184,28 @@ fn strip_escape_flag(args: &[String]) -> (&[String], bool) {
 
 /// `filename [title] [escape]`.
 fn render_asset_link(args: &[String]) -> String {
-    let (args, escape) = strip_escape_flag(args);
-    let Some((path, title)) = args.split_first() else {
-        return String::new();
-    };
-    let text = if title.is_empty() {
-        path.clone()
-    } else {
-        title.join(" ")
-    };
-    let text = if escape { escape_html(&text) } else { text };
-    format!("<a href=\"{}\">{text}</a>", escape_html(path))
+    match link_text(args) {
+        Some((path, text)) => format!("<a href=\"{}\">{text}</a>", escape_html(path)),
+        None => String::new(),
+    }
 }
 
 /// `slug [title] [escape]`: the post's URL is unknown here, so text only.
 fn render_post_link(args: &[String]) -> String {
+    link_text(args).map(|(_, text)| text).unwrap_or_default()
+}
+
+/// The target and the shown text of a link tag (`target [title] [escape]`):
+/// the title, else the target, escaped unless the flag says `false`.
+fn link_text(args: &[String]) -> Option<(&String, String)> {
     let (args, escape) = strip_escape_flag(args);
-    let Some((slug, title)) = args.split_first() else {
-        return String::new();
-    };
+    let (target, title) = args.split_first()?;
     let text = if title.is_empty() {
-        slug.clone()
+        target.clone()
     } else {
         title.join(" ")
     };
-    if escape { escape_html(&text) } else { text }
+    Some((target, if escape { escape_html(&text) } else { text }))
 }
 
 /// `id [type] [cookie]`.
