@@ -565,16 +565,11 @@ fn not_a_file(path: &Path, meta: &fs::Metadata) -> String {
 
 /// [`decode_slice`] into an owned string.
 pub fn decode(bytes: Vec<u8>) -> Result<(String, Option<String>), ReadError> {
-    match decode_slice(&bytes)? {
-        (Cow::Borrowed(text), None) if text.len() == bytes.len() => {
-            // Plain UTF-8 without BOM: reuse the allocation.
-            Ok((
-                String::from_utf8(bytes).map_err(|_| ReadError::Encoding)?,
-                None,
-            ))
-        }
-        (text, warning) => Ok((text.into_owned(), warning)),
-    }
+    // A copy, not `String::from_utf8(bytes)`: the text is validated once
+    // already, and a memcpy is cheaper than the standard library's check of
+    // multi-byte text.
+    let (text, warning) = decode_slice(&bytes)?;
+    Ok((text.into_owned(), warning))
 }
 
 /// UTF-8 (with or without BOM) as is, borrowed; UTF-16 with a BOM and

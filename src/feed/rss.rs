@@ -108,11 +108,12 @@ fn html_escape(s: &str) -> String {
 }
 
 fn swap_placeholders(bytes: Vec<u8>) -> Vec<u8> {
-    let Ok(text) = String::from_utf8(bytes) else {
+    // SIMD validation: a feed of Chinese text is all multi-byte sequences.
+    let Ok(text) = simdutf8::basic::from_utf8(&bytes) else {
         return Vec::new();
     };
     if !text.contains([AMP, LT]) {
-        return text.into_bytes();
+        return bytes;
     }
     text.replace(AMP, "&#x26;")
         .replace(LT, "&#x3C;")

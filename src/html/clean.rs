@@ -275,7 +275,7 @@ pub fn parse_selector(selector: &str) -> Result<Selector, HtmlError> {
 }
 
 fn needs_media_rewrite(html: &str) -> bool {
-    html.contains("data-") || runs::contains_ignore_ascii_case(html, "<iframe")
+    html.contains("data-") || super::detect::contains_ignore_ascii_case(html, "<iframe")
 }
 
 /// Lazy-loading scripts keep the real URL in `data-*` and put a placeholder

@@ -116,7 +116,7 @@ fn is_markdown_line(t: &str, after_blank: bool) -> bool {
         || is_rule_or_underline(t)
         || is_table_delimiter_row(t)
         || is_link_reference_definition(t)
-        || t.contains("](")
+        || memchr::memmem::find(t.as_bytes(), b"](").is_some()
         || (after_blank && (is_list_item(t) || !(t.starts_with('<') || t.starts_with("{%"))))
 }
 
@@ -173,8 +173,9 @@ fn indentation(line: &str) -> usize {
 /// The closing marker to wait for when `line` opens a raw-text element or a
 /// comment without closing it.
 fn unclosed_raw_region(line: &str) -> Option<&'static str> {
-    if let Some(open) = line.rfind("<!--")
-        && !line[open..].contains("-->")
+    // memchr's searches: these run over every line of every HTML body.
+    if let Some(open) = memchr::memmem::rfind(line.as_bytes(), b"<!--")
+        && memchr::memmem::find(&line.as_bytes()[open..], b"-->").is_none()
     {
         return Some("-->");
     }
@@ -197,7 +198,7 @@ fn find_ignore_ascii_case(haystack: &str, needle: &str) -> Option<usize> {
     })
 }
 
-fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
+pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
     find_ignore_ascii_case(haystack, needle).is_some()
 }
 

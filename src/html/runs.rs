@@ -30,6 +30,8 @@ use lol_html::html_content::{ContentType, Element, TextChunk, TextType};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, RewriteStrSettings, Selector};
 use std::borrow::Cow;
 
+use super::detect::contains_ignore_ascii_case;
+
 /// Characters the serializer escapes by rescanning, allowed per text node or
 /// attribute value.
 pub(crate) const MAX_ESCAPABLE: usize = 32;
@@ -52,7 +54,8 @@ fn escapable(b: u8) -> bool {
 }
 
 fn count_escapable(s: &str) -> usize {
-    s.bytes().filter(|&b| escapable(b)).count()
+    // Every body passes through here: memchr's SIMD search, not a byte loop.
+    memchr::memchr2_iter(b'&', 0xC2, s.as_bytes()).count()
 }
 
 /// Whether an attribute value would cost the serializer more than
@@ -68,13 +71,6 @@ pub(crate) fn needed(html: &str) -> bool {
     (n > MAX_ESCAPABLE && n.saturating_mul(html.len()) > SCAN_BUDGET)
         || contains_ignore_ascii_case(html, "<xmp")
         || contains_ignore_ascii_case(html, "<plaintext")
-}
-
-pub(crate) fn contains_ignore_ascii_case(haystack: &str, needle: &str) -> bool {
-    haystack
-        .as_bytes()
-        .windows(needle.len())
-        .any(|w| w.eq_ignore_ascii_case(needle.as_bytes()))
 }
 
 fn literal_elements() -> &'static Selector {
