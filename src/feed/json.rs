@@ -3,7 +3,7 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Channel, Item, Site, clean};
+use super::{Channel, Item, Masthead, clean};
 
 #[derive(Serialize)]
 struct Feed<'a> {
@@ -41,7 +41,7 @@ struct JsonItem {
     tags: Vec<String>,
 }
 
-pub fn render(site: &Site, channel: &Channel, items: &[Item]) -> Vec<u8> {
+pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
     let feed = Feed {
         version: "https://jsonfeed.org/version/1.1",
         title: clean(&channel.title),
