@@ -6,7 +6,7 @@ use serde::Serialize;
 use super::{Channel, Item, Masthead, clean};
 
 #[derive(Serialize)]
-struct Feed<'a> {
+struct JsonFeed<'a> {
     version: &'static str,
     title: String,
     home_page_url: &'a str,
@@ -42,7 +42,7 @@ struct JsonItem {
 }
 
 pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
-    let feed = Feed {
+    let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: clean(&channel.title),
         home_page_url: &channel.home_url,
