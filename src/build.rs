@@ -14,8 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use rayon::prelude::*;
 
-use crate::feed::layout;
 use crate::render::{Document, Encoding};
+use crate::site::layout;
 use crate::snapshot::{INDEX_PATH, Snapshot};
 
 #[derive(Debug, thiserror::Error)]

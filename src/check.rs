@@ -8,8 +8,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
 use crate::article::{FileReport, Message, Status};
-use crate::catalog::{Catalog, FeedKey, feed_keys};
+use crate::catalog::{Catalog, feed_keys};
 use crate::routes::Routes;
+use crate::site::FeedKey;
 use crate::source::Role;
 
 /// One line of `refeed check --json`.
@@ -44,10 +45,10 @@ impl<'a> Record<'a> {
                 _ => r.role,
             },
             id: match entry {
-                Some(e) => Some(e.id(catalog.settings())),
-                None => a.map(|a| a.id(&catalog.settings().ids)),
+                Some(e) => Some(e.id(catalog.scheme())),
+                None => a.map(|a| a.id(&catalog.scheme().ids)),
             },
-            url: entry.map(|e| e.url(catalog.settings())),
+            url: entry.map(|e| e.url(catalog.scheme())),
             title: a.map(|a| a.title.as_str()),
             date: a.map(|a| rfc3339(a.date)),
             updated: a.and_then(|a| a.updated).map(rfc3339),
@@ -64,7 +65,7 @@ impl<'a> Record<'a> {
 /// another article, a feed or refeed itself serves.
 pub fn add_url_warnings(reports: &mut [FileReport], catalog: &Catalog) {
     let routes = Routes::build(catalog);
-    let settings = catalog.settings();
+    let scheme = catalog.scheme();
     // Worked out once per feed, not once per post in it.
     let mut by_feed: HashMap<FeedKey, Vec<Message>> = HashMap::new();
     for r in reports {
@@ -74,10 +75,10 @@ pub fn add_url_warnings(reports: &mut [FileReport], catalog: &Catalog) {
         for key in feed_keys(&entry.article) {
             let warnings = by_feed
                 .entry(key)
-                .or_insert_with_key(|k| routes.feed_warnings(settings, k));
+                .or_insert_with_key(|k| routes.feed_warnings(scheme, k));
             r.messages.extend(warnings.iter().cloned());
         }
-        r.messages.extend(routes.permalink_warning(settings, entry));
+        r.messages.extend(routes.permalink_warning(scheme, entry));
     }
 }
 

@@ -8,7 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 use refeed::article::{Loader, Status};
-use refeed::catalog::{Catalog, Settings};
+use refeed::catalog::Catalog;
 use refeed::cli::{Cli, Command};
 use refeed::config::Config;
 use refeed::live::Live;
@@ -118,7 +118,7 @@ fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let loader = Loader::new(config);
     let mut reports = loader.load_folder(&config.source_dir)?;
     let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
-    let catalog = Catalog::build(Arc::new(Settings::new(config)), articles);
+    let catalog = Catalog::build(Arc::new(refeed::setup::scheme(config)), articles);
     refeed::check::add_url_warnings(&mut reports, &catalog);
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());

@@ -15,12 +15,13 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use tokio::sync::Semaphore;
 
-use crate::catalog::{Entry, FeedKey};
+use crate::catalog::Entry;
 use crate::config::Config;
 use crate::feed::query::Query;
 use crate::feed::{self, Format, Item};
 use crate::render::{Document, Earlier, Encoding};
 use crate::routes::FeedRoutes;
+use crate::site::FeedKey;
 use crate::snapshot::{FeedDocs, Pipeline, Snapshot};
 
 /// Renders on-demand documents from a snapshot alone: no cache, no disk.

@@ -7,8 +7,10 @@ use std::fmt::Write;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::article::Content;
-use crate::catalog::{Entry, FeedKey, Settings};
-use crate::feed::{Channel, Format, Site, layout};
+use crate::catalog::Entry;
+use crate::feed::Channel;
+use crate::site::keys::category_keys;
+use crate::site::{FeedKey, Format, Masthead, Scheme, layout};
 use crate::text::escape_html as esc;
 
 const STYLE: &str = "body{font:16px/1.6 system-ui,sans-serif;max-width:46rem;margin:2rem auto;padding:0 1rem;color:#222}\
@@ -68,7 +70,7 @@ pub struct FeedSummary<'a> {
 /// The index: the site feed, the category tree with counts and last
 /// update, and the tags. `feeds` is in key order, which puts every
 /// category right after its parent.
-pub fn index<'a>(site: &Site, feeds: impl IntoIterator<Item = FeedSummary<'a>>) -> String {
+pub fn index<'a>(site: &Masthead, feeds: impl IntoIterator<Item = FeedSummary<'a>>) -> String {
     let feeds: Vec<FeedSummary> = feeds.into_iter().collect();
     let mut out = String::new();
     head(&mut out, &site.title, &site.language);
@@ -140,8 +142,8 @@ fn category_tree(out: &mut String, cats: &[&FeedSummary]) {
 /// `channel` gives the rendered feeds' channels, whose URLs are the ones
 /// the route table serves.
 pub fn article<'a>(
-    site: &Site,
-    settings: &Settings,
+    site: &Masthead,
+    scheme: &Scheme,
     entry: &Entry,
     content: &Content,
     channel: impl Fn(&FeedKey) -> Option<&'a Channel>,
@@ -153,12 +155,9 @@ pub fn article<'a>(
         &format!("{} · {}", a.title, site.title),
         &site.language,
     );
-    for path in &a.categories {
-        for depth in 1..=path.len() {
-            let key = FeedKey::Category(path[..depth].into());
-            if let Some(c) = channel(&key) {
-                autodiscovery(&mut out, c);
-            }
+    for key in category_keys(&a.categories) {
+        if let Some(c) = channel(&key) {
+            autodiscovery(&mut out, c);
         }
     }
     let _ = write!(
@@ -177,7 +176,7 @@ pub fn article<'a>(
         let _ = write!(
             out,
             " · <a href=\"{}\">{}</a>",
-            esc(&layout::page_url(settings, &key)),
+            esc(&layout::page_url(scheme, &key)),
             esc(&path.join(" / "))
         );
     }

@@ -11,10 +11,11 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use crate::article::Message;
-use crate::catalog::permalink::encoded_len;
-use crate::catalog::slug::{MAX_SEGMENT_BYTES, short_hash};
-use crate::catalog::{Catalog, Entry, FeedKey, Settings, Touched};
-use crate::feed::layout::{self, Format, OPML_PATH};
+use crate::catalog::{Catalog, Entry, Touched};
+use crate::site::layout::{self, Format, OPML_PATH};
+use crate::site::links::encoded_len;
+use crate::site::slug::{MAX_SEGMENT_BYTES, short_hash};
+use crate::site::{FeedKey, Scheme};
 
 pub const INDEX_PATH: &str = "index.html";
 
@@ -68,15 +69,15 @@ pub struct FeedRoutes {
 }
 
 impl FeedRoutes {
-    pub fn build(settings: &Settings, keys: impl IntoIterator<Item = FeedKey>) -> Self {
+    pub fn build(scheme: &Scheme, keys: impl IntoIterator<Item = FeedKey>) -> Self {
         // Key order puts the site first, every category node before its
         // children, and sibling names in sort order.
         let keys: BTreeSet<FeedKey> = keys.into_iter().chain([FeedKey::Site]).collect();
         let mut dirs: HashMap<FeedKey, Arc<str>> = HashMap::with_capacity(keys.len());
         let mut taken: HashSet<Arc<str>> = HashSet::with_capacity(keys.len());
         for key in keys {
-            let parent = parent_dir(settings, &dirs, &key);
-            let wanted = layout::child_dir(settings, &parent, &key);
+            let parent = parent_dir(scheme, &dirs, &key);
+            let wanted = layout::child_dir(scheme, &parent, &key);
             let dir: Arc<str> = unclaimed(&taken, wanted, &key).into();
             taken.insert(dir.clone());
             dirs.insert(key, dir);
@@ -97,13 +98,13 @@ impl FeedRoutes {
 
 /// The folder `key`'s parent node was given in `dirs` (`categories/` or
 /// `tags/` at the top).
-fn parent_dir(settings: &Settings, dirs: &HashMap<FeedKey, Arc<str>>, key: &FeedKey) -> String {
+fn parent_dir(scheme: &Scheme, dirs: &HashMap<FeedKey, Arc<str>>, key: &FeedKey) -> String {
     match key {
         FeedKey::Category(names) if names.len() > 1 => {
             let parent = FeedKey::Category(names[..names.len() - 1].into());
             match dirs.get(&parent) {
                 Some(d) => d.to_string(),
-                None => layout::dir(settings, &parent),
+                None => layout::dir(scheme, &parent),
             }
         }
         FeedKey::Category(_) => layout::CATEGORIES.to_string(),
@@ -251,7 +252,7 @@ impl Routes {
 
     /// The table of a catalog, all at once.
     pub fn build(catalog: &Catalog) -> Self {
-        let feeds = FeedRoutes::build(catalog.settings(), catalog.feeds().map(|(k, _)| k));
+        let feeds = FeedRoutes::build(catalog.scheme(), catalog.feeds().map(|(k, _)| k));
         Routes::new(feeds, Articles::build(catalog.entries()))
     }
 
@@ -302,7 +303,7 @@ impl Routes {
         {
             return Vec::new();
         }
-        let feeds = FeedRoutes::build(new.settings(), new.feeds().map(|(k, _)| k));
+        let feeds = FeedRoutes::build(new.scheme(), new.feeds().map(|(k, _)| k));
         let moved: Vec<FeedKey> = feeds
             .dirs
             .iter()
@@ -333,19 +334,19 @@ impl Routes {
     /// What `refeed check` says about a feed's folder, on each post in
     /// the feed: its name cut to fit a URL segment, the folder hashed to
     /// fit the URL limit, or moved aside by a sibling with the same slug.
-    pub fn feed_warnings(&self, settings: &Settings, key: &FeedKey) -> Vec<Message> {
+    pub fn feed_warnings(&self, scheme: &Scheme, key: &FeedKey) -> Vec<Message> {
         let (field, map, name, cut) = match key {
             FeedKey::Site => return Vec::new(),
             FeedKey::Category(names) => {
                 let name = names.last().map_or("", String::as_str);
-                let cut = settings.cut_category(name);
+                let cut = scheme.slugs.cut_category(name);
                 ("categories", "category_map", name, cut)
             }
-            FeedKey::Tag(name) => ("tags", "tag_map", &**name, settings.cut_tag(name)),
+            FeedKey::Tag(name) => ("tags", "tag_map", &**name, scheme.slugs.cut_tag(name)),
         };
         let dir = self.feed_dir(key).unwrap_or_default();
         let name = short(name);
-        let limit = settings.max_url_bytes;
+        let limit = scheme.max_url_bytes;
         let texts = [
             cut.map(|len| {
                 format!(
@@ -353,13 +354,13 @@ impl Routes {
                      cut with a hash, feed folder /{dir}"
                 )
             }),
-            layout::hashed(settings, key).then(|| {
+            layout::hashed(scheme, key).then(|| {
                 format!(
                     "the feed URL of `{name}` would be over server.max_url_bytes ({limit}): \
                      feed folder /{dir}"
                 )
             }),
-            self.moved_aside(settings, key).then(|| {
+            self.moved_aside(scheme, key).then(|| {
                 format!(
                     "`{name}` slugizes like a name that sorts before it (set {map} to choose): \
                      feed folder /{dir}"
@@ -375,15 +376,15 @@ impl Routes {
 
     /// Whether a feed's folder is not the one its own names give below
     /// its parent's folder: another feed had that one first.
-    fn moved_aside(&self, settings: &Settings, key: &FeedKey) -> bool {
-        let parent = parent_dir(settings, &self.feeds.dirs, key);
+    fn moved_aside(&self, scheme: &Scheme, key: &FeedKey) -> bool {
+        let parent = parent_dir(scheme, &self.feeds.dirs, key);
         self.feed_dir(key)
-            .is_some_and(|d| d != layout::child_dir(settings, &parent, key))
+            .is_some_and(|d| d != layout::child_dir(scheme, &parent, key))
     }
 
     /// What `refeed check` says about a post's permalink: served to
     /// another post or feed, reserved, or too long to request.
-    pub fn permalink_warning(&self, settings: &Settings, entry: &Entry) -> Option<Message> {
+    pub fn permalink_warning(&self, scheme: &Scheme, entry: &Entry) -> Option<Message> {
         if entry.article.link.is_some() {
             return None;
         }
@@ -399,14 +400,14 @@ impl Routes {
             }
             None => {
                 let len = 1 + encoded_len(&entry.path);
-                if len <= settings.max_url_bytes {
+                if len <= scheme.max_url_bytes {
                     return None;
                 }
                 format!(
                     "{} is {len} bytes encoded, over server.max_url_bytes ({}): \
                      the page cannot be requested",
                     short(&url),
-                    settings.max_url_bytes
+                    scheme.max_url_bytes
                 )
             }
         };
@@ -428,12 +429,6 @@ mod tests {
     use super::*;
     use crate::article::Article;
     use crate::catalog::feed_keys;
-    use crate::config::Config;
-    use chrono::TimeZone;
-
-    fn settings() -> Arc<Settings> {
-        Arc::new(Settings::new(&Config::default_embedded().unwrap()))
-    }
 
     fn article(
         rel: &str,
@@ -442,25 +437,8 @@ mod tests {
         permalink: Option<&str>,
     ) -> Arc<Article> {
         Arc::new(Article {
-            rel: rel.into(),
-            draft: false,
-            page: false,
-            explicit_id: None,
-            title: rel.into(),
-            date: chrono::Utc.with_ymd_and_hms(2021, 1, 1, 0, 0, 0).unwrap(),
-            updated: None,
-            categories: cats
-                .iter()
-                .map(|c| c.iter().map(|n| n.to_string()).collect())
-                .collect(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            author: None,
-            image: None,
-            description: None,
             permalink: permalink.map(str::to_string),
-            link: None,
-            comments: true,
-            extra: Default::default(),
+            ..crate::catalog::listed_article(rel, 1, cats, tags)
         })
     }
 
@@ -523,7 +501,7 @@ mod tests {
     #[test]
     fn every_order_of_events_gives_the_table_built_at_once() {
         let articles = colliding();
-        let empty = Catalog::new(settings());
+        let empty = Catalog::new(crate::setup::default_scheme());
         for order in permutations(articles.len()) {
             let mut routes = Routes::build(&empty);
             let mut catalog = empty.clone();
@@ -543,7 +521,7 @@ mod tests {
 
     #[test]
     fn precedence_reserved_then_feeds_then_first_article_by_path() {
-        let catalog = Catalog::build(settings(), colliding());
+        let catalog = Catalog::build(crate::setup::default_scheme(), colliding());
         let routes = Routes::build(&catalog);
         let dir = |names: &[&str]| {
             let key = FeedKey::Category(
@@ -617,7 +595,7 @@ mod tests {
         let deep: Vec<String> = (0..40).map(|i| format!("{i}{}", "長".repeat(40))).collect();
         let deep: Vec<&str> = deep.iter().map(String::as_str).collect();
         let catalog = Catalog::build(
-            settings(),
+            crate::setup::default_scheme(),
             vec![
                 article("a.md", &[&[&long], &[&huge]], &[&huge], None),
                 article("b.md", &[&deep], &[], None),
@@ -625,7 +603,7 @@ mod tests {
         );
         let routes = Routes::build(&catalog);
         assert_sound(&routes, &catalog);
-        let s = catalog.settings();
+        let s = catalog.scheme();
         for (key, _) in catalog.feeds() {
             let dir = routes.feed_dir(&key).unwrap();
             for segment in dir.split('/') {

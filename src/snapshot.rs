@@ -14,13 +14,14 @@ use imbl::{HashMap, OrdMap};
 use rayon::prelude::*;
 
 use crate::article::{self, Article, Content, FileReport, Loader, Packed};
-use crate::catalog::{Catalog, Entry, FeedKey, Plan, Settings, Touched};
+use crate::catalog::{Catalog, Entry, FeedKey, Plan, Touched};
 use crate::config::Config;
-use crate::feed::{self, Channel, Format, Item, Site, layout};
+use crate::feed::{self, Channel, Format, Item};
 use crate::html::{Cleaner, HtmlError};
 use crate::pages::FeedSummary;
 use crate::render::{Document, Earlier};
 use crate::routes::{Articles, FeedRoutes, Routes};
+use crate::site::{Masthead, Scheme, layout};
 use crate::source::{SourceError, SourceFile};
 use crate::state::{History, HistoryView};
 
@@ -74,7 +75,7 @@ pub struct ReloadStats {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub generation: u64,
-    pub site: Arc<Site>,
+    pub site: Arc<Masthead>,
     pub catalog: Catalog,
     contents: HashMap<Arc<str>, Arc<Content>>,
     /// The body text of every loaded article, by path: the last good one
@@ -134,8 +135,8 @@ pub enum BuildError {
 pub struct Pipeline {
     loader: Loader,
     cleaner: Cleaner,
-    settings: Arc<Settings>,
-    site: Arc<Site>,
+    settings: Arc<Scheme>,
+    site: Arc<Masthead>,
     root: std::path::PathBuf,
     limit: usize,
     max_bytes: usize,
@@ -201,8 +202,8 @@ impl Pipeline {
             loader: Loader::new(config),
             cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?
                 .with_max_body_bytes(config.load.max_body_bytes),
-            settings: Arc::new(Settings::new(config)),
-            site: Arc::new(Site::new(config)),
+            settings: Arc::new(crate::setup::scheme(config)),
+            site: Arc::new(crate::setup::masthead(config)),
             root: config.source_dir.clone(),
             limit: config.feed.limit,
             max_bytes: config.feed.max_bytes,
@@ -241,7 +242,7 @@ impl Pipeline {
         self.history.published(feeds.chain(lists));
     }
 
-    pub fn site(&self) -> &Arc<Site> {
+    pub fn site(&self) -> &Arc<Masthead> {
         &self.site
     }
 
@@ -249,7 +250,7 @@ impl Pipeline {
         &self.root
     }
 
-    pub fn settings(&self) -> &Arc<Settings> {
+    pub fn settings(&self) -> &Arc<Scheme> {
         &self.settings
     }
 

@@ -311,7 +311,7 @@ fn hostile_metadata_md_loads_with_markup_kept_as_text() {
         .unwrap();
     assert!(
         entry
-            .url(malicious().snap.catalog.settings())
+            .url(malicious().snap.catalog.scheme())
             .starts_with("http://127.0.0.1:8080/")
     );
     let json = &malicious().snap.feeds[&refeed::catalog::FeedKey::Site];

@@ -4,7 +4,6 @@
 
 pub mod body;
 pub mod front_matter;
-mod id;
 mod report;
 mod yaml;
 
@@ -18,11 +17,11 @@ use rayon::prelude::*;
 
 use crate::config::Config;
 use crate::date::{self, DateContext};
+use crate::site::{IdScheme, links};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
 pub use body::{BodyFormat, Content, Packed};
-pub use id::IdScheme;
 pub use report::{FileReport, Message, Severity, Status};
 
 /// A loaded post: every field typed and normalized (dates in UTC, URLs
@@ -402,16 +401,7 @@ impl Loader {
     }
 
     fn absolute(&self, url: &str) -> Option<String> {
-        let url = url.trim();
-        let joined = if let Some(rest) = url.strip_prefix("//") {
-            url::Url::parse(&format!("{}://{rest}", self.base.scheme()))
-        } else {
-            self.base.join(url)
-        };
-        joined
-            .ok()
-            .filter(|u| matches!(u.scheme(), "http" | "https"))
-            .map(String::from)
+        links::web(&self.base, url)
     }
 }
 

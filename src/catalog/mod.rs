@@ -1,34 +1,27 @@
-//! The catalog: which published articles each feed holds, newest first.
+//! The catalog: which published articles each feed ([`FeedKey`]) holds,
+//! newest first, and which article owns an id two of them claim. How
+//! those feeds and articles are named (URLs, slugs, ids) is `site`'s.
 //!
-//! Feeds are the whole site, every node of the Hexo category tree (a node
-//! is its path of names, so `A > B` and `C > B` are different nodes, and a
-//! node's feed holds its whole subtree) and every tag. The catalog is a
-//! persistent structure: cloning is O(1) and one article's change touches
-//! O(feeds it is in × log n), so a reload costs the same for 10 or 100,000
-//! articles.
-
-pub mod permalink;
-pub mod slug;
+//! The catalog is a persistent structure: cloning is O(1) and one
+//! article's change touches O(feeds it is in × log n), so a reload costs
+//! the same for 10 or 100,000 articles.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use imbl::{HashMap, OrdMap, OrdSet};
 use rayon::prelude::*;
 
-use crate::article::{Article, IdScheme};
-use crate::config::Config;
+use crate::article::Article;
+use crate::site::Scheme;
+use crate::site::keys::{self, nodes};
+use crate::site::permalink::Post;
 
-/// A feed, independent of its format.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum FeedKey {
-    Site,
-    /// A category node as its path of names, root first.
-    Category(Arc<[String]>),
-    Tag(Arc<str>),
-}
+/// What the catalog's feeds are keyed by, defined with the rest of the
+/// site's names.
+pub use crate::site::FeedKey;
 
 /// Position of an article in a feed: newest first; ties broken by path,
 /// which is unique, so the order is total and reproducible.
@@ -52,124 +45,17 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// The stable `tag:` URI feeds show for this entry.
-    pub fn id(&self, settings: &Settings) -> String {
-        let ids = &settings.ids;
-        match &self.article.explicit_id {
-            Some(_) if self.owns_id => self.article.id(ids),
-            _ => ids.path_id(self.article.path_key()),
-        }
+    /// The stable `tag:` URI feeds show for this entry: its explicit id
+    /// while it owns it, else its path id.
+    pub fn id(&self, scheme: &Scheme) -> String {
+        let explicit = self.article.explicit_id.as_deref().filter(|_| self.owns_id);
+        scheme.ids.id_for(explicit, self.article.path_key())
     }
 
-    /// The item link: the front matter's `link`, else the absolute,
-    /// percent-encoded permalink. Derived when a document is rendered
-    /// rather than stored for all articles.
-    pub fn url(&self, settings: &Settings) -> String {
-        match &self.article.link {
-            Some(link) => link.clone(),
-            None => permalink::absolute(&settings.url, &self.path),
-        }
-    }
-}
-
-/// What the catalog needs from the configuration.
-#[derive(Debug)]
-pub struct Settings {
-    pub url: url::Url,
-    pub timezone: chrono_tz::Tz,
-    pub permalink: String,
-    pub default_category: String,
-    pub category_map: BTreeMap<String, String>,
-    pub tag_map: BTreeMap<String, String>,
-    pub ids: IdScheme,
-    /// `server.max_url_bytes`: every feed URL must be requestable.
-    pub max_url_bytes: usize,
-    category_slugs: SlugCache,
-    tag_slugs: SlugCache,
-}
-
-impl Settings {
-    pub fn new(config: &Config) -> Self {
-        Settings {
-            url: config.site.url.clone(),
-            timezone: config.site.timezone,
-            permalink: config.site.permalink.clone(),
-            default_category: config.site.default_category.clone(),
-            category_map: config.site.category_map.clone(),
-            tag_map: config.site.tag_map.clone(),
-            ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
-            max_url_bytes: config.server.max_url_bytes,
-            category_slugs: SlugCache::new(),
-            tag_slugs: SlugCache::new(),
-        }
-    }
-
-    /// URL path segments of a category node (Hexo: `category_map`, then
-    /// `slugize`, then [`slug::capped`]); a name that slugizes to nothing
-    /// keeps its own text.
-    pub fn category_slugs(&self, names: &[String]) -> Vec<String> {
-        names.iter().map(|n| self.category_slug(n)).collect()
-    }
-
-    pub fn category_slug(&self, name: &str) -> String {
-        self.cached(&self.category_slugs, &self.category_map, name)
-    }
-
-    pub fn tag_slug(&self, name: &str) -> String {
-        self.cached(&self.tag_slugs, &self.tag_map, name)
-    }
-
-    /// The length in bytes of a category name's slug when it was too long
-    /// for a URL segment and was cut.
-    pub fn cut_category(&self, name: &str) -> Option<usize> {
-        cut(&self.category_map, name)
-    }
-
-    pub fn cut_tag(&self, name: &str) -> Option<usize> {
-        cut(&self.tag_map, name)
-    }
-
-    /// Archives repeat a few hundred names across every article, so each
-    /// name is slugized once.
-    fn cached(&self, cache: &SlugCache, map: &BTreeMap<String, String>, name: &str) -> String {
-        let pinned = cache.pin();
-        if let Some(slug) = pinned.get(name) {
-            return slug.clone();
-        }
-        let slug = mapped_slug(map, name);
-        if pinned.len() < MAX_CACHED_SLUGS {
-            pinned.insert(name.to_string(), slug.clone());
-        }
-        slug
-    }
-}
-
-/// Bound on each slug cache, against archives with unbounded tag sets.
-const MAX_CACHED_SLUGS: usize = 100_000;
-
-type SlugCache = papaya::HashMap<String, String>;
-
-fn mapped_slug(map: &BTreeMap<String, String>, name: &str) -> String {
-    let slug = whole_slug(map, name);
-    match slug::capped(&slug) {
-        std::borrow::Cow::Borrowed(_) => slug,
-        std::borrow::Cow::Owned(cut) => cut,
-    }
-}
-
-fn cut(map: &BTreeMap<String, String>, name: &str) -> Option<usize> {
-    let len = whole_slug(map, name).len();
-    (len > slug::MAX_SEGMENT_BYTES).then_some(len)
-}
-
-fn whole_slug(map: &BTreeMap<String, String>, name: &str) -> String {
-    let source = map.get(name).map(String::as_str).unwrap_or(name);
-    let slug = slug::slugize(source);
-    if slug.is_empty() {
-        // Keep the URL non-empty and free of `/`, `.` and `..`.
-        format!("_{}", source.replace(['/', '.'], "_"))
-    } else {
-        slug
+    /// The item link. Derived when a document is rendered rather than
+    /// stored for all articles.
+    pub fn url(&self, scheme: &Scheme) -> String {
+        scheme.item_url(self.article.link.as_deref(), &self.path)
     }
 }
 
@@ -178,7 +64,7 @@ pub type Touched = BTreeSet<FeedKey>;
 
 #[derive(Debug, Clone)]
 pub struct Catalog {
-    settings: Arc<Settings>,
+    scheme: Arc<Scheme>,
     entries: HashMap<Arc<str>, Arc<Entry>>,
     /// Every path that claims an article id, in path order: the first owns it.
     claims: HashMap<Arc<str>, OrdSet<Arc<str>>>,
@@ -186,17 +72,18 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(settings: Arc<Settings>) -> Self {
+    pub fn new(scheme: Arc<Scheme>) -> Self {
         Catalog {
-            settings,
+            scheme,
             entries: HashMap::new(),
             claims: HashMap::new(),
             feeds: OrdMap::new(),
         }
     }
 
-    pub fn settings(&self) -> &Arc<Settings> {
-        &self.settings
+    /// How the site names what the catalog holds.
+    pub fn scheme(&self) -> &Arc<Scheme> {
+        &self.scheme
     }
 
     pub fn len(&self) -> usize {
@@ -242,8 +129,8 @@ impl Catalog {
     /// The catalog of `articles` (in path order, which decides who owns a
     /// shared explicit id), built in bulk: the same result as upserting
     /// them one by one, several times faster for a whole archive.
-    pub fn build(settings: Arc<Settings>, articles: Vec<Arc<Article>>) -> Self {
-        Plan::new(settings, articles).finish()
+    pub fn build(scheme: Arc<Scheme>, articles: Vec<Arc<Article>>) -> Self {
+        Plan::new(scheme, articles).finish()
     }
 
     /// Adds or replaces an article; drafts and pages are removed instead.
@@ -321,13 +208,13 @@ impl Catalog {
                 .and_then(OrdSet::get_min)
                 .is_some_and(|owner| *owner == article.rel),
         };
-        // Hexo's `:category` for a post without categories.
-        let category = match article.categories.first() {
-            Some(c) => self.settings.category_slugs(c).join("/"),
-            None => self.settings.category_slug(&self.settings.default_category),
-        };
-        let s = &self.settings;
-        let path = permalink::path(&s.permalink, &article, s.timezone, &category);
+        let path = self.scheme.permalink(&Post {
+            fixed: article.permalink.as_deref(),
+            date: article.date,
+            slug: article.slug(),
+            title: &article.title,
+            categories: &article.categories,
+        });
         Entry {
             article,
             owns_id,
@@ -370,8 +257,8 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(settings: Arc<Settings>, articles: Vec<Arc<Article>>) -> Self {
-        let mut catalog = Catalog::new(settings);
+    pub fn new(scheme: Arc<Scheme>, articles: Vec<Arc<Article>>) -> Self {
+        let mut catalog = Catalog::new(scheme);
         let listed: Vec<Arc<Article>> = articles.into_iter().filter(|a| listed(a)).collect();
         for a in &listed {
             if let Some(id) = &a.explicit_id {
@@ -484,8 +371,8 @@ impl<'a> FeedInterner<'a> {
         let mut out = BTreeSet::from([0]);
         for path in &article.categories {
             if !self.paths.contains_key(path.as_slice()) {
-                let numbers = (1..=path.len())
-                    .map(|d| self.number(FeedKey::Category(path[..d].into())))
+                let numbers = nodes(path)
+                    .map(|node| self.number(FeedKey::Category(node.into())))
                     .collect();
                 self.paths.insert(path, numbers);
             }
@@ -519,29 +406,43 @@ impl<'a> FeedInterner<'a> {
     }
 }
 
-/// The site feed, every prefix of every category hierarchy (a node's feed
-/// holds its subtree), and every tag.
+/// The feeds an article is in: the site feed and every feed it is filed
+/// under ([`keys::filed_under`]).
 pub fn feed_keys(article: &Article) -> BTreeSet<FeedKey> {
-    let mut keys = BTreeSet::from([FeedKey::Site]);
-    for path in &article.categories {
-        for depth in 1..=path.len() {
-            keys.insert(FeedKey::Category(path[..depth].into()));
-        }
+    let filed = keys::filed_under(&article.categories, &article.tags);
+    std::iter::once(FeedKey::Site).chain(filed).collect()
+}
+
+/// A listed article dated January `day`, 2021, for unit tests.
+#[cfg(test)]
+pub(crate) fn listed_article(rel: &str, day: u32, cats: &[&[&str]], tags: &[&str]) -> Article {
+    use chrono::TimeZone;
+    Article {
+        rel: rel.into(),
+        draft: false,
+        page: false,
+        explicit_id: None,
+        title: rel.into(),
+        date: Utc.with_ymd_and_hms(2021, 1, day, 0, 0, 0).unwrap(),
+        updated: None,
+        categories: cats
+            .iter()
+            .map(|c| c.iter().map(|n| n.to_string()).collect())
+            .collect(),
+        tags: tags.iter().map(|t| t.to_string()).collect(),
+        author: None,
+        image: None,
+        description: None,
+        permalink: None,
+        link: None,
+        comments: true,
+        extra: Default::default(),
     }
-    for tag in &article.tags {
-        keys.insert(FeedKey::Tag(tag.as_str().into()));
-    }
-    keys
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use chrono::TimeZone;
-
-    fn settings() -> Arc<Settings> {
-        Arc::new(Settings::new(&Config::default_embedded().unwrap()))
-    }
 
     fn article(
         rel: &str,
@@ -551,25 +452,8 @@ mod tests {
         id: Option<&str>,
     ) -> Arc<Article> {
         Arc::new(Article {
-            rel: rel.into(),
-            draft: false,
-            page: false,
             explicit_id: id.map(Arc::from),
-            title: rel.into(),
-            date: Utc.with_ymd_and_hms(2021, 1, day, 0, 0, 0).unwrap(),
-            updated: None,
-            categories: cats
-                .iter()
-                .map(|c| c.iter().map(|n| n.to_string()).collect())
-                .collect(),
-            tags: tags.iter().map(|t| t.to_string()).collect(),
-            author: None,
-            image: None,
-            description: None,
-            permalink: None,
-            link: None,
-            comments: true,
-            extra: Default::default(),
+            ..listed_article(rel, day, cats, tags)
         })
     }
 
@@ -589,7 +473,7 @@ mod tests {
                 let items = c
                     .newest(&k, n)
                     .iter()
-                    .map(|e| (e.article.rel.to_string(), e.id(c.settings())))
+                    .map(|e| (e.article.rel.to_string(), e.id(c.scheme())))
                     .collect();
                 (k, items)
             })
@@ -598,8 +482,8 @@ mod tests {
 
     #[test]
     fn bulk_build_equals_one_by_one() {
-        let built = Catalog::build(settings(), sample());
-        let mut upserted = Catalog::new(settings());
+        let built = Catalog::build(crate::setup::default_scheme(), sample());
+        let mut upserted = Catalog::new(crate::setup::default_scheme());
         for a in sample() {
             upserted.upsert(a);
         }
@@ -609,7 +493,7 @@ mod tests {
 
     #[test]
     fn a_node_feed_holds_its_subtree_and_nodes_are_name_plus_parent() {
-        let c = Catalog::build(settings(), sample());
+        let c = Catalog::build(crate::setup::default_scheme(), sample());
         let key = |p: &[&str]| {
             FeedKey::Category(p.iter().map(|s| s.to_string()).collect::<Vec<_>>().into())
         };
@@ -622,7 +506,7 @@ mod tests {
 
     #[test]
     fn newest_first_ties_by_id() {
-        let c = Catalog::build(settings(), sample());
+        let c = Catalog::build(crate::setup::default_scheme(), sample());
         let rels: Vec<_> = c
             .newest(&FeedKey::Site, 10)
             .iter()
@@ -633,7 +517,7 @@ mod tests {
         let ids: Vec<_> = c
             .newest(&FeedKey::Site, 10)
             .iter()
-            .map(|e| e.id(c.settings()))
+            .map(|e| e.id(c.scheme()))
             .collect();
         let mut sorted = ids.clone();
         sorted.dedup();
@@ -642,8 +526,8 @@ mod tests {
 
     #[test]
     fn shared_explicit_id_goes_to_the_first_path_and_moves_on_removal() {
-        let mut c = Catalog::build(settings(), sample());
-        let id_of = |c: &Catalog, rel: &str| c.entry(rel).unwrap().id(c.settings());
+        let mut c = Catalog::build(crate::setup::default_scheme(), sample());
+        let id_of = |c: &Catalog, rel: &str| c.entry(rel).unwrap().id(c.scheme());
         assert!(id_of(&c, "b.md").ends_with(":id/same"));
         assert!(id_of(&c, "c.md").ends_with(":post/c.md"));
         let touched = c.remove("b.md");
@@ -659,7 +543,7 @@ mod tests {
 
     #[test]
     fn drafts_and_emptied_feeds_leave() {
-        let mut c = Catalog::build(settings(), sample());
+        let mut c = Catalog::build(crate::setup::default_scheme(), sample());
         let mut draft = (*article("d.md", 3, &[], &["u"], Some("other"))).clone();
         draft.draft = true;
         c.upsert(Arc::new(draft));
@@ -667,21 +551,5 @@ mod tests {
         c.remove("c.md");
         assert_eq!(c.count(&FeedKey::Tag("u".into())), 0);
         assert!(c.feeds().all(|(k, _)| k != FeedKey::Tag("u".into())));
-    }
-
-    #[test]
-    fn category_in_a_permalink_falls_back_to_the_default_category() {
-        let mut config = Config::default_embedded().unwrap();
-        config.site.permalink = ":category/:title/".into();
-        let settings = Arc::new(Settings::new(&config));
-        let c = Catalog::build(
-            settings,
-            vec![
-                article("nocat.md", 1, &[], &[], None),
-                article("cat.md", 1, &[&["A", "B"]], &[], None),
-            ],
-        );
-        assert_eq!(&*c.entry("nocat.md").unwrap().path, "uncategorized/nocat/");
-        assert_eq!(&*c.entry("cat.md").unwrap().path, "A/B/cat/");
     }
 }

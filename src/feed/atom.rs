@@ -5,9 +5,9 @@ use atom_syndication::{
 };
 use chrono::{DateTime, Utc};
 
-use super::{Channel, Item, Site, clean, image_mime, last_updated};
+use super::{Channel, Item, Masthead, clean, image_mime, last_updated};
 
-pub fn render(site: &Site, channel: &Channel, items: &[Item]) -> Vec<u8> {
+pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
     let feed = Feed {
         title: Text::plain(clean(&channel.title)),
         id: channel.id.clone(),

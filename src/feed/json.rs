@@ -3,10 +3,10 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 
-use super::{Channel, Item, Site, clean};
+use super::{Channel, Item, Masthead, clean};
 
 #[derive(Serialize)]
-struct Feed<'a> {
+struct JsonFeed<'a> {
     version: &'static str,
     title: String,
     home_page_url: &'a str,
@@ -41,8 +41,8 @@ struct JsonItem {
     tags: Vec<String>,
 }
 
-pub fn render(site: &Site, channel: &Channel, items: &[Item]) -> Vec<u8> {
-    let feed = Feed {
+pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
+    let feed = JsonFeed {
         version: "https://jsonfeed.org/version/1.1",
         title: clean(&channel.title),
         home_page_url: &channel.home_url,

@@ -5,7 +5,6 @@
 
 mod atom;
 mod json;
-pub mod layout;
 pub mod opml;
 pub mod query;
 mod rss;
@@ -13,50 +12,14 @@ mod rss;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use chrono::{DateTime, NaiveTime, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::article::Content;
-use crate::catalog::{Entry, FeedKey, Settings};
-use crate::config::Config;
+use crate::catalog::Entry;
+use crate::site::keys::filed_under;
+use crate::site::{FeedKey, Masthead, Scheme, layout, links};
 
 pub use layout::Format;
-
-/// Site-wide facts every document repeats.
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub title: String,
-    pub description: String,
-    pub author: String,
-    pub language: String,
-    pub url: url::Url,
-    /// `tag:authority,date:` prefix for feed ids.
-    pub id_prefix: String,
-    /// `updated` of a feed with no items, so that it too is deterministic.
-    pub epoch: DateTime<Utc>,
-    /// Bytes of HTML one item may carry (`feed.max_item_bytes`); see
-    /// [`within_budget`].
-    pub max_item_bytes: usize,
-}
-
-impl Site {
-    pub fn new(config: &Config) -> Self {
-        let date = config.feed.id_date;
-        Site {
-            title: config.site.title.clone(),
-            description: config.site.description.clone(),
-            author: config.site.author.clone(),
-            language: config.site.language.clone(),
-            url: config.site.url.clone(),
-            id_prefix: format!(
-                "tag:{},{}:",
-                config.feed.id_authority,
-                date.format("%Y-%m-%d")
-            ),
-            epoch: date.and_time(NaiveTime::MIN).and_utc(),
-            max_item_bytes: config.feed.max_item_bytes,
-        }
-    }
-}
 
 /// A category or tag as a document shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,11 +45,11 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(entry: Arc<Entry>, content: Arc<Content>, settings: &Settings) -> Self {
+    pub fn new(entry: Arc<Entry>, content: Arc<Content>, scheme: &Scheme) -> Self {
         Item {
-            terms: terms(&entry, settings),
-            url: entry.url(settings),
-            id: entry.id(settings),
+            terms: terms(&entry, scheme),
+            url: entry.url(scheme),
+            id: entry.id(scheme),
             entry,
             content,
         }
@@ -95,29 +58,27 @@ impl Item {
 
 /// Every category node on the article's hierarchies, then its tags:
 /// readers file items under any level, as Hexo's own feed plugin does.
-fn terms(entry: &Entry, settings: &Settings) -> Vec<Term> {
+fn terms(entry: &Entry, scheme: &Scheme) -> Vec<Term> {
     let article = &entry.article;
     let mut out: Vec<Term> = Vec::new();
-    for path in &article.categories {
-        for depth in 1..=path.len() {
-            let key = FeedKey::Category(path[..depth].into());
-            let term = Term {
-                name: path[depth - 1].clone(),
-                label: path[..depth].join(" / "),
-                url: layout::page_url(settings, &key),
-            };
-            if !out.contains(&term) {
-                out.push(term);
+    for key in filed_under(&article.categories, &article.tags) {
+        let (name, label) = match &key {
+            FeedKey::Site => continue,
+            FeedKey::Category(path) => {
+                let name = path.last().cloned().unwrap_or_default();
+                (name, path.join(" / "))
             }
+            FeedKey::Tag(tag) => (tag.to_string(), tag.to_string()),
+        };
+        let term = Term {
+            name,
+            label,
+            url: layout::page_url(scheme, &key),
+        };
+        // Two hierarchies can share a node; tags are unique already.
+        if matches!(key, FeedKey::Tag(_)) || !out.contains(&term) {
+            out.push(term);
         }
-    }
-    for tag in &article.tags {
-        let key = FeedKey::Tag(tag.as_str().into());
-        out.push(Term {
-            name: tag.clone(),
-            label: tag.clone(),
-            url: layout::page_url(settings, &key),
-        });
     }
     out
 }
@@ -139,8 +100,8 @@ pub struct Channel {
 
 impl Channel {
     /// `dir` is the folder the route table serves this feed from.
-    pub fn new(site: &Site, settings: &Settings, key: &FeedKey, dir: &str) -> Self {
-        let url = |f| layout::feed_url(settings, dir, f);
+    pub fn new(site: &Masthead, scheme: &Scheme, key: &FeedKey, dir: &str) -> Self {
+        let url = |f| layout::feed_url(scheme, dir, f);
         let (title, description) = match key {
             FeedKey::Site => (site.title.clone(), site.description.clone()),
             FeedKey::Category(path) => {
@@ -159,16 +120,10 @@ impl Channel {
             description
         };
         Channel {
-            // Percent-encoded like the URLs, so that the id is a URI (not
-            // just an IRI) whatever the category names hold.
-            id: format!(
-                "{}feed/{}",
-                site.id_prefix,
-                crate::catalog::permalink::encode_path(dir)
-            ),
+            id: scheme.ids.feed_id(dir),
             // The folder served, not the one the names alone give: two
             // feeds sharing a slug must not share a channel link.
-            home_url: crate::catalog::permalink::absolute(&settings.url, dir),
+            home_url: links::absolute(&scheme.url, dir),
             rss_url: url(Format::Rss),
             atom_url: url(Format::Atom),
             json_url: url(Format::Json),
@@ -201,7 +156,7 @@ impl Channel {
 
 /// The newest `updated` of the items, or the site's epoch for an empty
 /// feed: never "now", so output is a function of the input alone.
-pub fn last_updated(site: &Site, items: &[Item]) -> DateTime<Utc> {
+pub fn last_updated(site: &Masthead, items: &[Item]) -> DateTime<Utc> {
     items
         .iter()
         .map(|i| i.entry.article.last_updated())
@@ -210,11 +165,11 @@ pub fn last_updated(site: &Site, items: &[Item]) -> DateTime<Utc> {
 }
 
 /// One document's bytes.
-pub fn render(site: &Site, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
+pub fn render(site: &Masthead, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
     render_items(site, channel, &within_budget(site, items), format)
 }
 
-fn render_items(site: &Site, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
+fn render_items(site: &Masthead, channel: &Channel, items: &[Item], format: Format) -> Vec<u8> {
     match format {
         Format::Rss => rss::render(site, channel, items),
         Format::Atom => atom::render(site, channel, items),
@@ -227,7 +182,7 @@ fn render_items(site: &Site, channel: &Channel, items: &[Item], format: Format) 
 /// single huge article is not empty. Items are first held to their budget
 /// ([`within_budget`]), so one huge article cannot push the others out.
 pub fn render_capped(
-    site: &Site,
+    site: &Masthead,
     channel: &Channel,
     items: &[Item],
     format: Format,
@@ -255,10 +210,10 @@ pub fn render_capped(
     best
 }
 
-/// `items`, where an item whose HTML is over [`Site::max_item_bytes`] shows
+/// `items`, where an item whose HTML is over [`Masthead::max_item_bytes`] shows
 /// its summary and a link to its page instead. The choice depends on the
 /// item alone, so an item reads the same in every feed and query.
-fn within_budget<'i>(site: &Site, items: &'i [Item]) -> Cow<'i, [Item]> {
+fn within_budget<'i>(site: &Masthead, items: &'i [Item]) -> Cow<'i, [Item]> {
     let over = |i: &Item| i.content.html.len() > site.max_item_bytes;
     if !items.iter().any(over) {
         return Cow::Borrowed(items);
@@ -281,7 +236,7 @@ fn within_budget<'i>(site: &Site, items: &'i [Item]) -> Cow<'i, [Item]> {
 
 /// The summary as a paragraph, then a link to the whole article. Both parts
 /// are XML-safe already: the summary by construction, the URL by encoding.
-fn summary_and_link(site: &Site, item: &Item) -> String {
+fn summary_and_link(site: &Masthead, item: &Item) -> String {
     let escape = |s: &str| {
         s.replace('&', "&amp;")
             .replace('<', "&lt;")

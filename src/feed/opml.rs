@@ -6,9 +6,9 @@ use std::fmt::Write;
 
 use crate::text::escape_html as escape;
 
-use super::{Channel, Site};
+use super::{Channel, Masthead};
 
-pub fn render(site: &Site, channels: &[Channel]) -> Vec<u8> {
+pub fn render(site: &Masthead, channels: &[Channel]) -> Vec<u8> {
     let mut out = String::from(
         "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<opml version=\"2.0\">\n<head>\n",
     );

@@ -7,7 +7,7 @@ use rss::extension::dublincore::DublinCoreExtension;
 use rss::extension::{Extension, ExtensionMap};
 use rss::{Category, Channel as RssChannel, Enclosure, Guid, Item as RssItem};
 
-use super::{Channel, Item, Site, clean, image_mime, last_updated, rfc822};
+use super::{Channel, Item, Masthead, clean, image_mime, last_updated, rfc822};
 
 const MEDIA_NS: &str = "http://search.yahoo.com/mrss/";
 
@@ -23,7 +23,7 @@ const UNKNOWN_LENGTH: &str = "1";
 const AMP: char = '\u{FDD0}';
 const LT: char = '\u{FDD1}';
 
-pub fn render(site: &Site, channel: &Channel, items: &[Item]) -> Vec<u8> {
+pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
     let doc = RssChannel {
         title: title(&channel.title),
         link: channel.home_url.clone(),

@@ -1,7 +1,10 @@
 //! URL policy for cleaned HTML: every URL that leaves the cleaner is absolute
-//! and uses a scheme a feed reader can follow safely.
+//! (by the site's one resolve policy, [`links::resolve`]) and uses a scheme
+//! a feed reader can follow safely, chosen per attribute.
 
 use url::Url;
+
+use crate::site::links;
 
 /// Largest inline `data:` image kept; bigger ones would bloat every feed that
 /// carries the article.
@@ -43,19 +46,8 @@ impl UrlKind {
 
 /// `raw` resolved against `base`, or `None` when it is empty, unparsable or
 /// uses a scheme `kind` does not allow (`javascript:`, `vbscript:`, most `data:`).
-///
-/// Protocol-relative `//host/x` takes the base's scheme.
 pub(crate) fn resolve(base: &Url, raw: &str, kind: UrlKind) -> Option<Url> {
-    let trimmed = raw.trim_matches(|c: char| c.is_ascii_whitespace() || c.is_ascii_control());
-    if trimmed.is_empty() {
-        return None;
-    }
-    let url = match Url::parse(trimmed) {
-        Ok(url) => url,
-        Err(url::ParseError::RelativeUrlWithoutBase) => base.join(trimmed).ok()?,
-        Err(_) => return None,
-    };
-    kind.allows(&url).then_some(url)
+    links::resolve(base, raw).filter(|url| kind.allows(url))
 }
 
 /// SVG is left out on purpose: it can carry script.

@@ -3,8 +3,97 @@
 //! characters dropped, whitespace and ASCII punctuation become `-`.
 
 use std::borrow::Cow;
+use std::collections::BTreeMap;
 
 use unicode_normalization::UnicodeNormalization;
+
+/// Category and tag names as URL path segments (Hexo: `category_map` or
+/// `tag_map`, then [`slugize`], then [`capped`]); a name that slugizes to
+/// nothing keeps its own text.
+#[derive(Debug)]
+pub struct Slugs {
+    category_map: BTreeMap<String, String>,
+    tag_map: BTreeMap<String, String>,
+    categories: SlugCache,
+    tags: SlugCache,
+}
+
+impl Slugs {
+    pub fn new(category_map: BTreeMap<String, String>, tag_map: BTreeMap<String, String>) -> Self {
+        Slugs {
+            category_map,
+            tag_map,
+            categories: SlugCache::new(),
+            tags: SlugCache::new(),
+        }
+    }
+
+    /// The segments of a category node, root first.
+    pub fn categories(&self, names: &[String]) -> Vec<String> {
+        names.iter().map(|n| self.category(n)).collect()
+    }
+
+    pub fn category(&self, name: &str) -> String {
+        cached(&self.categories, &self.category_map, name)
+    }
+
+    pub fn tag(&self, name: &str) -> String {
+        cached(&self.tags, &self.tag_map, name)
+    }
+
+    /// The length in bytes of a category name's slug when it was too long
+    /// for a URL segment and was cut.
+    pub fn cut_category(&self, name: &str) -> Option<usize> {
+        cut(&self.category_map, name)
+    }
+
+    pub fn cut_tag(&self, name: &str) -> Option<usize> {
+        cut(&self.tag_map, name)
+    }
+}
+
+/// Bound on each slug cache, against archives with unbounded tag sets.
+const MAX_CACHED_SLUGS: usize = 100_000;
+
+type SlugCache = papaya::HashMap<String, String>;
+
+/// Archives repeat a few hundred names across every article, so each name
+/// is slugized once.
+fn cached(cache: &SlugCache, map: &BTreeMap<String, String>, name: &str) -> String {
+    let pinned = cache.pin();
+    if let Some(slug) = pinned.get(name) {
+        return slug.clone();
+    }
+    let slug = mapped_slug(map, name);
+    if pinned.len() < MAX_CACHED_SLUGS {
+        pinned.insert(name.to_string(), slug.clone());
+    }
+    slug
+}
+
+fn mapped_slug(map: &BTreeMap<String, String>, name: &str) -> String {
+    let slug = whole_slug(map, name);
+    match capped(&slug) {
+        Cow::Borrowed(_) => slug,
+        Cow::Owned(cut) => cut,
+    }
+}
+
+fn cut(map: &BTreeMap<String, String>, name: &str) -> Option<usize> {
+    let len = whole_slug(map, name).len();
+    (len > MAX_SEGMENT_BYTES).then_some(len)
+}
+
+fn whole_slug(map: &BTreeMap<String, String>, name: &str) -> String {
+    let source = map.get(name).map(String::as_str).unwrap_or(name);
+    let slug = slugize(source);
+    if slug.is_empty() {
+        // Keep the URL non-empty and free of `/`, `.` and `..`.
+        format!("_{}", source.replace(['/', '.'], "_"))
+    } else {
+        slug
+    }
+}
 
 /// Longest URL path segment a slug may take, in bytes of UTF-8: half the
 /// 255-byte file-name limit of common file systems (`refeed build` writes

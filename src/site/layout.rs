@@ -3,8 +3,9 @@
 //! `/categories/<slug>/<child slug>/` and `/tags/<slug>/`, and `/opml.xml`.
 //! Category and tag folders match Hexo's own category and tag pages.
 
-use crate::catalog::permalink::{absolute, encode_path, encoded_len};
-use crate::catalog::{FeedKey, Settings};
+use super::keys::nodes;
+use super::links::{absolute, encoded_len};
+use super::{FeedKey, Scheme};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Format {
@@ -53,16 +54,16 @@ const DISAMBIGUATION_ROOM: usize = 24;
 /// The folder a feed's names give it below the site root, not
 /// percent-encoded, ending in `/` (empty for the site feed): Hexo's
 /// category or tag page folder, each segment capped by
-/// [`crate::catalog::slug::capped`]. It depends on the key alone, so two
+/// [`super::slug::capped`]. It depends on the key alone, so two
 /// feeds can share it (`C#`, `C++`); the route table gives each feed its
 /// own folder to serve from.
-pub fn dir(settings: &Settings, key: &FeedKey) -> String {
+pub fn dir(scheme: &Scheme, key: &FeedKey) -> String {
     match key {
         FeedKey::Site => String::new(),
-        FeedKey::Category(names) => (1..=names.len()).fold(CATEGORIES.to_string(), |parent, d| {
-            category_child(settings, &parent, &names[..d])
+        FeedKey::Category(names) => nodes(names).fold(CATEGORIES.to_string(), |parent, node| {
+            category_child(scheme, &parent, node)
         }),
-        FeedKey::Tag(name) => tag_child(settings, TAGS, name),
+        FeedKey::Tag(name) => tag_child(scheme, TAGS, name),
     }
 }
 
@@ -71,18 +72,18 @@ pub const TAGS: &str = "tags/";
 
 /// The folder of `key` inside `parent`, the folder its parent node was
 /// given (`categories/` or `tags/` at the top).
-pub fn child_dir(settings: &Settings, parent: &str, key: &FeedKey) -> String {
+pub fn child_dir(scheme: &Scheme, parent: &str, key: &FeedKey) -> String {
     match key {
         FeedKey::Site => String::new(),
-        FeedKey::Category(names) => category_child(settings, parent, names),
-        FeedKey::Tag(name) => tag_child(settings, parent, name),
+        FeedKey::Category(names) => category_child(scheme, parent, names),
+        FeedKey::Tag(name) => tag_child(scheme, parent, name),
     }
 }
 
-fn category_child(settings: &Settings, parent: &str, names: &[String]) -> String {
-    let segment = names.last().map(|n| settings.category_slug(n));
+fn category_child(scheme: &Scheme, parent: &str, names: &[String]) -> String {
+    let segment = names.last().map(|n| scheme.slugs.category(n));
     fitted(
-        settings,
+        scheme,
         CATEGORIES,
         parent,
         &segment.unwrap_or_default(),
@@ -90,8 +91,8 @@ fn category_child(settings: &Settings, parent: &str, names: &[String]) -> String
     )
 }
 
-fn tag_child(settings: &Settings, parent: &str, name: &str) -> String {
-    fitted(settings, TAGS, parent, &settings.tag_slug(name), || {
+fn tag_child(scheme: &Scheme, parent: &str, name: &str) -> String {
+    fitted(scheme, TAGS, parent, &scheme.slugs.tag(name), || {
         name.to_string()
     })
 }
@@ -100,14 +101,14 @@ fn tag_child(settings: &Settings, parent: &str, name: &str) -> String {
 /// longer than the server accepts: then `root` + a hash of the whole name
 /// path, which always fits (`server.max_url_bytes` has a floor).
 fn fitted(
-    settings: &Settings,
+    scheme: &Scheme,
     root: &str,
     parent: &str,
     segment: &str,
     names: impl FnOnce() -> String,
 ) -> String {
     let dir = format!("{parent}{segment}/");
-    if fits(settings, &dir) {
+    if fits(scheme, &dir) {
         return dir;
     }
     let hash = xxhash_rust::xxh3::xxh3_64(names().as_bytes());
@@ -116,21 +117,21 @@ fn fitted(
 
 /// Whether every document of a feed in `dir` has a request line the
 /// server accepts, with room to spare for a disambiguating suffix.
-pub fn fits(settings: &Settings, dir: &str) -> bool {
-    1 + encoded_len(dir) + LONGEST_FILE + DISAMBIGUATION_ROOM <= settings.max_url_bytes
+pub fn fits(scheme: &Scheme, dir: &str) -> bool {
+    1 + encoded_len(dir) + LONGEST_FILE + DISAMBIGUATION_ROOM <= scheme.max_url_bytes
 }
 
 /// Whether the folder of `key` is a hash of its names because the names
 /// would have made a URL longer than `server.max_url_bytes`.
-pub fn hashed(settings: &Settings, key: &FeedKey) -> bool {
+pub fn hashed(scheme: &Scheme, key: &FeedKey) -> bool {
     let whole = match key {
         FeedKey::Site => return false,
         FeedKey::Category(names) => {
-            format!("{CATEGORIES}{}/", settings.category_slugs(names).join("/"))
+            format!("{CATEGORIES}{}/", scheme.slugs.categories(names).join("/"))
         }
-        FeedKey::Tag(name) => format!("{TAGS}{}/", settings.tag_slug(name)),
+        FeedKey::Tag(name) => format!("{TAGS}{}/", scheme.slugs.tag(name)),
     };
-    dir(settings, key) != whole
+    dir(scheme, key) != whole
 }
 
 /// `categories/金融/rss.xml`: a document's path below the site root, in
@@ -139,14 +140,14 @@ pub fn feed_path(dir: &str, format: Format) -> String {
     format!("{dir}{}", format.file_name())
 }
 
-pub fn feed_url(settings: &Settings, dir: &str, format: Format) -> String {
-    absolute(&settings.url, &feed_path(dir, format))
+pub fn feed_url(scheme: &Scheme, dir: &str, format: Format) -> String {
+    absolute(&scheme.url, &feed_path(dir, format))
 }
 
 /// The site's HTML page for the feed: the home page, or Hexo's category or
 /// tag page.
-pub fn page_url(settings: &Settings, key: &FeedKey) -> String {
-    format!("{}{}", settings.url, encode_path(&dir(settings, key)))
+pub fn page_url(scheme: &Scheme, key: &FeedKey) -> String {
+    absolute(&scheme.url, &dir(scheme, key))
 }
 
 pub const OPML_PATH: &str = "opml.xml";

@@ -1,0 +1,48 @@
+//! The one place where the validated configuration becomes what each
+//! module needs (ripgrep's low-level arguments turned into high-level
+//! ones), so that `site`, `catalog` and `feed` never read `Config`.
+
+use chrono::NaiveTime;
+
+use crate::config::Config;
+use crate::site::permalink::Permalinks;
+use crate::site::slug::Slugs;
+use crate::site::{IdScheme, Masthead, Scheme};
+
+/// How the site names things.
+pub fn scheme(config: &Config) -> Scheme {
+    let site = &config.site;
+    Scheme {
+        url: site.url.clone(),
+        permalinks: Permalinks {
+            pattern: site.permalink.clone(),
+            timezone: site.timezone,
+            default_category: site.default_category.clone(),
+        },
+        slugs: Slugs::new(site.category_map.clone(), site.tag_map.clone()),
+        ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
+        max_url_bytes: config.server.max_url_bytes,
+    }
+}
+
+/// How documents present the site.
+pub fn masthead(config: &Config) -> Masthead {
+    let site = &config.site;
+    Masthead {
+        title: site.title.clone(),
+        description: site.description.clone(),
+        author: site.author.clone(),
+        language: site.language.clone(),
+        url: site.url.clone(),
+        // A fixed day (`feed.id_date`), never "now".
+        epoch: config.feed.id_date.and_time(NaiveTime::MIN).and_utc(),
+        max_item_bytes: config.feed.max_item_bytes,
+    }
+}
+
+/// The scheme of the embedded default configuration, for unit tests.
+#[cfg(test)]
+pub(crate) fn default_scheme() -> std::sync::Arc<Scheme> {
+    let config = Config::default_embedded().expect("the embedded configuration is valid");
+    std::sync::Arc::new(scheme(&config))
+}

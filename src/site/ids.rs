@@ -1,0 +1,96 @@
+//! Stable ids: `tag:` URIs (RFC 4151) for items and feeds that survive
+//! changes of the site URL, the permalink pattern, the title and the
+//! scheme, so readers never see an article or a feed twice.
+
+use chrono::NaiveDate;
+
+use super::links::encode_path;
+
+/// The `tag:authority,date:` prefix every id of the site shares.
+#[derive(Debug, Clone)]
+pub struct IdScheme {
+    prefix: String,
+}
+
+impl IdScheme {
+    pub fn new(authority: &str, date: NaiveDate) -> Self {
+        IdScheme {
+            prefix: format!("tag:{authority},{}:", date.format("%Y-%m-%d")),
+        }
+    }
+
+    /// An explicit front-matter id wins; otherwise the path id.
+    pub fn id_for(&self, explicit: Option<&str>, path: &str) -> String {
+        match explicit.map(str::trim).filter(|s| !s.is_empty()) {
+            Some(id) => self.tag(&format!("id/{id}")),
+            None => self.path_id(path),
+        }
+    }
+
+    /// The source path (below `_posts`, extension kept so it is unique)
+    /// is what identifies a Hexo post.
+    pub fn path_id(&self, path: &str) -> String {
+        self.tag(&format!("post/{path}"))
+    }
+
+    /// A feed is identified by the folder it is served from, so that two
+    /// feeds sharing a slug keep apart.
+    pub fn feed_id(&self, dir: &str) -> String {
+        self.tag(&format!("feed/{dir}"))
+    }
+
+    /// Percent-encoded like URL paths, so that the id is a URI (not just
+    /// an IRI) whatever the names hold.
+    fn tag(&self, specific: &str) -> String {
+        format!("{}{}", self.prefix, encode_path(specific))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `id` split at its scheme: the whole id is checked, in two parts.
+    fn specific(id: String) -> String {
+        let (scheme, rest) = id.split_once(':').expect("a URI");
+        assert_eq!(scheme, "tag");
+        rest.to_string()
+    }
+
+    #[test]
+    fn ids_are_tag_uris() {
+        let s = IdScheme::new("example.com", NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        assert_eq!(
+            specific(s.id_for(None, "金融/a b.md")),
+            "example.com,2021-01-01:post/%E9%87%91%E8%9E%8D/a%20b.md"
+        );
+        assert_eq!(
+            specific(s.id_for(Some(" 3f2a "), "x")),
+            "example.com,2021-01-01:id/3f2a"
+        );
+        assert_eq!(
+            specific(s.id_for(Some(""), "x.md")),
+            "example.com,2021-01-01:post/x.md"
+        );
+        assert_eq!(
+            specific(s.feed_id("categories/C#/")),
+            "example.com,2021-01-01:feed/categories/C%23/"
+        );
+    }
+
+    /// RFC 4151's `specific` allows pchar, `/` and `?`: everything else,
+    /// including all non-ASCII, is percent-encoded as UTF-8 (`?` too, so
+    /// that an id never looks like it has a query).
+    #[test]
+    fn ids_escape_what_rfc_4151_does_not_allow() {
+        let s = IdScheme::new("e", NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        let kept = "azAZ09-._~!$&'()*+,;=:@/";
+        assert!(s.path_id(kept).ends_with(&format!(":post/{kept}")));
+        let escaped = |c: &char| !c.is_ascii_alphanumeric() && !kept.contains(*c);
+        for c in (0u8..0x80).map(char::from).filter(escaped) {
+            let id = s.path_id(&c.to_string());
+            let want = format!(":post/%{:02X}", c as u8);
+            assert!(id.ends_with(&want), "{c:?}: {id}");
+        }
+    }
+}
