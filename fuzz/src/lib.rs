@@ -1,4 +1,4 @@
-//! What each fuzz target runs, shared with `tests/fuzz_regressions.rs` (which
+//! What each fuzz target runs, shared with `tests/it/` (`main.rs`
 //! includes this file with `#[path]`), so that every minimized crash in
 //! `tests/fixtures/fuzz/<target>/` replays through exactly the same code in a
 //! plain `cargo test`.

@@ -8,8 +8,7 @@
 //!
 //! The checks are the fuzz targets' own (`fuzz/src/lib.rs`).
 
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::Path;
 use std::sync::Arc;

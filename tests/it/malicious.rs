@@ -5,9 +5,8 @@
 //! `refeed serve` would, and every document it holds is checked with parsers:
 //! well-formed XML / valid JSON, unique ids, and HTML that cannot run code.
 
-mod common;
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+use crate::common;
+use crate::harness;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};

@@ -1,11 +1,10 @@
 //! Replays the minimized fuzz findings of `tests/fixtures/fuzz/<target>/`
 //! through exactly the code each cargo-fuzz target runs (`fuzz/src/lib.rs`,
-//! included below), so they stay fixed in a plain `cargo test`. To add one:
+//! included in `main.rs`), so they stay fixed in a plain `cargo test`. To add one:
 //! `cargo fuzz tmin <target> <artifact>`, then copy the minimized file into
 //! the target's folder under a name that says what it caught.
 
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+use crate::harness;
 
 use std::path::PathBuf;
 
