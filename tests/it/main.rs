@@ -6,9 +6,6 @@
 //! by hand or from `.ci/run`; a plain `cargo test` builds it and skips it.
 
 mod common;
-// What the fuzz targets check, shared with them.
-#[path = "../../fuzz/src/lib.rs"]
-mod harness;
 
 mod build_output;
 mod corpus;
