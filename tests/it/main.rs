@@ -14,6 +14,7 @@ mod dates;
 mod feeds;
 mod fs_faults;
 mod fuzz_regressions;
+mod golden;
 mod hostile_http;
 mod html;
 mod http_dates;
