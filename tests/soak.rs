@@ -13,6 +13,9 @@
 //! REFEED_SOAK_SECS=20 cargo test --release --test soak -- --ignored --nocapture
 //! ```
 
+// The process helpers of the integration tests; the soak is a binary of its
+// own so that `--release --test soak` builds nothing else.
+#[path = "it/common/mod.rs"]
 mod common;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

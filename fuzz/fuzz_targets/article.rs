@@ -1,4 +1,4 @@
 #![no_main]
-//! See `refeed_fuzz::article` (fuzz/src/lib.rs) for what is checked.
+//! See `fuzz_checks::article` (fuzz/checks/src/lib.rs) for what is checked.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| refeed_fuzz::article(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::article(data));

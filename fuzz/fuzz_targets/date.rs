@@ -1,4 +1,4 @@
 #![no_main]
-//! See `refeed_fuzz::date` (fuzz/src/lib.rs) for what is checked.
+//! See `fuzz_checks::date` (fuzz/checks/src/lib.rs) for what is checked.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| refeed_fuzz::date(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::date(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See `refeed_fuzz::feed` (fuzz/src/lib.rs) for what is checked.
+//! See `fuzz_checks::feed` (fuzz/checks/src/lib.rs) for what is checked.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| refeed_fuzz::feed(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::feed(data));

@@ -1,4 +1,4 @@
 #![no_main]
-//! See `refeed_fuzz::html` (fuzz/src/lib.rs) for what is checked.
+//! See `fuzz_checks::html` (fuzz/checks/src/lib.rs) for what is checked.
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| refeed_fuzz::html(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| fuzz_checks::html(data));

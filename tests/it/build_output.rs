@@ -1,7 +1,7 @@
 //! `refeed build` as a process: what it leaves in its output folder while
 //! it runs, when the disk fills, and across rebuilds.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -3,7 +3,7 @@
 //! (4), clients that never read (5), and article pages and queries that
 //! re-read a rejected edit from the disk (7).
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};

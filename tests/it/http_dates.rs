@@ -3,7 +3,7 @@
 //! across edits, reloads and restarts, so that a client validating with
 //! `If-Modified-Since` alone never gets a 304 for bytes it has not seen.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, SystemTime};

@@ -1,7 +1,7 @@
 //! The HTTP surface through actix_web::test: every route, header rule,
 //! query parameter and error status.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::sync::Arc;

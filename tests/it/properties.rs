@@ -6,10 +6,7 @@
 //!   bodies, explicit ids that collide), every feed document is well-formed
 //!   XML (roxmltree) or valid JSON, its ids are unique, and its HTML is inert.
 //!
-//! The checks are the fuzz targets' own (`fuzz/src/lib.rs`).
-
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+//! The checks are the fuzz targets' own (`fuzz-checks`, `fuzz/checks/`).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -27,7 +24,7 @@ fn parse_bytes(bytes: &[u8]) {
         rel: Arc::from("a/post.md"),
         role: Role::Post,
     };
-    if let Ok(parsed) = harness::loader().parse(&file, &text, None) {
+    if let Ok(parsed) = fuzz_checks::loader().parse(&file, &text, None) {
         assert!(text.is_char_boundary(parsed.body_start));
     }
 }
@@ -412,12 +409,12 @@ proptest! {
     fn any_front_matter_parses_or_reports(text in front_matter()) {
         parse_bytes(text.as_bytes());
         // The same file through the whole article target: body included.
-        harness::article(text.as_bytes());
+        fuzz_checks::article(text.as_bytes());
     }
 
     #[test]
     fn any_date_string_parses_or_reports(date in date_shape()) {
-        harness::date(date.as_bytes());
+        fuzz_checks::date(date.as_bytes());
     }
 }
 
@@ -433,7 +430,7 @@ proptest! {
             std::fs::create_dir_all(path.parent().unwrap()).unwrap();
             std::fs::write(&path, p.file()).unwrap();
         }
-        let mut config = harness::config().clone();
+        let mut config = fuzz_checks::config().clone();
         config.source_dir = dir.path().to_path_buf();
         let pipeline = refeed::snapshot::Pipeline::new(&config).unwrap();
         let snap = pipeline.initial().unwrap();
@@ -444,8 +441,8 @@ proptest! {
                 let bytes = docs.doc(format).identity();
                 let what = format!("{key:?} {format:?}");
                 match format {
-                    refeed::feed::Format::Json => harness::check_json_feed(bytes, &what),
-                    _ => harness::check_xml_feed(bytes, &what),
+                    refeed::feed::Format::Json => fuzz_checks::check_json_feed(bytes, &what),
+                    _ => fuzz_checks::check_xml_feed(bytes, &what),
                 }
             }
         }
@@ -455,6 +452,6 @@ proptest! {
         let json: serde_json::Value =
             serde_json::from_slice(site.doc(refeed::feed::Format::Json).identity()).unwrap();
         prop_assert_eq!(json["items"].as_array().unwrap().len(), loaded);
-        harness::check_xml(snap.opml.identity(), "opml");
+        fuzz_checks::check_xml(snap.opml.identity(), "opml");
     }
 }

@@ -1,7 +1,7 @@
 //! URLs: every feed keeps a URL of its own that the server accepts, in
 //! whatever order posts come and go (issue 10, faults 12 and 13).
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

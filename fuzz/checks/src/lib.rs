@@ -1,7 +1,7 @@
-//! What each fuzz target runs, shared with `tests/fuzz_regressions.rs` (which
-//! includes this file with `#[path]`), so that every minimized crash in
-//! `tests/fixtures/fuzz/<target>/` replays through exactly the same code in a
-//! plain `cargo test`.
+//! What each fuzz target runs, shared with the integration tests
+//! (`tests/it/`: `fuzz_regressions`, `malicious`, `properties`), so that every
+//! minimized crash in `tests/fixtures/fuzz/<target>/` replays through exactly
+//! the same code in a plain `cargo test`.
 //!
 //! Every function takes raw bytes, never panics on its own account, and
 //! panics (so libFuzzer records a crash) when refeed breaks a promise:
@@ -17,7 +17,6 @@
 //! - `feed`: every document of every feed is well-formed (roxmltree for XML,
 //!   serde_json for JSON), ids are unique within each feed, and every HTML
 //!   field is inert as above.
-#![allow(dead_code)]
 
 use std::cell::RefCell;
 use std::collections::HashSet;

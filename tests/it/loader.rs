@@ -1,7 +1,7 @@
 //! The loader against the reference article, the examples and purpose-made
 //! files for each front-matter and encoding rule.
 
-mod common;
+use crate::common;
 
 use chrono::SecondsFormat;
 use refeed::article::{Status, body};

@@ -6,7 +6,7 @@
 //! Every answer must be a 4xx, or a close by design; never a 5xx, never a
 //! panic. Each test ends with the process alive and `/healthz` at 200.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;

@@ -1,11 +1,8 @@
 //! Replays the minimized fuzz findings of `tests/fixtures/fuzz/<target>/`
-//! through exactly the code each cargo-fuzz target runs (`fuzz/src/lib.rs`,
-//! included below), so they stay fixed in a plain `cargo test`. To add one:
+//! through exactly the code each cargo-fuzz target runs (the `fuzz-checks`
+//! crate, `fuzz/checks/`), so they stay fixed in a plain `cargo test`. To add one:
 //! `cargo fuzz tmin <target> <artifact>`, then copy the minimized file into
 //! the target's folder under a name that says what it caught.
-
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
 
 use std::path::PathBuf;
 
@@ -35,20 +32,20 @@ fn replay(target: &str, run: fn(&[u8])) {
 
 #[test]
 fn article() {
-    replay("article", harness::article);
+    replay("article", fuzz_checks::article);
 }
 
 #[test]
 fn date() {
-    replay("date", harness::date);
+    replay("date", fuzz_checks::date);
 }
 
 #[test]
 fn html() {
-    replay("html", harness::html);
+    replay("html", fuzz_checks::html);
 }
 
 #[test]
 fn feed() {
-    replay("feed", harness::feed);
+    replay("feed", fuzz_checks::feed);
 }

@@ -5,9 +5,7 @@
 //! `refeed serve` would, and every document it holds is checked with parsers:
 //! well-formed XML / valid JSON, unique ids, and HTML that cannot run code.
 
-mod common;
-#[path = "../fuzz/src/lib.rs"]
-mod harness;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -115,7 +113,10 @@ fn loaded(name: &str, status: Status) -> (&'static Article, &'static Content) {
         .snap
         .content(name)
         .unwrap_or_else(|| panic!("{name}: no content rendered"));
-    assert!(harness::inert_problems(&content.html).is_empty(), "{name}");
+    assert!(
+        fuzz_checks::inert_problems(&content.html).is_empty(),
+        "{name}"
+    );
     (article, content)
 }
 
@@ -146,12 +147,12 @@ fn no_document_can_run_code_and_every_one_is_well_formed() {
             let bytes = docs.doc(format).identity();
             let what = format!("{key:?} {format:?}");
             match format {
-                Format::Json => harness::check_json_feed(bytes, &what),
-                _ => harness::check_xml_feed(bytes, &what),
+                Format::Json => fuzz_checks::check_json_feed(bytes, &what),
+                _ => fuzz_checks::check_xml_feed(bytes, &what),
             }
         }
     }
-    harness::check_xml(m.snap.opml.identity(), "opml");
+    fuzz_checks::check_xml(m.snap.opml.identity(), "opml");
     let index = std::str::from_utf8(m.snap.index.identity()).unwrap();
     assert_page_inert(index, "index.html");
 }
@@ -159,7 +160,7 @@ fn no_document_can_run_code_and_every_one_is_well_formed() {
 /// A whole HTML page of refeed's: its own head has one `<style>`, `<meta>`s
 /// and `<link>`s; nothing else may be active.
 fn assert_page_inert(html: &str, what: &str) {
-    let problems: Vec<String> = harness::inert_problems(html)
+    let problems: Vec<String> = fuzz_checks::inert_problems(html)
         .into_iter()
         .filter(|p| !matches!(p.as_str(), "<meta>" | "<link>" | "<style>"))
         .collect();
@@ -336,7 +337,7 @@ fn forbidden_chars_md_loads_and_feeds_drop_every_forbidden_character() {
     assert_eq!(c.html, "<p>body text</p>\n<p>\u{FFFD} entities</p>");
     let rss = &malicious().snap.feeds[&refeed::catalog::FeedKey::Site];
     let bytes = rss.doc(Format::Rss).identity();
-    let doc = harness::check_xml(bytes, "rss");
+    let doc = fuzz_checks::check_xml(bytes, "rss");
     let item = doc
         .descendants()
         .find(|n| {
@@ -401,7 +402,7 @@ fn cdata_end_md_loads_and_round_trips_through_every_format() {
     assert!(!c.html.contains("<script"), "{}", c.html);
     let site = &malicious().snap.feeds[&refeed::catalog::FeedKey::Site];
     for format in [Format::Rss, Format::Atom] {
-        let doc = harness::check_xml(site.doc(format).identity(), "feed");
+        let doc = fuzz_checks::check_xml(site.doc(format).identity(), "feed");
         assert!(
             doc.descendants()
                 .any(|n| n.has_tag_name("title") && n.text() == Some(a.title.as_str())),

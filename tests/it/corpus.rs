@@ -1,9 +1,9 @@
 //! The real-post corpus (`../shared/corpus`, 817 Hexo posts from three
 //! public sites). Its path comes from `REFEED_CORPUS`, which `.ci/run`
-//! sets; run with `cargo test --test corpus -- --ignored`. Without the
+//! sets; run with `cargo test --test it corpus:: -- --ignored`. Without the
 //! variable these tests fail rather than pass vacuously.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

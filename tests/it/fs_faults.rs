@@ -10,7 +10,7 @@
 //! checking that the served state equals what a fresh load of the folder
 //! would give. Every wait is bounded.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;

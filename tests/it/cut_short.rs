@@ -3,7 +3,7 @@
 //! post truncated to its first few bytes. Either way the last good version
 //! is served until the complete file is there, and then the complete file.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::Arc;

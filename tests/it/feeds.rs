@@ -1,7 +1,7 @@
 //! Feed documents: what each feed holds, ids, escaping, limits, and a
 //! round trip through feed-rs and a strict XML parser.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

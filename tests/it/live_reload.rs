@@ -6,7 +6,7 @@
 //! test ends, passing or not. Every wait is a bounded poll, so a broken
 //! reload fails the test instead of hanging it.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
