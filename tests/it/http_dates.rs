@@ -8,7 +8,7 @@ use crate::common;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use common::server::{Launch, PATIENCE, Refeed, category, source_copy, write_atomically};
+use common::server::{Launch, PATIENCE, Refeed, category, source_copy, stop, write_atomically};
 
 const FAR_FUTURE: &str = "---
 title: Dated at the end of time
@@ -151,13 +151,6 @@ fn last_modified_never_in_the_future() {
     assert_eq!(page.status, 200);
     assert_not_in_future(&page, "article page");
     server.assert_alive_and_healthy();
-}
-
-/// Stops a server as a deploy does (SIGTERM), so that it finishes what
-/// its reload thread was doing.
-fn stop(mut server: Refeed) {
-    server.signal(libc::SIGTERM);
-    assert!(server.wait_exit(PATIENCE).success());
 }
 
 const OLDER_POST: &str = "---

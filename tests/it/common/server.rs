@@ -587,3 +587,10 @@ pub fn nowhere(server: &Refeed, docs: &[String], title: &str) -> bool {
     docs.iter()
         .all(|d| server.titles(d).iter().all(|t| t != title))
 }
+
+/// Stops a server as a deploy does (SIGTERM), so that it finishes what
+/// its reload thread was doing.
+pub fn stop(mut server: Refeed) {
+    server.signal(libc::SIGTERM);
+    assert!(server.wait_exit(PATIENCE).success());
+}
