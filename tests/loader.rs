@@ -39,8 +39,8 @@ fn reference_article_is_normalized() {
     let text = std::fs::read_to_string(source.join(&*a.rel)).unwrap();
     let split = refeed::article::front_matter::split(&text);
     assert_eq!(
-        refeed::article::BodyFormat::detect(std::path::Path::new(&*a.rel), split.body),
-        refeed::article::BodyFormat::Html
+        refeed::html::BodyFormat::detect(std::path::Path::new(&*a.rel), split.body),
+        refeed::html::BodyFormat::Html
     );
     let content = body::render(
         std::path::Path::new(&*a.rel),

@@ -2,30 +2,7 @@
 
 use std::path::Path;
 
-use crate::html::{self, Cleaner};
-
-/// How a body is written. The RSS-to-Hexo pipeline writes HTML into `.md`
-/// files, so the extension alone cannot tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BodyFormat {
-    Html,
-    Markdown,
-}
-
-impl BodyFormat {
-    pub fn detect(path: &Path, body: &str) -> Self {
-        let html_ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-        if html_ext || html::looks_like_html(body) {
-            BodyFormat::Html
-        } else {
-            BodyFormat::Markdown
-        }
-    }
-}
+use crate::html::{self, BodyFormat, Cleaner};
 
 /// What a feed item shows of an article. Both fields are XML-safe (the
 /// cleaner and the summarizer remove what XML forbids), which documents
@@ -115,10 +92,7 @@ pub fn render(
     let body = cut(body, cleaner.max_body_bytes());
     let format = BodyFormat::detect(path, body);
     let (head, rest) = html::split_more(body);
-    let to_html = |part: &str| match format {
-        BodyFormat::Html => cleaner.clean(&html::expand_tag_plugins(part)),
-        BodyFormat::Markdown => cleaner.clean(&html::markdown_to_html(part)),
-    };
+    let to_html = |part: &str| cleaner.clean(&html::body_to_html(part, format));
     let html = to_html(body);
     let summary = match (description, rest) {
         (Some(d), _) => html::summarize(d, summary_length),
@@ -182,6 +156,22 @@ mod tests {
         }
         assert_eq!(cut("a &amp b c d e", 5), "a ");
         assert_eq!(cut("x&y; done and more", 12), "x&y; done an");
+    }
+
+    /// In Markdown, an indented line after a blank line is a code block,
+    /// even inside an HTML block; an HTML body has no Markdown code, so its
+    /// tags are expanded wherever they stand and no raw `{% … %}` reaches
+    /// a feed.
+    #[test]
+    fn html_bodies_expand_tags_on_indented_lines() {
+        let base = url::Url::parse("https://example.com/").unwrap();
+        let cleaner = Cleaner::new(&base, &[]).unwrap();
+        let body = "<div>\n<p>intro</p>\n\n    <p>{% post_link x %}</p>\n</div>";
+        let content = render(Path::new("post.md"), body, None, &cleaner, 200);
+        assert!(!content.html.contains("{%"), "{}", content.html);
+        assert!(!content.html.contains("<pre"), "{}", content.html);
+        assert!(content.html.contains("<p>x</p>"), "{}", content.html);
+        assert_eq!(content.summary, "intro x");
     }
 
     #[test]

@@ -21,7 +21,7 @@ use crate::date::{self, DateContext};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{BodyFormat, Content, Packed};
+pub use body::{Content, Packed};
 pub use id::IdScheme;
 pub use report::{FileReport, Message, Severity, Status};
 
