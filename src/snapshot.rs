@@ -344,7 +344,7 @@ impl Pipeline {
             .into_par_iter()
             .filter_map(|change| match change {
                 Change::Write(file) => {
-                    let parsed = self.loader.read_and_parse(&file);
+                    let parsed = self.loader.read(&file, Packed::new);
                     Some((file.rel.clone(), Some((file, parsed))))
                 }
                 Change::Remove(rel) => Some((rel, None)),
@@ -391,7 +391,7 @@ impl Pipeline {
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
                     }
-                    bodies.push((key.clone(), Packed::new(&body)));
+                    bodies.push((key.clone(), body));
                     stale.push(key.clone());
                     reports.insert(key, Arc::new(report));
                 }

@@ -401,14 +401,6 @@ impl Fingerprint {
     }
 }
 
-/// A file's text, decoded, with what the decoding had to assume.
-#[derive(Debug, Clone)]
-pub struct Text {
-    pub text: String,
-    pub fingerprint: Fingerprint,
-    pub warning: Option<String>,
-}
-
 /// How every report of a file that looks cut short begins: such a file is
 /// read again once its writer is done (see the watch).
 pub const CUT_SHORT: &str = "looks cut short: ";
@@ -439,21 +431,6 @@ pub enum ReadError {
 pub struct Unread {
     pub error: ReadError,
     pub fingerprint: Option<Fingerprint>,
-}
-
-/// Reads and decodes one file into an owned text.
-pub fn read(path: &Path, max_size: u64) -> Result<Text, Unread> {
-    let mut bytes = Vec::new();
-    let fingerprint = read_bytes(path, max_size, &mut bytes)?;
-    let (text, warning) = decode(bytes).map_err(|error| Unread {
-        error,
-        fingerprint: Some(fingerprint),
-    })?;
-    Ok(Text {
-        text,
-        fingerprint,
-        warning,
-    })
 }
 
 /// How often a file that changes while it is read is read again before

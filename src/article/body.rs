@@ -26,6 +26,10 @@ pub struct Packed {
     len: usize,
     bytes: std::sync::Arc<[u8]>,
     compressed: bool,
+    /// Nothing but white space: what tells a file cut right after its
+    /// front matter (see [`crate::article::cut_from`]), known without
+    /// unpacking.
+    blank: bool,
 }
 
 impl std::fmt::Debug for Packed {
@@ -44,17 +48,20 @@ impl Packed {
                 zstd::bulk::Compressor::new(PACK_LEVEL).ok().into();
         }
         let packed = PACKER.with_borrow_mut(|c| c.as_mut()?.compress(text.as_bytes()).ok());
+        let blank = text.trim().is_empty();
         match packed {
             Some(bytes) if bytes.len() < text.len() => Packed {
                 len: text.len(),
                 bytes: bytes.into(),
                 compressed: true,
+                blank,
             },
             // Too short to gain, or no compressor: kept as it is.
             _ => Packed {
                 len: text.len(),
                 bytes: text.as_bytes().into(),
                 compressed: false,
+                blank,
             },
         }
     }
@@ -71,6 +78,11 @@ impl Packed {
             tracing::error!("a kept body does not unpack");
             String::new()
         })
+    }
+
+    /// Whether the text is nothing but white space.
+    pub fn is_blank(&self) -> bool {
+        self.blank
     }
 
     /// Bytes held.
@@ -180,6 +192,8 @@ mod tests {
         for text in ["", "short", repeated.as_str()] {
             assert_eq!(Packed::new(text).text(), text);
         }
+        assert!(Packed::new(" \n\t").is_blank() && Packed::new("").is_blank());
+        assert!(!Packed::new("\n.\n").is_blank());
         let long = "<p>the same paragraph</p>\n".repeat(1000);
         assert!(Packed::new(&long).stored_bytes() < long.len() / 10);
     }

@@ -178,16 +178,24 @@ impl Loader {
         Ok(loaded)
     }
 
-    /// Reads and parses one file into a report; never panics, never skips.
-    /// The body is not kept, so the bytes are read into a buffer that each
-    /// thread reuses.
-    pub fn load(&self, file: &SourceFile) -> FileReport {
-        self.load_as(file, false).0
+    /// Reads and parses one file into a report, with its body packed when
+    /// `keep_body`; never panics, never skips.
+    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
+        match self.read(file, |body| keep_body.then(|| Packed::new(body))) {
+            Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
+            Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
+        }
     }
 
-    /// [`Loader::load`], with a copy of the body of a loaded file when
-    /// `keep_body` (only the body outlives the reused buffer).
-    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
+    /// Reads and parses one file: the one way a post is read, at start-up
+    /// and at every reload. The bytes go into a buffer each thread reuses,
+    /// so `keep` takes what the caller needs of the body (nothing, or a
+    /// [`Packed`] copy) before the next file overwrites it.
+    pub fn read<T>(
+        &self,
+        file: &SourceFile,
+        keep: impl FnOnce(&str) -> T,
+    ) -> Result<(Parsed, T), Rejected> {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -208,8 +216,8 @@ impl Loader {
                 parsed.messages.insert(0, Message::warning(None, None, w));
             }
             parsed.fingerprint = Some(fingerprint);
-            let body = keep_body.then(|| Packed::new(&text[parsed.body_start..]));
-            Ok::<_, Rejected>((parsed, body))
+            let body = keep(&text[parsed.body_start..]);
+            Ok((parsed, body))
         });
         BUF.with_borrow_mut(|buf| {
             // One huge file must not pin its buffer for the whole load.
@@ -217,28 +225,7 @@ impl Loader {
                 *buf = Vec::new();
             }
         });
-        match outcome {
-            Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
-            Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
-        }
-    }
-
-    /// Reads and parses one file; also returns its body for rendering.
-    pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Rejected> {
-        let text = source::read(&file.path, self.max_file_size).map_err(unread)?;
-        let mut parsed = self
-            .parse(file, &text.text, text.fingerprint.modified)
-            .map_err(|messages| Rejected {
-                messages,
-                fingerprint: Some(text.fingerprint),
-            })?;
-        if let Some(w) = text.warning {
-            parsed.messages.insert(0, Message::warning(None, None, w));
-        }
-        parsed.fingerprint = Some(text.fingerprint);
-        let mut body = text.text;
-        body.drain(..parsed.body_start);
-        Ok((parsed, body))
+        outcome
     }
 
     /// Parses a file's decoded text. `modified` is the last resort for a
@@ -435,12 +422,12 @@ pub fn cut_from(
     last_opening: Opening,
     last_body: &Packed,
     parsed: &Parsed,
-    body: &str,
+    body: &Packed,
 ) -> Option<&'static str> {
     if last_opening == Opening::FrontMatter && parsed.opening != Opening::FrontMatter {
         return Some("no closed front matter, where the last good version had one");
     }
-    if body.trim().is_empty() && !last_body.text().trim().is_empty() {
+    if body.is_blank() && !last_body.is_blank() {
         return Some("an empty body, where the last good version had text");
     }
     None
