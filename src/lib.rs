@@ -27,6 +27,7 @@ pub mod pages;
 pub mod render;
 pub mod routes;
 pub mod server;
+pub mod setup;
 pub mod snapshot;
 pub mod source;
 pub mod state;

@@ -464,7 +464,7 @@ fn yaml_alias_wide_md_is_rejected() {
 
 #[test]
 fn yaml_bombs_are_rejected_quickly_one_by_one() {
-    let loader = refeed::article::Loader::new(&malicious().config);
+    let loader = refeed::setup::loader(&malicious().config);
     let dir = malicious().dir.path();
     for name in [
         "yaml_deep_nesting.md",

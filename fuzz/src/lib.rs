@@ -38,7 +38,7 @@ pub fn config() -> &'static Config {
 
 pub fn loader() -> &'static Loader {
     static LOADER: OnceLock<Loader> = OnceLock::new();
-    LOADER.get_or_init(|| Loader::new(config()))
+    LOADER.get_or_init(|| refeed::setup::loader(config()))
 }
 
 fn cleaner() -> &'static Cleaner {

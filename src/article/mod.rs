@@ -16,7 +16,6 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::config::Config;
 use crate::date::{self, DateContext};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
@@ -89,14 +88,19 @@ impl Article {
     }
 }
 
-/// Everything that loading needs from the configuration, resolved once.
+/// Everything that loading needs, as data: built once from the
+/// configuration, by [`crate::setup::loader`].
 #[derive(Debug, Clone)]
 pub struct Loader {
-    dates: DateContext,
-    base: url::Url,
-    max_file_size: u64,
-    links: source::Links,
-    max_body_bytes: usize,
+    /// How dates without a zone, and `CST`, are read.
+    pub dates: DateContext,
+    /// What relative `image` and `link` URLs are resolved against.
+    pub base: url::Url,
+    /// Files over this many bytes are rejected unread.
+    pub max_file_size: u64,
+    pub links: source::Links,
+    /// Where a body is cut (see [`body::cut`]).
+    pub max_body_bytes: usize,
 }
 
 /// A file's report and, when it loaded, its body.
@@ -133,16 +137,6 @@ pub struct Parsed {
 }
 
 impl Loader {
-    pub fn new(config: &Config) -> Self {
-        Loader {
-            dates: config.date_context(),
-            base: config.site.url.clone(),
-            max_file_size: config.load.max_file_size,
-            links: config.load.links(),
-            max_body_bytes: config.load.max_body_bytes,
-        }
-    }
-
     /// Loads every post below `root` in parallel, in path order. Files are
     /// read while the walk goes on rather than after it; paths the walk
     /// could not read become rejected reports, so nothing is skipped.

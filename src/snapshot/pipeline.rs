@@ -104,7 +104,7 @@ fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
 impl Pipeline {
     pub fn new(config: &Config) -> Result<Self, BuildError> {
         Ok(Pipeline {
-            loader: Loader::new(config),
+            loader: crate::setup::loader(config),
             cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?
                 .with_max_body_bytes(config.load.max_body_bytes),
             settings: Arc::new(Settings::new(config)),
