@@ -9,8 +9,9 @@
 //! `build` hand it out. `live` holds what `serve` publishes (written by
 //! `watch`, read by `server`), `ondemand` renders what a request selects off
 //! the async workers, and `state` keeps what must outlive a restart in
-//! SQLite. `config` and `cli` resolve settings once; `check` reports a load.
-//! `ARCHITECTURE.md` has the whole map.
+//! SQLite. `config` and `cli` resolve settings once, `setup` turns them into
+//! each module's own; `check` reports a load. `ARCHITECTURE.md` has the
+//! whole map.
 
 pub mod article;
 pub mod build;
