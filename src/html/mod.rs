@@ -28,7 +28,7 @@ pub use detect::{BodyFormat, looks_like_html};
 pub use markdown::{expand_tag_plugins, markdown_to_html};
 pub use more::split_more;
 pub use summary::{plain_text, summarize};
-pub use tags::expand_tag_plugins_html;
+use tags::expand_tag_plugins_html;
 
 /// Configuration errors, reported once at start-up.
 #[derive(Debug, thiserror::Error)]
