@@ -225,6 +225,13 @@ impl Pipeline {
     /// longer loads keeps its last good version in the feeds; its report
     /// says why.
     pub fn apply(&self, prev: &Snapshot, changes: Vec<Change>) -> Snapshot {
+        let delta = self.delta(prev, changes);
+        self.next(Some(prev), delta)
+    }
+
+    /// What `changes` change in `prev`: the changed files read (in
+    /// parallel), each judged against its last good version.
+    fn delta(&self, prev: &Snapshot, changes: Vec<Change>) -> Delta {
         let started = Instant::now();
         let (refused, changes): (Vec<_>, Vec<_>) = changes
             .into_iter()
@@ -322,7 +329,7 @@ impl Pipeline {
                 _ => rejected.remove(rel),
             };
         }
-        let delta = Delta {
+        Delta {
             catalog,
             reports,
             rejected,
@@ -332,8 +339,7 @@ impl Pipeline {
             contents,
             bodies: kept_bodies,
             started,
-        };
-        self.next(Some(prev), delta)
+        }
     }
 
     /// The snapshot after `delta`: the route table updated (or, at
