@@ -7,7 +7,7 @@ use actix_web::web;
 use anyhow::Context;
 use clap::Parser;
 
-use refeed::article::{Loader, Status};
+use refeed::article::Status;
 use refeed::catalog::Catalog;
 use refeed::cli::{Cli, Command};
 use refeed::config::Config;
@@ -115,7 +115,7 @@ fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
 }
 
 fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let loader = Loader::new(config);
+    let loader = refeed::setup::loader(config);
     let mut reports = loader.load_folder(&config.source_dir)?;
     let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
     let catalog = Catalog::build(Arc::new(refeed::setup::scheme(config)), articles);

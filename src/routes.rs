@@ -94,6 +94,11 @@ impl FeedRoutes {
         paths.insert(INDEX_PATH.into(), Route::Index);
         FeedRoutes { dirs, paths }
     }
+
+    /// The folder a feed is served from (see [`layout::dir`]).
+    pub fn dir(&self, key: &FeedKey) -> Option<&str> {
+        self.dirs.get(key).map(|d| &**d)
+    }
 }
 
 /// The folder `key`'s parent node was given in `dirs` (`categories/` or
@@ -246,10 +251,6 @@ impl Routes {
         }
     }
 
-    pub fn set_articles(&mut self, articles: Articles) {
-        self.articles = articles;
-    }
-
     /// The table of a catalog, all at once.
     pub fn build(catalog: &Catalog) -> Self {
         let feeds = FeedRoutes::build(catalog.scheme(), catalog.feeds().map(|(k, _)| k));
@@ -274,7 +275,7 @@ impl Routes {
 
     /// The folder a feed is served from (see [`layout::dir`]).
     pub fn feed_dir(&self, key: &FeedKey) -> Option<&str> {
-        self.feeds.dirs.get(key).map(|d| &**d)
+        self.feeds.dir(key)
     }
 
     /// The table after `changed` files went from `old` to `new` and the

@@ -1,13 +1,25 @@
 //! The one place where the validated configuration becomes what each
 //! module needs (ripgrep's low-level arguments turned into high-level
-//! ones), so that `site`, `catalog` and `feed` never read `Config`.
+//! ones), so that `site`, `catalog`, `feed` and `article` never read `Config`.
 
 use chrono::NaiveTime;
 
+use crate::article::Loader;
 use crate::config::Config;
 use crate::site::permalink::Permalinks;
 use crate::site::slug::Slugs;
 use crate::site::{IdScheme, Masthead, Scheme};
+
+/// How posts are read and parsed.
+pub fn loader(config: &Config) -> Loader {
+    Loader {
+        dates: config.date_context(),
+        base: config.site.url.clone(),
+        max_file_size: config.load.max_file_size,
+        links: config.load.links(),
+        max_body_bytes: config.load.max_body_bytes,
+    }
+}
 
 /// How the site names things.
 pub fn scheme(config: &Config) -> Scheme {

@@ -2,30 +2,7 @@
 
 use std::path::Path;
 
-use crate::html::{self, Cleaner};
-
-/// How a body is written. The RSS-to-Hexo pipeline writes HTML into `.md`
-/// files, so the extension alone cannot tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum BodyFormat {
-    Html,
-    Markdown,
-}
-
-impl BodyFormat {
-    pub fn detect(path: &Path, body: &str) -> Self {
-        let html_ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
-        if html_ext || html::looks_like_html(body) {
-            BodyFormat::Html
-        } else {
-            BodyFormat::Markdown
-        }
-    }
-}
+use crate::html::{self, BodyFormat, Cleaner};
 
 /// What a feed item shows of an article. Both fields are XML-safe (the
 /// cleaner and the summarizer remove what XML forbids), which documents
@@ -49,6 +26,10 @@ pub struct Packed {
     len: usize,
     bytes: std::sync::Arc<[u8]>,
     compressed: bool,
+    /// Nothing but white space: what tells a file cut right after its
+    /// front matter (see [`crate::article::cut_from`]), known without
+    /// unpacking.
+    blank: bool,
 }
 
 impl std::fmt::Debug for Packed {
@@ -69,17 +50,20 @@ impl Packed {
                 zstd::bulk::Compressor::new(PACK_LEVEL).ok().into();
         }
         let packed = PACKER.with_borrow_mut(|c| c.as_mut()?.compress(text.as_bytes()).ok());
+        let blank = text.trim().is_empty();
         match packed {
             Some(bytes) if bytes.len() < text.len() => Packed {
                 len: text.len(),
                 bytes: bytes.into(),
                 compressed: true,
+                blank,
             },
             // Too short to gain, or no compressor: kept as it is.
             _ => Packed {
                 len: text.len(),
                 bytes: text.as_bytes().into(),
                 compressed: false,
+                blank,
             },
         }
     }
@@ -110,6 +94,11 @@ impl Packed {
         }
     }
 
+    /// Whether the text is nothing but white space.
+    pub fn is_blank(&self) -> bool {
+        self.blank
+    }
+
     /// Bytes held.
     pub fn stored_bytes(&self) -> usize {
         self.bytes.len()
@@ -129,10 +118,7 @@ pub fn render(
     let body = cut(body, cleaner.max_body_bytes());
     let format = BodyFormat::detect(path, body);
     let (head, rest) = html::split_more(body);
-    let to_html = |part: &str| match format {
-        BodyFormat::Html => cleaner.clean(&html::expand_tag_plugins(part)),
-        BodyFormat::Markdown => cleaner.clean(&html::markdown_to_html(part)),
-    };
+    let to_html = |part: &str| cleaner.clean(&html::body_to_html(part, format));
     let html = to_html(body);
     let summary = match (description, rest) {
         (Some(d), _) => html::summarize(d, summary_length),
@@ -198,12 +184,30 @@ mod tests {
         assert_eq!(cut("x&y; done and more", 12), "x&y; done an");
     }
 
+    /// In Markdown, an indented line after a blank line is a code block,
+    /// even inside an HTML block; an HTML body has no Markdown code, so its
+    /// tags are expanded wherever they stand and no raw `{% … %}` reaches
+    /// a feed.
+    #[test]
+    fn html_bodies_expand_tags_on_indented_lines() {
+        let base = url::Url::parse("https://example.com/").unwrap();
+        let cleaner = Cleaner::new(&base, &[]).unwrap();
+        let body = "<div>\n<p>intro</p>\n\n    <p>{% post_link x %}</p>\n</div>";
+        let content = render(Path::new("post.md"), body, None, &cleaner, 200);
+        assert!(!content.html.contains("{%"), "{}", content.html);
+        assert!(!content.html.contains("<pre"), "{}", content.html);
+        assert!(content.html.contains("<p>x</p>"), "{}", content.html);
+        assert_eq!(content.summary, "intro x");
+    }
+
     #[test]
     fn packed_bodies_unpack_to_their_text() {
         let repeated = "中文 body, repeated. ".repeat(500);
         for text in ["", "short", repeated.as_str()] {
             assert_eq!(Packed::new(text).text(), text);
         }
+        assert!(Packed::new(" \n\t").is_blank() && Packed::new("").is_blank());
+        assert!(!Packed::new("\n.\n").is_blank());
         let long = "<p>the same paragraph</p>\n".repeat(1000);
         assert!(Packed::new(&long).stored_bytes() < long.len() / 10);
     }

@@ -15,13 +15,12 @@ use std::time::SystemTime;
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
-use crate::config::Config;
 use crate::date::{self, DateContext};
 use crate::site::{IdScheme, links};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{BodyFormat, Content, Packed};
+pub use body::{Content, Packed};
 pub use report::{FileReport, Message, Severity, Status};
 
 /// A loaded post: every field typed and normalized (dates in UTC, URLs
@@ -88,14 +87,19 @@ impl Article {
     }
 }
 
-/// Everything that loading needs from the configuration, resolved once.
+/// Everything that loading needs, as data: built once from the
+/// configuration, by [`crate::setup::loader`].
 #[derive(Debug, Clone)]
 pub struct Loader {
-    dates: DateContext,
-    base: url::Url,
-    max_file_size: u64,
-    links: source::Links,
-    max_body_bytes: usize,
+    /// How dates without a zone, and `CST`, are read.
+    pub dates: DateContext,
+    /// What relative `image` and `link` URLs are resolved against.
+    pub base: url::Url,
+    /// Files over this many bytes are rejected unread.
+    pub max_file_size: u64,
+    pub links: source::Links,
+    /// Where a body is cut (see [`body::cut`]).
+    pub max_body_bytes: usize,
 }
 
 /// A file's report and, when it loaded, its body.
@@ -132,16 +136,6 @@ pub struct Parsed {
 }
 
 impl Loader {
-    pub fn new(config: &Config) -> Self {
-        Loader {
-            dates: config.date_context(),
-            base: config.site.url.clone(),
-            max_file_size: config.load.max_file_size,
-            links: config.load.links(),
-            max_body_bytes: config.load.max_body_bytes,
-        }
-    }
-
     /// Loads every post below `root` in parallel, in path order. Files are
     /// read while the walk goes on rather than after it; paths the walk
     /// could not read become rejected reports, so nothing is skipped.
@@ -177,16 +171,24 @@ impl Loader {
         Ok(loaded)
     }
 
-    /// Reads and parses one file into a report; never panics, never skips.
-    /// The body is not kept, so the bytes are read into a buffer that each
-    /// thread reuses.
-    pub fn load(&self, file: &SourceFile) -> FileReport {
-        self.load_as(file, false).0
+    /// Reads and parses one file into a report, with its body packed when
+    /// `keep_body`; never panics, never skips.
+    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
+        match self.read(file, |body| keep_body.then(|| Packed::new(body))) {
+            Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
+            Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
+        }
     }
 
-    /// [`Loader::load`], with a copy of the body of a loaded file when
-    /// `keep_body` (only the body outlives the reused buffer).
-    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
+    /// Reads and parses one file: the one way a post is read, at start-up
+    /// and at every reload. The bytes go into a buffer each thread reuses,
+    /// so `keep` takes what the caller needs of the body (nothing, or a
+    /// [`Packed`] copy) before the next file overwrites it.
+    pub fn read<T>(
+        &self,
+        file: &SourceFile,
+        keep: impl FnOnce(&str) -> T,
+    ) -> Result<(Parsed, T), Rejected> {
         thread_local! {
             static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
@@ -207,8 +209,8 @@ impl Loader {
                 parsed.messages.insert(0, Message::warning(None, None, w));
             }
             parsed.fingerprint = Some(fingerprint);
-            let body = keep_body.then(|| Packed::new(&text[parsed.body_start..]));
-            Ok::<_, Rejected>((parsed, body))
+            let body = keep(&text[parsed.body_start..]);
+            Ok((parsed, body))
         });
         BUF.with_borrow_mut(|buf| {
             // One huge file must not pin its buffer for the whole load.
@@ -216,28 +218,7 @@ impl Loader {
                 *buf = Vec::new();
             }
         });
-        match outcome {
-            Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
-            Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
-        }
-    }
-
-    /// Reads and parses one file; also returns its body for rendering.
-    pub fn read_and_parse(&self, file: &SourceFile) -> Result<(Parsed, String), Rejected> {
-        let text = source::read(&file.path, self.max_file_size).map_err(unread)?;
-        let mut parsed = self
-            .parse(file, &text.text, text.fingerprint.modified)
-            .map_err(|messages| Rejected {
-                messages,
-                fingerprint: Some(text.fingerprint),
-            })?;
-        if let Some(w) = text.warning {
-            parsed.messages.insert(0, Message::warning(None, None, w));
-        }
-        parsed.fingerprint = Some(text.fingerprint);
-        let mut body = text.text;
-        body.drain(..parsed.body_start);
-        Ok((parsed, body))
+        outcome
     }
 
     /// Parses a file's decoded text. `modified` is the last resort for a
@@ -425,12 +406,12 @@ pub fn cut_from(
     last_opening: Opening,
     last_body: &Packed,
     parsed: &Parsed,
-    body: &str,
+    body: &Packed,
 ) -> Option<&'static str> {
     if last_opening == Opening::FrontMatter && parsed.opening != Opening::FrontMatter {
         return Some("no closed front matter, where the last good version had one");
     }
-    if body.trim().is_empty() && !last_body.text().trim().is_empty() {
+    if body.is_blank() && !last_body.is_blank() {
         return Some("an empty body, where the last good version had text");
     }
     None

@@ -1,6 +1,33 @@
 //! Is a post body HTML or Markdown?
 
+use std::path::Path;
+
 use super::elements;
+
+/// How a body is written. The RSS-to-Hexo pipeline writes HTML into `.md`
+/// files, so the extension alone cannot tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyFormat {
+    Html,
+    Markdown,
+}
+
+impl BodyFormat {
+    /// An `.html` or `.htm` file is HTML; any other is HTML when its body
+    /// [looks like it](looks_like_html).
+    pub fn detect(path: &Path, body: &str) -> Self {
+        let html_ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("html") || e.eq_ignore_ascii_case("htm"));
+        if html_ext || looks_like_html(body) {
+            BodyFormat::Html
+        } else {
+            BodyFormat::Markdown
+        }
+    }
+}
 
 /// Tags that make a body an HTML document whatever follows.
 const DOCUMENT_TAGS: &[&str] = &["!doctype", "html", "head", "body"];

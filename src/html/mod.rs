@@ -2,11 +2,12 @@
 //!
 //! The usual path for one article:
 //! ```
-//! # use refeed::html::{Cleaner, body_to_html, summarize};
+//! # use refeed::html::{BodyFormat, Cleaner, body_to_html, summarize};
 //! # let base = url::Url::parse("https://example.com/").unwrap();
 //! # let cleaner = Cleaner::new(&base, &[]).unwrap();
 //! # let body = "Hello *world*";
-//! let html = cleaner.clean(&body_to_html(body)); // Markdown or HTML, tags expanded
+//! let format = BodyFormat::detect("post.md".as_ref(), body);
+//! let html = cleaner.clean(&body_to_html(body, format)); // tags expanded
 //! let summary = summarize(&html, 200);
 //! # assert_eq!(summary, "Hello world");
 //! ```
@@ -23,11 +24,11 @@ mod tags;
 mod urls;
 
 pub use clean::{Cleaner, DEFAULT_MAX_BODY_BYTES, parse_selector};
-pub use detect::looks_like_html;
+pub use detect::{BodyFormat, looks_like_html};
 pub use markdown::{expand_tag_plugins, markdown_to_html};
 pub use more::split_more;
 pub use summary::{plain_text, summarize};
-pub use tags::expand_tag_plugins_html;
+use tags::expand_tag_plugins_html;
 
 /// Configuration errors, reported once at start-up.
 #[derive(Debug, thiserror::Error)]
@@ -40,14 +41,13 @@ pub enum HtmlError {
     Base { url: String, reason: String },
 }
 
-/// An article body as HTML, before cleaning: HTML bodies (see
-/// [`looks_like_html`]) get their Hexo tag plugins expanded, everything else is
-/// rendered as Markdown.
-pub fn body_to_html(body: &str) -> String {
-    if looks_like_html(body) {
-        expand_tag_plugins_html(body)
-    } else {
-        markdown_to_html(body)
+/// An article body as HTML, before cleaning: the one dispatcher. An HTML
+/// body has no Markdown code, so its Hexo tag plugins are expanded wherever
+/// they stand; a Markdown body is rendered with its code left alone.
+pub fn body_to_html(body: &str, format: BodyFormat) -> String {
+    match format {
+        BodyFormat::Html => expand_tag_plugins_html(body),
+        BodyFormat::Markdown => markdown_to_html(body),
     }
 }
 
@@ -56,8 +56,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn body_to_html_picks_the_renderer() {
-        assert_eq!(body_to_html("<div><p>a</p></div>"), "<div><p>a</p></div>");
-        assert_eq!(body_to_html("# T\n\ntext"), "<h1>T</h1>\n<p>text</p>\n");
+    fn body_to_html_renders_each_format_its_way() {
+        let html = |body| body_to_html(body, BodyFormat::Html);
+        let markdown = |body| body_to_html(body, BodyFormat::Markdown);
+        assert_eq!(html("<div><p>a</p></div>"), "<div><p>a</p></div>");
+        assert_eq!(markdown("# T\n\ntext"), "<h1>T</h1>\n<p>text</p>\n");
+        // Indented after a blank line: code in Markdown, not in HTML.
+        let indented = "<p>a</p>\n\n    {% post_link x %}\n";
+        assert_eq!(html(indented), "<p>a</p>\n\n    x\n");
+        assert!(markdown(indented).contains("<pre><code>{% post_link x %}"));
     }
 }

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use refeed::html::{
-    Cleaner, body_to_html, expand_tag_plugins, looks_like_html, markdown_to_html, plain_text,
-    split_more, summarize,
+    BodyFormat, Cleaner, body_to_html, expand_tag_plugins, looks_like_html, markdown_to_html,
+    plain_text, split_more, summarize,
 };
 use refeed::text;
 use url::Url;
@@ -43,7 +43,8 @@ fn reference_body_is_html() {
 
 #[test]
 fn reference_body_is_cleaned() {
-    let cleaned = product_cleaner().clean(&body_to_html(&fixture("reference_body.html")));
+    let body = fixture("reference_body.html");
+    let cleaned = product_cleaner().clean(&body_to_html(&body, BodyFormat::Html));
     for paragraph in REFERENCE_PARAGRAPHS {
         assert!(
             cleaned.contains(paragraph),

@@ -39,8 +39,8 @@ fn reference_article_is_normalized() {
     let text = std::fs::read_to_string(source.join(&*a.rel)).unwrap();
     let split = refeed::article::front_matter::split(&text);
     assert_eq!(
-        refeed::article::BodyFormat::detect(std::path::Path::new(&*a.rel), split.body),
-        refeed::article::BodyFormat::Html
+        refeed::html::BodyFormat::detect(std::path::Path::new(&*a.rel), split.body),
+        refeed::html::BodyFormat::Html
     );
     let content = body::render(
         std::path::Path::new(&*a.rel),
@@ -217,9 +217,7 @@ fn encodings_and_sizes() {
     std::fs::write(dir.path().join("empty.md"), b"").unwrap();
     std::fs::write(dir.path().join("big.md"), vec![b'a'; 2048]).unwrap();
     let cfg = config(dir.path(), &[("load.max_file_size", "1024")]);
-    let reports = refeed::article::Loader::new(&cfg)
-        .load_folder(dir.path())
-        .unwrap();
+    let reports = refeed::setup::loader(&cfg).load_folder(dir.path()).unwrap();
     let find = |rel: &str| reports.iter().find(|r| &*r.rel == rel).unwrap();
     let gb = find("gb.md");
     assert_eq!(gb.status(), Status::Warning);
@@ -243,9 +241,7 @@ fn explicit_zone_wins_over_configured_timezone() {
         ),
     ]);
     let cfg = config(dir.path(), &[("timezone", "Asia/Shanghai")]);
-    let reports = refeed::article::Loader::new(&cfg)
-        .load_folder(dir.path())
-        .unwrap();
+    let reports = refeed::setup::loader(&cfg).load_folder(dir.path()).unwrap();
     for r in &reports {
         let a = r.article.as_ref().unwrap();
         assert_eq!(rfc3339(a.date), "2021-06-22T03:05:53Z", "{}", r.rel);
@@ -302,9 +298,7 @@ fn bodies_over_the_limit_are_cut_with_a_warning() {
         &format!("---\ntitle: t\ndate: 2021-01-01\n---\n{body}"),
     )]);
     let cfg = config(dir.path(), &[("load.max_body_bytes", "200")]);
-    let reports = refeed::article::Loader::new(&cfg)
-        .load_folder(dir.path())
-        .unwrap();
+    let reports = refeed::setup::loader(&cfg).load_folder(dir.path()).unwrap();
     let r = &reports[0];
     assert_eq!(r.status(), Status::Warning);
     let warning = &r.messages[0];

@@ -37,7 +37,7 @@ pub fn config() -> &'static Config {
 
 pub fn loader() -> &'static Loader {
     static LOADER: OnceLock<Loader> = OnceLock::new();
-    LOADER.get_or_init(|| Loader::new(config()))
+    LOADER.get_or_init(|| refeed::setup::loader(config()))
 }
 
 fn cleaner() -> &'static Cleaner {
@@ -50,7 +50,7 @@ fn cleaner() -> &'static Cleaner {
 
 // ---------------------------------------------------------------- article
 
-/// Arbitrary bytes as a post file: decoded as `source::read` does, then
+/// Arbitrary bytes as a post file: decoded as `Loader::read` does, then
 /// parsed as a post, a draft and an `.html` page; the body is rendered too.
 pub fn article(data: &[u8]) {
     let Ok((text, _warning)) = refeed::source::decode(data.to_vec()) else {

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use refeed::article::{FileReport, Loader};
+use refeed::article::FileReport;
 use refeed::config::{Config, Sources};
 use refeed::snapshot::{Pipeline, Snapshot};
 
@@ -37,7 +37,7 @@ pub fn config(source: &Path, overrides: &[(&str, &str)]) -> Config {
 }
 
 pub fn load(source: &Path) -> Vec<FileReport> {
-    Loader::new(&config(source, &[]))
+    refeed::setup::loader(&config(source, &[]))
         .load_folder(source)
         .expect("folder loads")
 }

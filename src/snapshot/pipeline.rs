@@ -1,116 +1,28 @@
-//! The immutable state that requests read: catalog, rendered documents,
-//! the route table and the load reports. A reload derives a new snapshot
-//! from the previous one and the changed files only; start-up is the same
-//! code path with every file changed, so the two cannot drift apart.
+//! The pipeline: files -> the next [`Snapshot`]. A reload derives it from
+//! the previous one and the changed files only, as a [`Delta`]; start-up
+//! is the same code path ([`Pipeline::next`]) with no previous snapshot,
+//! so the two cannot drift apart.
 
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use chrono::{DateTime, Utc};
-use imbl::{HashMap, OrdMap};
+use chrono::Utc;
+use imbl::HashMap;
 use rayon::prelude::*;
 
+use super::documents::{Dating, Documents, Render};
+use super::{FeedDocs, INDEX_PATH, ReloadStats, ReportMap, Snapshot};
 use crate::article::{self, Article, Content, FileReport, Loader, Packed};
 use crate::catalog::{Catalog, Entry, FeedKey, Plan, Touched};
 use crate::config::Config;
-use crate::feed::{self, Channel, Format, Item};
-use crate::html::{Cleaner, HtmlError};
-use crate::pages::FeedSummary;
-use crate::render::{Document, Earlier};
-use crate::routes::{Articles, FeedRoutes, Routes};
+use crate::feed::Format;
 use crate::site::{Masthead, Scheme, layout};
+use crate::html::{Cleaner, HtmlError};
+use crate::routes::{Articles, FeedRoutes, Routes};
 use crate::source::{SourceError, SourceFile};
-use crate::state::{History, HistoryView};
-
-pub use crate::routes::{INDEX_PATH, Route};
-
-/// One feed's documents and what the index page shows of it.
-pub struct FeedDocs {
-    pub channel: Channel,
-    pub count: usize,
-    pub updated: DateTime<Utc>,
-    docs: [Arc<Document>; 3],
-    /// Unique in the process for each rendering of a feed, so that what is
-    /// derived from these documents (query representations) can be keyed
-    /// by it and never outlive a change of the feed.
-    pub id: u64,
-}
-
-impl std::fmt::Debug for FeedDocs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("FeedDocs")
-            .field("key", &self.channel.key)
-            .field("count", &self.count)
-            .finish_non_exhaustive()
-    }
-}
-
-impl FeedDocs {
-    pub fn doc(&self, format: Format) -> &Arc<Document> {
-        &self.docs[format as usize]
-    }
-
-    /// What the index page shows of this feed.
-    pub fn summary(&self) -> FeedSummary<'_> {
-        FeedSummary {
-            channel: &self.channel,
-            count: self.count,
-            updated: self.updated,
-        }
-    }
-}
-
-/// Timing and counts of the change that produced a snapshot.
-#[derive(Debug, Clone, Copy)]
-pub struct ReloadStats {
-    pub at: SystemTime,
-    pub duration: Duration,
-    pub files: usize,
-    pub feeds_rendered: usize,
-}
-
-#[derive(Debug, Clone)]
-pub struct Snapshot {
-    pub generation: u64,
-    pub site: Arc<Masthead>,
-    pub catalog: Catalog,
-    contents: HashMap<Arc<str>, Arc<Content>>,
-    /// The body text of every loaded article, by path: the last good one
-    /// of a file whose edit was rejected. Whatever is served is rendered
-    /// from these, never from the file again.
-    bodies: HashMap<Arc<str>, Packed>,
-    pub feeds: OrdMap<FeedKey, Arc<FeedDocs>>,
-    routes: Routes,
-    pub opml: Arc<Document>,
-    pub index: Arc<Document>,
-    /// The latest report of every file, by relative path.
-    pub reports: OrdMap<Arc<str>, Arc<FileReport>>,
-    /// The rejected subset of `reports`, kept apart so that listing it
-    /// costs nothing per healthy file.
-    rejected: OrdMap<Arc<str>, Arc<FileReport>>,
-    pub stats: ReloadStats,
-}
-
-impl Snapshot {
-    pub fn route(&self, path: &str) -> Option<&Route> {
-        self.routes.lookup(path)
-    }
-
-    pub fn routes(&self) -> &Routes {
-        &self.routes
-    }
-
-    pub fn content(&self, rel: &str) -> Option<&Arc<Content>> {
-        self.contents.get(rel)
-    }
-
-    pub fn rejected(&self) -> impl Iterator<Item = &Arc<FileReport>> {
-        self.rejected.values()
-    }
-}
+use crate::state::History;
 
 /// A change to one file, as the watcher or a rescan saw it.
 #[derive(Debug)]
@@ -145,33 +57,30 @@ pub struct Pipeline {
     history: History,
 }
 
-/// How one render dates its documents: by their items' newest `updated`,
-/// unless an earlier version of the same path says otherwise: the one in
-/// the snapshot being replaced, else what [`History`] remembers (a feed
-/// that comes back, a reload from scratch, a restart). The rules are
-/// [`Earlier`]'s.
-struct Dating {
-    history: HistoryView,
-    now: DateTime<Utc>,
-}
-
-impl Dating {
-    fn date(
-        &self,
-        doc: Document,
-        previous: Option<&Document>,
-        path: impl FnOnce() -> String,
-    ) -> Document {
-        match previous.map(Document::validator) {
-            Some(v) => doc.after(Earlier::Served(&v), self.now),
-            None => doc.after(self.history.earlier(&path()), self.now),
-        }
-    }
+/// What a load or a reload changes: everything the next snapshot holds
+/// but its route table and its documents, which [`Pipeline::next`] derives
+/// from this and the snapshot it replaces.
+struct Delta {
+    /// The catalog after the change.
+    catalog: Catalog,
+    /// Every file's report after the change, and the rejected ones apart.
+    reports: ReportMap,
+    rejected: ReportMap,
+    /// The feeds whose members changed.
+    touched: Touched,
+    /// The files a reload read, removed or refused, whose article routes
+    /// are claimed again (a first load builds its table whole).
+    changed: Vec<Arc<str>>,
+    /// How many files the change read, removed or refused.
+    files: usize,
+    /// The contents still valid; what the touched feeds show and lacks one
+    /// is rendered from `bodies`.
+    contents: HashMap<Arc<str>, Arc<Content>>,
+    bodies: HashMap<Arc<str>, Packed>,
+    started: Instant,
 }
 
 /// Every report by path, and the rejected ones apart.
-type ReportMap = OrdMap<Arc<str>, Arc<FileReport>>;
-
 fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap) {
     let mut all = ReportMap::new();
     let mut rejected = ReportMap::new();
@@ -193,13 +102,10 @@ fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
         .collect()
 }
 
-/// Every render of a feed gets a new [`FeedDocs::id`].
-static FEED_RENDERS: AtomicU64 = AtomicU64::new(0);
-
 impl Pipeline {
     pub fn new(config: &Config) -> Result<Self, BuildError> {
         Ok(Pipeline {
-            loader: Loader::new(config),
+            loader: crate::setup::loader(config),
             cleaner: Cleaner::new(&config.site.url, &config.load.remove_selectors)?
                 .with_max_body_bytes(config.load.max_body_bytes),
             settings: Arc::new(crate::setup::scheme(config)),
@@ -302,41 +208,31 @@ impl Pipeline {
         let mut touched: Touched = catalog.feeds().map(|(key, _)| key).collect();
         touched.insert(FeedKey::Site);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "catalog built");
-        let mut snap = Snapshot {
-            generation: 0,
-            site: self.site.clone(),
-            catalog: Catalog::new(self.settings.clone()),
+        let delta = Delta {
+            catalog,
+            files: reports.len(),
+            reports,
+            rejected,
+            touched,
+            changed: Vec::new(),
             contents,
             bodies,
-            feeds: OrdMap::new(),
-            // Feed documents name their own URLs: their folders first.
-            routes: Routes::new(
-                FeedRoutes::build(&self.settings, touched.iter().cloned()),
-                Articles::default(),
-            ),
-            opml: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
-            index: Arc::new(Document::new(Vec::new(), "", DateTime::UNIX_EPOCH)),
-            reports: OrdMap::new(),
-            rejected,
-            stats: self.stats(started, 0, 0),
+            started,
         };
-        let (articles, feeds_rendered) = rayon::join(
-            || Articles::build(catalog.entries()),
-            || self.render_touched(&mut snap, &catalog, &touched),
-        );
-        tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
-        snap.routes.set_articles(articles);
-        snap.stats = self.stats(started, reports.len(), feeds_rendered);
-        snap.catalog = catalog;
-        snap.reports = reports;
-        snap.generation = 1;
-        snap
+        self.next(None, delta)
     }
 
     /// A new snapshot with `changes` applied to `prev`. A file that no
     /// longer loads keeps its last good version in the feeds; its report
     /// says why.
     pub fn apply(&self, prev: &Snapshot, changes: Vec<Change>) -> Snapshot {
+        let delta = self.delta(prev, changes);
+        self.next(Some(prev), delta)
+    }
+
+    /// What `changes` change in `prev`: the changed files read (in
+    /// parallel), each judged against its last good version.
+    fn delta(&self, prev: &Snapshot, changes: Vec<Change>) -> Delta {
         let started = Instant::now();
         let (refused, changes): (Vec<_>, Vec<_>) = changes
             .into_iter()
@@ -345,7 +241,7 @@ impl Pipeline {
             .into_par_iter()
             .filter_map(|change| match change {
                 Change::Write(file) => {
-                    let parsed = self.loader.read_and_parse(&file);
+                    let parsed = self.loader.read(&file, Packed::new);
                     Some((file.rel.clone(), Some((file, parsed))))
                 }
                 Change::Remove(rel) => Some((rel, None)),
@@ -392,7 +288,7 @@ impl Pipeline {
                     if let Some(a) = &report.article {
                         touched.extend(catalog.upsert(a.clone()));
                     }
-                    bodies.push((key.clone(), Packed::new(&body)));
+                    bodies.push((key.clone(), body));
                     stale.push(key.clone());
                     reports.insert(key, Arc::new(report));
                 }
@@ -420,100 +316,124 @@ impl Pipeline {
                 reports.insert(key, Arc::new(report));
             }
         }
-        let mut base = prev.clone();
+        let mut contents = prev.contents.clone();
+        let mut kept_bodies = prev.bodies.clone();
         for rel in &stale {
-            base.contents.remove(rel);
-            base.bodies.remove(rel);
+            contents.remove(rel);
+            kept_bodies.remove(rel);
         }
-        base.bodies.extend(bodies);
-        self.finish(base, catalog, reports, touched, changed, started)
-    }
-
-    fn finish(
-        &self,
-        mut snap: Snapshot,
-        catalog: Catalog,
-        reports: OrdMap<Arc<str>, Arc<FileReport>>,
-        mut touched: Touched,
-        changed: Vec<Arc<str>>,
-        started: Instant,
-    ) -> Snapshot {
-        let moved = snap
-            .routes
-            .update(&snap.catalog, &catalog, &changed, &touched);
-        for key in &moved {
-            tracing::info!(feed = ?key, dir = snap.routes.feed_dir(key),
-                "feed served from a new folder: a feed with the same slug came or went");
-        }
-        touched.extend(moved);
-        let feeds_rendered = self.render_touched(&mut snap, &catalog, &touched);
+        kept_bodies.extend(bodies);
+        let mut rejected = prev.rejected.clone();
         for rel in &changed {
             match reports.get(rel) {
-                Some(r) if r.article.is_none() => snap.rejected.insert(rel.clone(), r.clone()),
-                _ => snap.rejected.remove(rel),
+                Some(r) if r.article.is_none() => rejected.insert(rel.clone(), r.clone()),
+                _ => rejected.remove(rel),
             };
         }
-        snap.catalog = catalog;
-        snap.reports = reports;
-        snap.generation += 1;
-        snap.stats = self.stats(started, changed.len(), feeds_rendered);
-        snap
+        Delta {
+            catalog,
+            reports,
+            rejected,
+            touched,
+            files: changed.len(),
+            changed,
+            contents,
+            bodies: kept_bodies,
+            started,
+        }
     }
 
-    /// Renders the touched feeds (contents first, in parallel), stores
-    /// them, and renders the OPML and index pages that
-    /// list them. Returns how many feeds were rendered.
-    fn render_touched(&self, snap: &mut Snapshot, catalog: &Catalog, touched: &Touched) -> usize {
+    /// The snapshot after `delta`: the route table updated (or, at
+    /// start-up, built), the touched feeds rendered with their folders
+    /// from that table, and the lists of every feed.
+    fn next(&self, prev: Option<&Snapshot>, delta: Delta) -> Snapshot {
+        let Delta {
+            catalog,
+            reports,
+            rejected,
+            mut touched,
+            changed,
+            files,
+            mut contents,
+            bodies,
+            started,
+        } = delta;
+        let (routes, documents) = match prev {
+            Some(prev) => {
+                let mut routes = prev.routes.clone();
+                let moved = routes.update(&prev.catalog, &catalog, &changed, &touched);
+                for key in &moved {
+                    tracing::info!(feed = ?key, dir = routes.feed_dir(key),
+                        "feed served from a new folder: a feed with the same slug came or went");
+                }
+                touched.extend(moved);
+                let shown = self.shown(&catalog, &touched, &mut contents, &bodies);
+                let render = self.render(Some(prev), &catalog, routes.feed_table(), &contents);
+                let documents = render.documents(shown);
+                (routes, documents)
+            }
+            None => {
+                // Feed documents name their own URLs: their folders first,
+                // the articles' routes beside the rendering.
+                let folders = FeedRoutes::build(&self.settings, touched.iter().cloned());
+                let shown = self.shown(&catalog, &touched, &mut contents, &bodies);
+                let (articles, documents) = rayon::join(
+                    || Articles::build(catalog.entries()),
+                    || {
+                        let render = self.render(None, &catalog, &folders, &contents);
+                        render.documents(shown)
+                    },
+                );
+                tracing::debug!(ms = started.elapsed().as_millis() as u64, "feeds rendered");
+                (Routes::new(folders, articles), documents)
+            }
+        };
+        let Documents {
+            feeds,
+            opml,
+            index,
+            rendered,
+        } = documents;
+        Snapshot {
+            generation: prev.map_or(1, |p| p.generation + 1),
+            site: self.site.clone(),
+            catalog,
+            contents,
+            bodies,
+            feeds,
+            routes,
+            opml,
+            index,
+            reports,
+            rejected,
+            stats: ReloadStats {
+                at: SystemTime::now(),
+                duration: started.elapsed(),
+                files,
+                feeds_rendered: rendered,
+            },
+        }
+    }
+
+    /// The entries each touched feed shows; the content of every one that
+    /// has none yet is rendered into `contents` (in parallel) from the
+    /// bodies the snapshot keeps.
+    fn shown(
+        &self,
+        catalog: &Catalog,
+        touched: &Touched,
+        contents: &mut HashMap<Arc<str>, Arc<Content>>,
+        bodies: &HashMap<Arc<str>, Packed>,
+    ) -> Vec<(FeedKey, Vec<Arc<Entry>>)> {
         let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
             .iter()
             .map(|k| (k.clone(), catalog.newest(k, self.limit)))
             .collect();
-        self.load_contents(snap, &shown);
-        let dating = Dating {
-            history: self.history.view(),
-            now: Utc::now(),
-        };
-        let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
-            .into_par_iter()
-            .map(|(key, entries)| {
-                let count = catalog.count(&key);
-                let docs = (count > 0 || key == FeedKey::Site)
-                    .then(|| self.render_feed(snap, &key, entries, count, &dating));
-                (key, docs)
-            })
-            .collect();
-        let feeds_rendered = rendered.len();
-        for (key, docs) in rendered {
-            self.store_feed(snap, key, docs);
-        }
-        // The first snapshot's lists are placeholders, not earlier versions.
-        let first = snap.generation == 0;
-        let opml = self.opml(snap);
-        let previous = (!first).then_some(&*snap.opml);
-        snap.opml = Arc::new(dating.date(opml, previous, || layout::OPML_PATH.into()));
-        let index = self.index(snap);
-        let previous = (!first).then_some(&*snap.index);
-        snap.index = Arc::new(dating.date(index, previous, || INDEX_PATH.into()));
-        feeds_rendered
-    }
-
-    fn stats(&self, started: Instant, files: usize, feeds_rendered: usize) -> ReloadStats {
-        ReloadStats {
-            at: SystemTime::now(),
-            duration: started.elapsed(),
-            files,
-            feeds_rendered,
-        }
-    }
-
-    /// Renders, in parallel, the content of every shown entry that has none
-    /// yet, from the bodies the snapshot keeps.
-    fn load_contents(&self, snap: &mut Snapshot, shown: &[(FeedKey, Vec<Arc<Entry>>)]) {
         let mut missing: Vec<&Arc<Entry>> = Vec::new();
         let mut seen = BTreeSet::new();
         for entry in shown.iter().flat_map(|(_, e)| e) {
             let rel = &*entry.article.rel;
-            if !snap.contents.contains_key(rel) && seen.insert(rel) {
+            if !contents.contains_key(rel) && seen.insert(rel) {
                 missing.push(entry);
             }
         }
@@ -521,11 +441,34 @@ impl Pipeline {
             .into_par_iter()
             .map(|entry| {
                 let rel = entry.article.rel.clone();
-                let content = self.content(&entry.article, snap.bodies.get(&rel));
+                let content = self.content(&entry.article, bodies.get(&rel));
                 (rel, Arc::new(content))
             })
             .collect();
-        snap.contents.extend(rendered);
+        contents.extend(rendered);
+        shown
+    }
+
+    fn render<'a>(
+        &'a self,
+        previous: Option<&'a Snapshot>,
+        catalog: &'a Catalog,
+        folders: &'a FeedRoutes,
+        contents: &'a HashMap<Arc<str>, Arc<Content>>,
+    ) -> Render<'a> {
+        Render {
+            site: &self.site,
+            settings: &self.settings,
+            max_bytes: self.max_bytes,
+            catalog,
+            folders,
+            contents,
+            previous,
+            dating: Dating {
+                history: self.history.view(),
+                now: Utc::now(),
+            },
+        }
     }
 
     /// The contents of `articles`, in parallel.
@@ -568,76 +511,6 @@ impl Pipeline {
             a.description.as_deref(),
             &self.cleaner,
             self.summary_length,
-        )
-    }
-
-    fn render_feed(
-        &self,
-        snap: &Snapshot,
-        key: &FeedKey,
-        entries: Vec<Arc<Entry>>,
-        count: usize,
-        dating: &Dating,
-    ) -> FeedDocs {
-        let items: Vec<Item> = entries
-            .into_iter()
-            .map(|e| {
-                let content = snap
-                    .contents
-                    .get(&*e.article.rel)
-                    .cloned()
-                    .unwrap_or_default();
-                Item::new(e, content, &self.settings)
-            })
-            .collect();
-        let dir = match snap.routes.feed_dir(key) {
-            Some(d) => d.to_string(),
-            None => layout::dir(&self.settings, key),
-        };
-        let channel = Channel::new(&self.site, &self.settings, key, &dir);
-        let updated = feed::last_updated(&self.site, &items);
-        let previous = snap.feeds.get(key);
-        let doc = |format: Format| {
-            let bytes = feed::render_capped(&self.site, &channel, &items, format, self.max_bytes);
-            let doc = Document::new(bytes, format.content_type(), updated);
-            let old = previous.map(|p| p.doc(format).as_ref());
-            Arc::new(dating.date(doc, old, || layout::feed_path(&dir, format)))
-        };
-        FeedDocs {
-            docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
-            channel,
-            count,
-            updated,
-            id: FEED_RENDERS.fetch_add(1, Ordering::Relaxed),
-        }
-    }
-
-    fn store_feed(&self, snap: &mut Snapshot, key: FeedKey, docs: Option<FeedDocs>) {
-        match docs {
-            Some(d) => snap.feeds.insert(key, Arc::new(d)),
-            None => snap.feeds.remove(&key),
-        };
-    }
-
-    /// When any feed last changed, for the pages that list them all.
-    fn newest_update(&self, snap: &Snapshot) -> DateTime<Utc> {
-        let newest = snap.feeds.values().map(|f| f.updated).max();
-        newest.unwrap_or(self.site.epoch)
-    }
-
-    fn index(&self, snap: &Snapshot) -> Document {
-        let html = crate::pages::index(&self.site, snap.feeds.values().map(|f| f.summary()));
-        let updated = self.newest_update(snap);
-        Document::new(html.into_bytes(), "text/html; charset=utf-8", updated)
-    }
-
-    fn opml(&self, snap: &Snapshot) -> Document {
-        let channels: Vec<Channel> = snap.feeds.values().map(|f| f.channel.clone()).collect();
-        let updated = self.newest_update(snap);
-        Document::new(
-            feed::opml::render(&self.site, &channels),
-            "text/x-opml; charset=utf-8",
-            updated,
         )
     }
 }
