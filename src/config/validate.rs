@@ -13,7 +13,7 @@ use serde_yaml::{Mapping, Value};
 use crate::date::{CstMeaning, DateContext};
 
 /// The configuration compiled into the binary (`config/refeed.yaml`).
-pub const DEFAULT_YAML: &str = include_str!("../config/refeed.yaml");
+pub const DEFAULT_YAML: &str = include_str!("../../config/refeed.yaml");
 
 /// Environment variables that name a flag rather than a config key.
 const FLAG_VARS: &[&str] = &["REFEED_CONFIG", "REFEED_LOG"];
