@@ -1,349 +1,16 @@
-//! Typed configuration: the embedded default YAML, overlaid by a file,
-//! then `REFEED_*` environment variables, then flags; validated once here
-//! so that nothing downstream re-checks a time zone or a URL.
+//! The YAML shape validated into the final types: zones, URLs, paths,
+//! durations and limits checked once, each error naming its key.
 
-use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use chrono::NaiveDate;
-use serde::Deserialize;
-use serde_yaml::{Mapping, Value};
 
-use crate::date::{CstMeaning, DateContext};
-
-/// The configuration compiled into the binary (`config/refeed.yaml`).
-pub const DEFAULT_YAML: &str = include_str!("../../config/refeed.yaml");
-
-/// Environment variables that name a flag rather than a config key.
-const FLAG_VARS: &[&str] = &["REFEED_CONFIG", "REFEED_LOG"];
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer};
+use super::{Config, ConfigError, Feed, Load, Server, Site, Watch};
+use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
 const DEFAULT_CATEGORY: &str = "uncategorized";
-
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("{origin}: {source}")]
-    Yaml {
-        origin: String,
-        source: serde_yaml::Error,
-    },
-    #[error("{origin}: the configuration must be a mapping of keys to values")]
-    NotAMapping { origin: String },
-    #[error("cannot read {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("environment variable {var}: {reason}")]
-    Env { var: String, reason: String },
-    #[error("`{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
-}
-
-/// Validated configuration.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub site: Site,
-    pub source_dir: PathBuf,
-    /// Where `serve` keeps what must outlive a restart; `None` for the
-    /// per-user default (see [`crate::state::default_dir`]).
-    pub state_dir: Option<PathBuf>,
-    pub load: Load,
-    pub feed: Feed,
-    pub server: Server,
-    pub watch: Watch,
-}
-
-#[derive(Debug, Clone)]
-pub struct Site {
-    pub title: String,
-    pub subtitle: String,
-    pub description: String,
-    pub author: String,
-    pub language: String,
-    /// Absolute, always ending in `/` so that relative joins stay below it.
-    pub url: url::Url,
-    pub timezone: chrono_tz::Tz,
-    pub permalink: String,
-    /// Hexo's `default_category`: what `:category` stands for in a post
-    /// without categories.
-    pub default_category: String,
-    pub category_map: BTreeMap<String, String>,
-    pub tag_map: BTreeMap<String, String>,
-}
-
-#[derive(Debug, Clone)]
-pub struct Load {
-    pub cst: CstMeaning,
-    pub max_file_size: u64,
-    pub max_body_bytes: usize,
-    pub summary_length: usize,
-    pub remove_selectors: Vec<String>,
-    pub follow_external_links: bool,
-}
-
-impl Load {
-    /// Which symbolic links the walk of the source folder follows.
-    pub fn links(&self) -> crate::source::Links {
-        if self.follow_external_links {
-            crate::source::Links::Anywhere
-        } else {
-            crate::source::Links::InsideRoot
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Feed {
-    pub limit: usize,
-    pub max_limit: usize,
-    pub max_bytes: usize,
-    pub max_item_bytes: usize,
-    pub id_authority: String,
-    pub id_date: NaiveDate,
-}
-
-#[derive(Debug, Clone)]
-pub struct Server {
-    pub listen: SocketAddr,
-    pub workers: usize,
-    pub max_age: u32,
-    pub stale_while_revalidate: u32,
-    pub max_connections: usize,
-    pub client_request_timeout: u64,
-    pub keep_alive: u64,
-    pub max_url_bytes: usize,
-    pub max_header_bytes: usize,
-    pub max_filter_bytes: usize,
-    /// Bound of the process-wide cache of query representations and
-    /// article pages, in bytes.
-    pub query_cache_bytes: u64,
-    /// Documents rendered for requests at once; beyond, 503.
-    pub render_concurrency: usize,
-    pub max_connections_per_ip: usize,
-    /// Seconds a response may make no progress before its connection closes.
-    pub write_timeout: u64,
-}
-
-impl Server {
-    /// `workers`, with 0 resolved to one per CPU core.
-    pub fn worker_count(&self) -> usize {
-        match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Watch {
-    pub enabled: bool,
-    pub debounce_ms: u64,
-    pub rescan_interval: u64,
-}
-
-impl Config {
-    /// How dates without a zone, and `CST`, are read.
-    pub fn date_context(&self) -> DateContext {
-        DateContext {
-            timezone: self.site.timezone,
-            cst: self.load.cst,
-        }
-    }
-
-    /// The embedded default, as is.
-    pub fn default_embedded() -> Result<Self, ConfigError> {
-        Sources::default().resolve()
-    }
-}
-
-/// Everything that may contribute to a [`Config`], lowest precedence first.
-#[derive(Debug, Default)]
-pub struct Sources {
-    /// A file that replaces keys of the embedded default.
-    pub file: Option<PathBuf>,
-    /// `(name, value)` pairs, normally `std::env::vars()`.
-    pub env: Vec<(String, String)>,
-    /// Dotted keys set by flags, e.g. `("source_dir", "posts")`.
-    pub flags: Vec<(String, String)>,
-}
-
-impl Sources {
-    pub fn resolve(&self) -> Result<Config, ConfigError> {
-        let mut tree = parse_mapping(DEFAULT_YAML, "embedded default")?;
-        if let Some(path) = &self.file {
-            let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            merge(
-                &mut tree,
-                parse_mapping(&text, &path.display().to_string())?,
-            );
-        }
-        for (var, value) in &self.env {
-            if let Some(key) = env_key(var) {
-                set_dotted(&mut tree, &key, yaml_scalar(value)).map_err(|reason| {
-                    ConfigError::Env {
-                        var: var.clone(),
-                        reason,
-                    }
-                })?;
-            }
-        }
-        for (key, value) in &self.flags {
-            let value = Value::String(value.clone());
-            set_dotted(&mut tree, key, value).map_err(|reason| ConfigError::Env {
-                var: format!("flag for {key}"),
-                reason,
-            })?;
-        }
-        let raw: RawConfig =
-            serde_yaml::from_value(Value::Mapping(tree)).map_err(|source| ConfigError::Yaml {
-                origin: "configuration".into(),
-                source,
-            })?;
-        raw.validate()
-    }
-}
-
-fn parse_mapping(text: &str, origin: &str) -> Result<Mapping, ConfigError> {
-    match serde_yaml::from_str::<Value>(text) {
-        Ok(Value::Mapping(m)) => Ok(m),
-        Ok(Value::Null) => Ok(Mapping::new()),
-        Ok(_) => Err(ConfigError::NotAMapping {
-            origin: origin.into(),
-        }),
-        Err(source) => Err(ConfigError::Yaml {
-            origin: origin.into(),
-            source,
-        }),
-    }
-}
-
-/// Deep merge: mappings merge key by key, anything else replaces.
-fn merge(base: &mut Mapping, over: Mapping) {
-    for (key, value) in over {
-        match (base.get_mut(&key), value) {
-            (Some(Value::Mapping(b)), Value::Mapping(o)) => merge(b, o),
-            (_, value) => {
-                base.insert(key, value);
-            }
-        }
-    }
-}
-
-/// `REFEED_FEED__LIMIT` -> `feed.limit`; flag variables are not keys.
-fn env_key(var: &str) -> Option<String> {
-    let rest = var.strip_prefix("REFEED_")?;
-    if FLAG_VARS.contains(&var) || rest.is_empty() {
-        return None;
-    }
-    Some(rest.to_ascii_lowercase().replace("__", "."))
-}
-
-/// Environment values are read as YAML scalars or flow collections so that
-/// `50`, `true` and `[a, b]` get their natural types; flags stay text.
-fn yaml_scalar(value: &str) -> Value {
-    serde_yaml::from_str(value).unwrap_or_else(|_| Value::String(value.into()))
-}
-
-fn set_dotted(tree: &mut Mapping, key: &str, parsed: Value) -> Result<(), String> {
-    let mut parts = key.split('.').peekable();
-    let mut node = tree;
-    while let Some(part) = parts.next() {
-        let k = Value::String(part.to_string());
-        if parts.peek().is_none() {
-            node.insert(k, parsed);
-            return Ok(());
-        }
-        let child = node
-            .entry(k)
-            .or_insert_with(|| Value::Mapping(Mapping::new()));
-        node = match child {
-            Value::Mapping(m) => m,
-            _ => return Err(format!("`{part}` is not a section, cannot set `{key}`")),
-        };
-    }
-    Err("empty key".into())
-}
-
-/// The YAML shape, before validation. Unknown keys are allowed so that a
-/// Hexo `_config.yml` can be used as is.
-#[derive(Debug, Deserialize)]
-struct RawConfig {
-    title: String,
-    #[serde(default)]
-    subtitle: String,
-    #[serde(default)]
-    description: String,
-    #[serde(default)]
-    author: String,
-    #[serde(default)]
-    language: String,
-    url: String,
-    timezone: String,
-    permalink: String,
-    #[serde(default)]
-    default_category: Option<String>,
-    #[serde(default)]
-    category_map: Option<BTreeMap<String, String>>,
-    #[serde(default)]
-    tag_map: Option<BTreeMap<String, String>>,
-    source_dir: PathBuf,
-    #[serde(default)]
-    state_dir: Option<PathBuf>,
-    load: RawLoad,
-    feed: RawFeed,
-    server: RawServer,
-    watch: RawWatch,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawLoad {
-    cst: String,
-    max_file_size: u64,
-    max_body_bytes: usize,
-    summary_length: usize,
-    remove_selectors: Vec<String>,
-    follow_external_links: bool,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawFeed {
-    limit: usize,
-    max_limit: usize,
-    max_bytes: usize,
-    max_item_bytes: usize,
-    id_authority: String,
-    id_date: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawServer {
-    listen: String,
-    workers: usize,
-    max_age: u32,
-    stale_while_revalidate: u32,
-    max_connections: usize,
-    client_request_timeout: u64,
-    keep_alive: u64,
-    max_url_bytes: usize,
-    max_header_bytes: usize,
-    max_filter_bytes: usize,
-    query_cache_bytes: u64,
-    render_concurrency: usize,
-    max_connections_per_ip: usize,
-    write_timeout: u64,
-}
-
-#[derive(Debug, Deserialize)]
-struct RawWatch {
-    enabled: bool,
-    debounce_ms: u64,
-    rescan_interval: u64,
-}
 
 fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
     ConfigError::Invalid {
@@ -364,7 +31,7 @@ fn site_timezone(name: &str) -> Result<chrono_tz::Tz, ConfigError> {
 }
 
 impl RawConfig {
-    fn validate(self) -> Result<Config, ConfigError> {
+    pub(super) fn validate(self) -> Result<Config, ConfigError> {
         let site = Site {
             url: site_url(&self.url)?,
             timezone: site_timezone(&self.timezone)?,
@@ -562,22 +229,8 @@ impl RawServer {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-
-    fn with(env: &[(&str, &str)], flags: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        Sources {
-            file: None,
-            env: env
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-            flags: flags
-                .iter()
-                .map(|(a, b)| (a.to_string(), b.to_string()))
-                .collect(),
-        }
-        .resolve()
-    }
+    use super::super::layers::with;
+    use super::super::*;
 
     /// `hexo init`'s `_config.yml`, keys and values as it writes them.
     const HEXO_INIT: &str = "title: Hexo
@@ -678,32 +331,6 @@ deploy:
     }
 
     #[test]
-    fn embedded_default_is_valid() {
-        let c = Config::default_embedded().unwrap();
-        assert_eq!(c.site.url.as_str(), "http://127.0.0.1:8080/");
-        assert_eq!(c.feed.limit, 20);
-        assert_eq!(c.load.cst, CstMeaning::China);
-        assert_eq!(c.site.timezone, chrono_tz::UTC);
-    }
-
-    #[test]
-    fn env_overrides_file_and_flags_override_env() {
-        let c = with(
-            &[
-                ("REFEED_FEED__LIMIT", "7"),
-                ("REFEED_TIMEZONE", "Asia/Shanghai"),
-                ("REFEED_CONFIG", "ignored"),
-                ("REFEED_TITLE", "from env"),
-            ],
-            &[("title", "from flag")],
-        )
-        .unwrap();
-        assert_eq!(c.feed.limit, 7);
-        assert_eq!(c.site.title, "from flag");
-        assert_eq!(c.site.timezone, chrono_tz::Asia::Shanghai);
-    }
-
-    #[test]
     fn a_relative_source_dir_becomes_absolute() {
         let c = with(&[], &[("source_dir", "posts")]).unwrap();
         assert!(c.source_dir.is_absolute());
@@ -728,11 +355,5 @@ deploy:
             let err = with(&[(var, value)], &[]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
         }
-    }
-
-    #[test]
-    fn a_scalar_cannot_become_a_section() {
-        let err = with(&[("REFEED_TITLE__X", "1")], &[]).unwrap_err();
-        assert!(err.to_string().contains("not a section"), "{err}");
     }
 }
