@@ -11,6 +11,7 @@ mod validate;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
@@ -107,12 +108,16 @@ pub struct Feed {
 #[derive(Debug, Clone)]
 pub struct Server {
     pub listen: SocketAddr,
+    /// Worker threads, never 0: `workers: 0` is one per CPU core.
     pub workers: usize,
-    pub max_age: u32,
-    pub stale_while_revalidate: u32,
+    /// `Cache-Control`'s `max-age` and `stale-while-revalidate`, whole
+    /// seconds.
+    pub max_age: Duration,
+    pub stale_while_revalidate: Duration,
     pub max_connections: usize,
-    pub client_request_timeout: u64,
-    pub keep_alive: u64,
+    /// How long a client has to send a request head.
+    pub client_request_timeout: Duration,
+    pub keep_alive: Duration,
     pub max_url_bytes: usize,
     pub max_header_bytes: usize,
     pub max_filter_bytes: usize,
@@ -122,25 +127,20 @@ pub struct Server {
     /// Documents rendered for requests at once; beyond, 503.
     pub render_concurrency: usize,
     pub max_connections_per_ip: usize,
-    /// Seconds a response may make no progress before its connection closes.
-    pub write_timeout: u64,
-}
-
-impl Server {
-    /// `workers`, with 0 resolved to one per CPU core.
-    pub fn worker_count(&self) -> usize {
-        match self.workers {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
-            n => n,
-        }
-    }
+    /// How long a response may make no progress before its connection
+    /// closes; at least a second.
+    pub write_timeout: Duration,
 }
 
 #[derive(Debug, Clone)]
 pub struct Watch {
     pub enabled: bool,
-    pub debounce_ms: u64,
-    pub rescan_interval: u64,
+    /// How long file events are gathered before they are applied
+    /// (`watch.debounce_ms`).
+    pub debounce: Duration,
+    /// How often the whole folder is rescanned (`watch.rescan_interval`);
+    /// `None` for never.
+    pub rescan_every: Option<Duration>,
 }
 
 impl Config {

@@ -2,10 +2,11 @@
 //! durations and limits checked once, each error naming its key.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::raw::{RawConfig, RawFeed, RawLoad, RawServer};
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
 use super::{Config, ConfigError, Feed, Load, Server, Site, Watch};
 use crate::date::CstMeaning;
 
@@ -56,11 +57,7 @@ impl RawConfig {
             load: self.load.validate()?,
             feed: self.feed.validate()?,
             server: self.server.validate()?,
-            watch: Watch {
-                enabled: self.watch.enabled,
-                debounce_ms: self.watch.debounce_ms,
-                rescan_interval: self.watch.rescan_interval,
-            },
+            watch: self.watch.validate(),
         })
     }
 }
@@ -204,26 +201,41 @@ impl RawServer {
         if self.write_timeout == 0 {
             return Err(invalid("server.write_timeout", "must be at least 1 second"));
         }
-        let mut server = Server {
+        let workers = match self.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        };
+        Ok(Server {
             listen,
-            workers: self.workers,
-            max_age: self.max_age,
-            stale_while_revalidate: self.stale_while_revalidate,
+            workers,
+            max_age: Duration::from_secs(self.max_age.into()),
+            stale_while_revalidate: Duration::from_secs(self.stale_while_revalidate.into()),
             max_connections: self.max_connections.max(1),
-            client_request_timeout: self.client_request_timeout,
-            keep_alive: self.keep_alive,
+            client_request_timeout: Duration::from_secs(self.client_request_timeout),
+            keep_alive: Duration::from_secs(self.keep_alive),
             max_url_bytes: self.max_url_bytes,
             max_header_bytes: self.max_header_bytes,
             max_filter_bytes: self.max_filter_bytes,
             query_cache_bytes: self.query_cache_bytes,
-            render_concurrency: self.render_concurrency,
+            render_concurrency: match self.render_concurrency {
+                0 => workers,
+                n => n,
+            },
             max_connections_per_ip: self.max_connections_per_ip.max(1),
-            write_timeout: self.write_timeout,
-        };
-        if server.render_concurrency == 0 {
-            server.render_concurrency = server.worker_count();
+            write_timeout: Duration::from_secs(self.write_timeout),
+        })
+    }
+}
+
+impl RawWatch {
+    fn validate(self) -> Watch {
+        Watch {
+            enabled: self.enabled,
+            debounce: Duration::from_millis(self.debounce_ms),
+            // 0 turns the periodic rescan off.
+            rescan_every: (self.rescan_interval > 0)
+                .then(|| Duration::from_secs(self.rescan_interval)),
         }
-        Ok(server)
     }
 }
 
@@ -231,6 +243,7 @@ impl RawServer {
 mod tests {
     use super::super::layers::with;
     use super::super::*;
+    use std::time::Duration;
 
     /// `hexo init`'s `_config.yml`, keys and values as it writes them.
     const HEXO_INIT: &str = "title: Hexo
@@ -341,6 +354,34 @@ deploy:
     fn url_gets_a_trailing_slash() {
         let c = with(&[("REFEED_URL", "https://example.com/blog")], &[]).unwrap();
         assert_eq!(c.site.url.as_str(), "https://example.com/blog/");
+    }
+
+    /// The YAML keys keep their units (`debounce_ms` milliseconds, the
+    /// others seconds) and their zeros (`rescan_interval: 0` is off,
+    /// `workers: 0` one per core).
+    #[test]
+    fn durations_keep_their_units() {
+        let c = with(
+            &[
+                ("REFEED_WATCH__DEBOUNCE_MS", "75"),
+                ("REFEED_SERVER__KEEP_ALIVE", "7"),
+            ],
+            &[],
+        )
+        .unwrap();
+        assert_eq!(c.watch.debounce, Duration::from_millis(75));
+        assert_eq!(c.watch.rescan_every, Some(Duration::from_secs(300)));
+        assert_eq!(c.server.keep_alive, Duration::from_secs(7));
+        assert_eq!(c.server.client_request_timeout, Duration::from_secs(5));
+        assert_eq!(c.server.write_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.max_age, Duration::from_secs(300));
+        assert_eq!(c.server.stale_while_revalidate, Duration::from_secs(600));
+        assert!(c.server.workers >= 1);
+        assert_eq!(c.server.render_concurrency, c.server.workers);
+        let off = with(&[("REFEED_WATCH__RESCAN_INTERVAL", "0")], &[]).unwrap();
+        assert_eq!(off.watch.rescan_every, None);
+        let err = with(&[("REFEED_SERVER__WRITE_TIMEOUT", "0")], &[]).unwrap_err();
+        assert!(err.to_string().contains("server.write_timeout"), "{err}");
     }
 
     #[test]

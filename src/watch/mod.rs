@@ -76,9 +76,8 @@ pub fn start(config: &Config, live: Arc<Live>) -> std::io::Result<Reloader> {
     let settings = Settings {
         root: config.source_dir.clone(),
         watch: config.watch.enabled,
-        debounce: Duration::from_millis(config.watch.debounce_ms),
-        rescan_every: (config.watch.rescan_interval > 0)
-            .then(|| Duration::from_secs(config.watch.rescan_interval)),
+        debounce: config.watch.debounce,
+        rescan_every: config.watch.rescan_every,
         links: config.load.links(),
     };
     // SIGHUP asks for a rescan whether or not file events are watched:
