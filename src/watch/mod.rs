@@ -21,7 +21,7 @@ mod setup;
 
 use batch::Batch;
 use diff::{changed_before, changes_for, diff};
-use setup::{Settings, Watch, folder_id, watch_tree};
+use setup::{FolderWatch, ReloadSettings, folder_id, watch_tree};
 
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -73,7 +73,7 @@ impl Drop for Reloader {
 /// snapshot, then follows changes until the [`Reloader`] is dropped.
 pub fn start(config: &Config, live: Arc<Live>) -> std::io::Result<Reloader> {
     let (tx, rx) = mpsc::channel();
-    let settings = Settings {
+    let settings = ReloadSettings {
         root: config.source_dir.clone(),
         watch: config.watch.enabled,
         debounce: config.watch.debounce,
@@ -109,10 +109,10 @@ fn forward_sighup(tx: Sender<Signal>) -> std::io::Result<()> {
 }
 
 struct Worker {
-    settings: Settings,
+    settings: ReloadSettings,
     live: Arc<Live>,
     events: Sender<Signal>,
-    watcher: Option<Watch>,
+    watcher: Option<FolderWatch>,
     source_ok: bool,
     /// Removals not yet applied (see [`REMOVAL_QUIET`]).
     held: HashSet<Arc<str>>,
@@ -131,7 +131,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(settings: Settings, live: Arc<Live>, events: Sender<Signal>) -> Self {
+    fn new(settings: ReloadSettings, live: Arc<Live>, events: Sender<Signal>) -> Self {
         Worker {
             settings,
             live,
