@@ -1,10 +1,10 @@
 //! A recognised shape's values checked and made into a UTC instant: field
-//! ranges, short years, fractions of a second.
+//! ranges, short years, fractions of a second, numeric zone offsets.
 
 use chrono::{DateTime, NaiveDate, NaiveTime, Utc};
 
-use super::shape::{Month, Raw, RawDate, RawTime, Year};
-use super::zones::{Zone, at_offset, in_zone};
+use super::shape::{Month, Raw, RawDate, RawTime, RawZone, Year};
+use super::zones::{Zone, at_offset, cst_offset, in_zone};
 use super::{DateContext, DateError, DateField, YEARS, check_utc_year};
 
 /// Only digit strings reach here, so a failed parse means overflow, which is
@@ -13,7 +13,7 @@ fn digits_value(digits: &str) -> u64 {
     digits.parse().unwrap_or(u64::MAX)
 }
 
-pub(super) fn field(field: DateField, digits: &str) -> Result<u32, DateError> {
+fn field(field: DateField, digits: &str) -> Result<u32, DateError> {
     let value = u32::try_from(digits_value(digits)).unwrap_or(u32::MAX);
     let (min, max) = field.range();
     if (min..=max).contains(&value) {
@@ -88,6 +88,27 @@ impl RawTime<'_> {
 fn nanoseconds(fraction: &str) -> u32 {
     let mut digits = fraction.bytes().map(|b| u32::from(b - b'0'));
     (0..9).fold(0, |acc, _| acc * 10 + digits.next().unwrap_or(0))
+}
+
+impl RawZone<'_> {
+    fn resolve(&self, ctx: &DateContext) -> Result<Zone, DateError> {
+        Ok(match *self {
+            RawZone::Fixed(seconds) => Zone::Fixed(seconds),
+            RawZone::Named(tz) => Zone::Named(tz),
+            RawZone::Cst => Zone::Fixed(cst_offset(ctx.cst)),
+            RawZone::Numeric {
+                negative,
+                hours,
+                minutes,
+            } => {
+                let h = field(DateField::OffsetHour, hours)?;
+                let m = minutes.map_or(Ok(0), |d| field(DateField::OffsetMinute, d))?;
+                // Both are below 60, so this cannot overflow.
+                let seconds = i32::try_from(h * 3600 + m * 60).unwrap_or(0);
+                Zone::Fixed(if negative { -seconds } else { seconds })
+            }
+        })
+    }
 }
 
 impl Raw<'_> {

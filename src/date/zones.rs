@@ -1,12 +1,10 @@
-//! Zones: the abbreviations feeds use, what `CST` means, numeric offsets,
-//! and reading a zone-less time in an IANA zone across DST changes.
+//! Zones: the abbreviations feeds use, what `CST` means, a time at a fixed
+//! offset, and a zone-less time read in an IANA zone across DST changes.
 
 use chrono::{DateTime, Datelike, NaiveDateTime, Offset, TimeDelta, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::shape::RawZone;
-use super::values::field;
-use super::{CstMeaning, DateContext, DateError, DateField};
+use super::{CstMeaning, DateError};
 
 /// Zone abbreviations seen in real feeds, as seconds east of UTC. Where an
 /// abbreviation has several meanings the one feeds use most wins: `IST` is
@@ -55,27 +53,11 @@ pub(super) enum Zone {
     Named(Tz),
 }
 
-impl RawZone<'_> {
-    pub(super) fn resolve(&self, ctx: &DateContext) -> Result<Zone, DateError> {
-        Ok(match *self {
-            RawZone::Fixed(seconds) => Zone::Fixed(seconds),
-            RawZone::Named(tz) => Zone::Named(tz),
-            RawZone::Cst => Zone::Fixed(match ctx.cst {
-                CstMeaning::China => 8 * 3600,
-                CstMeaning::UsCentral => -6 * 3600,
-            }),
-            RawZone::Numeric {
-                negative,
-                hours,
-                minutes,
-            } => {
-                let h = field(DateField::OffsetHour, hours)?;
-                let m = minutes.map_or(Ok(0), |d| field(DateField::OffsetMinute, d))?;
-                // Both are below 60, so this cannot overflow.
-                let seconds = i32::try_from(h * 3600 + m * 60).unwrap_or(0);
-                Zone::Fixed(if negative { -seconds } else { seconds })
-            }
-        })
+/// Seconds east of UTC that a bare `CST` stands for.
+pub(super) fn cst_offset(cst: CstMeaning) -> i32 {
+    match cst {
+        CstMeaning::China => 8 * 3600,
+        CstMeaning::UsCentral => -6 * 3600,
     }
 }
 
