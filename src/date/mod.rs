@@ -46,9 +46,9 @@
 //!   `2021-02-31 garbage` is unrecognised, not impossible.
 //!
 //! The parts: `tokens` (the tokenizer), `shape` (which token is the year,
-//! the month, the time, the zone), `values` (field ranges, offsets and
-//! the UTC instant), `zones` (abbreviations, `CST`, DST gaps) and `file` (dates
-//! in file names, file times).
+//! the month, the time, the zone), `values` (field ranges, offsets and the
+//! UTC instant), `zones` (abbreviations, `CST`, DST gaps) and `file`
+//! (dates in file names, file times).
 
 mod file;
 mod shape;
