@@ -14,15 +14,16 @@ use crate::render::{Comparison, Document, Encoding};
 /// Caching policy from the configuration.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    pub max_age: u32,
-    pub stale_while_revalidate: u32,
+    pub max_age: Duration,
+    pub stale_while_revalidate: Duration,
 }
 
 impl Policy {
     fn cache_control(&self) -> String {
         format!(
             "public, max-age={}, stale-while-revalidate={}",
-            self.max_age, self.stale_while_revalidate
+            self.max_age.as_secs(),
+            self.stale_while_revalidate.as_secs()
         )
     }
 }

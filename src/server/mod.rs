@@ -150,13 +150,13 @@ where
 /// `max_connections_per_ip` of its address is closed as it is accepted.
 pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()> {
     let s = &config.server;
-    let workers = s.worker_count();
+    let workers = s.workers;
     let peers = peers::PeerLimit::new(s.max_connections_per_ip);
-    let write_timeout = Duration::from_secs(s.write_timeout);
+    let write_timeout = s.write_timeout;
     let listener = listen(s.listen)?;
     let addr = listener.local_addr()?;
-    let request_timeout = Duration::from_secs(s.client_request_timeout);
-    let keep_alive = Duration::from_secs(s.keep_alive);
+    let request_timeout = s.client_request_timeout;
+    let keep_alive = s.keep_alive;
     let builder = Server::build()
         .workers(workers)
         .max_concurrent_connections(s.max_connections.div_ceil(workers))

@@ -21,7 +21,7 @@ mod setup;
 
 use batch::Batch;
 use diff::{changed_before, changes_for, diff};
-use setup::{Settings, Watch, folder_id, watch_tree};
+use setup::{FolderWatch, ReloadSettings, folder_id, watch_tree};
 
 /// How often an unavailable source folder is looked for again.
 const RETRY: Duration = Duration::from_secs(1);
@@ -73,12 +73,11 @@ impl Drop for Reloader {
 /// snapshot, then follows changes until the [`Reloader`] is dropped.
 pub fn start(config: &Config, live: Arc<Live>) -> std::io::Result<Reloader> {
     let (tx, rx) = mpsc::channel();
-    let settings = Settings {
+    let settings = ReloadSettings {
         root: config.source_dir.clone(),
         watch: config.watch.enabled,
-        debounce: Duration::from_millis(config.watch.debounce_ms),
-        rescan_every: (config.watch.rescan_interval > 0)
-            .then(|| Duration::from_secs(config.watch.rescan_interval)),
+        debounce: config.watch.debounce,
+        rescan_every: config.watch.rescan_every,
         links: config.load.links(),
     };
     // SIGHUP asks for a rescan whether or not file events are watched:
@@ -110,10 +109,10 @@ fn forward_sighup(tx: Sender<Signal>) -> std::io::Result<()> {
 }
 
 struct Worker {
-    settings: Settings,
+    settings: ReloadSettings,
     live: Arc<Live>,
     events: Sender<Signal>,
-    watcher: Option<Watch>,
+    watcher: Option<FolderWatch>,
     source_ok: bool,
     /// Removals not yet applied (see [`REMOVAL_QUIET`]).
     held: HashSet<Arc<str>>,
@@ -132,7 +131,7 @@ struct Worker {
 }
 
 impl Worker {
-    fn new(settings: Settings, live: Arc<Live>, events: Sender<Signal>) -> Self {
+    fn new(settings: ReloadSettings, live: Arc<Live>, events: Sender<Signal>) -> Self {
         Worker {
             settings,
             live,

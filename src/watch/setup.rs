@@ -14,7 +14,8 @@ use crate::source;
 
 pub(super) type Watcher = Debouncer<notify::RecommendedWatcher, NoCache>;
 
-pub(super) struct Settings {
+/// How the reload thread follows the source folder, from the configuration.
+pub(super) struct ReloadSettings {
     pub(super) root: PathBuf,
     pub(super) watch: bool,
     pub(super) debounce: Duration,
@@ -24,7 +25,7 @@ pub(super) struct Settings {
 
 /// A watch of the source folder, and which folder that was: a deploy may
 /// point the configured path (a link) at another one.
-pub(super) struct Watch {
+pub(super) struct FolderWatch {
     pub(super) debouncer: Watcher,
     pub(super) root: Option<FolderId>,
 }
@@ -37,7 +38,7 @@ pub(super) fn folder_id(path: &Path) -> Option<FolderId> {
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
-impl Settings {
+impl ReloadSettings {
     pub(super) fn debouncer(&self, events: &Sender<Signal>) -> Option<Watcher> {
         let tx = events.clone();
         let root = self.root.clone();
@@ -83,7 +84,7 @@ impl Settings {
     /// its folders (a fifth of start-up on 10^5 posts), and gives up on the
     /// whole tree at the first folder it cannot watch (a `lost+found` only
     /// root may read).
-    pub(super) fn watch_with(&self, events: &Sender<Signal>) -> Option<Watch> {
+    pub(super) fn watch_with(&self, events: &Sender<Signal>) -> Option<FolderWatch> {
         let root = folder_id(&self.root);
         let mut debouncer = self.debouncer(events)?;
         let fence = source::LinkFence::new(&self.root, self.links).ok()?;
@@ -91,7 +92,7 @@ impl Settings {
         if skipped > 0 {
             tracing::warn!(skipped, "cannot watch some folders; rescans cover them");
         }
-        Some(Watch { debouncer, root })
+        Some(FolderWatch { debouncer, root })
     }
 }
 

@@ -1,0 +1,173 @@
+//! Typed configuration: the embedded default YAML, overlaid by a file,
+//! then `REFEED_*` environment variables, then flags (`layers`); read into
+//! its YAML shape (`raw`) and validated once into the types below
+//! (`validate`), so that nothing downstream re-checks a time zone or a URL
+//! or reads a number as seconds.
+
+mod layers;
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chrono::NaiveDate;
+
+use crate::date::{CstMeaning, DateContext};
+
+pub use layers::Sources;
+
+/// The configuration compiled into the binary (`config/refeed.yaml`).
+pub const DEFAULT_YAML: &str = include_str!("../../config/refeed.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{origin}: {source}")]
+    Yaml {
+        origin: String,
+        source: serde_yaml::Error,
+    },
+    #[error("{origin}: the configuration must be a mapping of keys to values")]
+    NotAMapping { origin: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("environment variable {var}: {reason}")]
+    Env { var: String, reason: String },
+    #[error("`{key}`: {reason}")]
+    Invalid { key: &'static str, reason: String },
+}
+
+/// Validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub site: Site,
+    pub source_dir: PathBuf,
+    /// Where `serve` keeps what must outlive a restart; `None` for the
+    /// per-user default (see [`crate::state::default_dir`]).
+    pub state_dir: Option<PathBuf>,
+    pub load: Load,
+    pub feed: Feed,
+    pub server: Server,
+    pub watch: Watch,
+}
+
+#[derive(Debug, Clone)]
+pub struct Site {
+    pub title: String,
+    pub subtitle: String,
+    pub description: String,
+    pub author: String,
+    pub language: String,
+    /// Absolute, always ending in `/` so that relative joins stay below it.
+    pub url: url::Url,
+    pub timezone: chrono_tz::Tz,
+    pub permalink: String,
+    /// Hexo's `default_category`: what `:category` stands for in a post
+    /// without categories.
+    pub default_category: String,
+    pub category_map: BTreeMap<String, String>,
+    pub tag_map: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Load {
+    pub cst: CstMeaning,
+    pub max_file_size: u64,
+    pub max_body_bytes: usize,
+    pub summary_length: usize,
+    pub remove_selectors: Vec<String>,
+    pub follow_external_links: bool,
+}
+
+impl Load {
+    /// Which symbolic links the walk of the source folder follows.
+    pub fn links(&self) -> crate::source::Links {
+        if self.follow_external_links {
+            crate::source::Links::Anywhere
+        } else {
+            crate::source::Links::InsideRoot
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Feed {
+    pub limit: usize,
+    pub max_limit: usize,
+    pub max_bytes: usize,
+    pub max_item_bytes: usize,
+    pub id_authority: String,
+    pub id_date: NaiveDate,
+}
+
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub listen: SocketAddr,
+    /// Worker threads, never 0: `workers: 0` is one per CPU core.
+    pub workers: usize,
+    /// `Cache-Control`'s `max-age` and `stale-while-revalidate`, whole
+    /// seconds.
+    pub max_age: Duration,
+    pub stale_while_revalidate: Duration,
+    pub max_connections: usize,
+    /// How long a client has to send a request head.
+    pub client_request_timeout: Duration,
+    pub keep_alive: Duration,
+    pub max_url_bytes: usize,
+    pub max_header_bytes: usize,
+    pub max_filter_bytes: usize,
+    /// Bound of the process-wide cache of query representations and
+    /// article pages, in bytes.
+    pub query_cache_bytes: u64,
+    /// Documents rendered for requests at once; beyond, 503.
+    pub render_concurrency: usize,
+    pub max_connections_per_ip: usize,
+    /// How long a response may make no progress before its connection
+    /// closes; at least a second.
+    pub write_timeout: Duration,
+}
+
+#[derive(Debug, Clone)]
+pub struct Watch {
+    pub enabled: bool,
+    /// How long file events are gathered before they are applied
+    /// (`watch.debounce_ms`).
+    pub debounce: Duration,
+    /// How often the whole folder is rescanned (`watch.rescan_interval`);
+    /// `None` for never.
+    pub rescan_every: Option<Duration>,
+}
+
+impl Config {
+    /// How dates without a zone, and `CST`, are read.
+    pub fn date_context(&self) -> DateContext {
+        DateContext {
+            timezone: self.site.timezone,
+            cst: self.load.cst,
+        }
+    }
+
+    /// The embedded default, as is.
+    pub fn default_embedded() -> Result<Self, ConfigError> {
+        Sources::default().resolve()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        let c = Config::default_embedded().unwrap();
+        assert_eq!(c.site.url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(c.feed.limit, 20);
+        assert_eq!(c.load.cst, CstMeaning::China);
+        assert_eq!(c.site.timezone, chrono_tz::UTC);
+    }
+}

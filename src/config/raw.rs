@@ -1,0 +1,82 @@
+//! The configuration's YAML shape, as written, before validation.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The YAML shape, before validation. Unknown keys are allowed so that a
+/// Hexo `_config.yml` can be used as is.
+#[derive(Debug, Deserialize)]
+pub(super) struct RawConfig {
+    pub(super) title: String,
+    #[serde(default)]
+    pub(super) subtitle: String,
+    #[serde(default)]
+    pub(super) description: String,
+    #[serde(default)]
+    pub(super) author: String,
+    #[serde(default)]
+    pub(super) language: String,
+    pub(super) url: String,
+    pub(super) timezone: String,
+    pub(super) permalink: String,
+    #[serde(default)]
+    pub(super) default_category: Option<String>,
+    #[serde(default)]
+    pub(super) category_map: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub(super) tag_map: Option<BTreeMap<String, String>>,
+    pub(super) source_dir: PathBuf,
+    #[serde(default)]
+    pub(super) state_dir: Option<PathBuf>,
+    pub(super) load: RawLoad,
+    pub(super) feed: RawFeed,
+    pub(super) server: RawServer,
+    pub(super) watch: RawWatch,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawLoad {
+    pub(super) cst: String,
+    pub(super) max_file_size: u64,
+    pub(super) max_body_bytes: usize,
+    pub(super) summary_length: usize,
+    pub(super) remove_selectors: Vec<String>,
+    pub(super) follow_external_links: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawFeed {
+    pub(super) limit: usize,
+    pub(super) max_limit: usize,
+    pub(super) max_bytes: usize,
+    pub(super) max_item_bytes: usize,
+    pub(super) id_authority: String,
+    pub(super) id_date: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawServer {
+    pub(super) listen: String,
+    pub(super) workers: usize,
+    pub(super) max_age: u32,
+    pub(super) stale_while_revalidate: u32,
+    pub(super) max_connections: usize,
+    pub(super) client_request_timeout: u64,
+    pub(super) keep_alive: u64,
+    pub(super) max_url_bytes: usize,
+    pub(super) max_header_bytes: usize,
+    pub(super) max_filter_bytes: usize,
+    pub(super) query_cache_bytes: u64,
+    pub(super) render_concurrency: usize,
+    pub(super) max_connections_per_ip: usize,
+    pub(super) write_timeout: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawWatch {
+    pub(super) enabled: bool,
+    pub(super) debounce_ms: u64,
+    pub(super) rescan_interval: u64,
+}
