@@ -13,9 +13,9 @@ use super::{FeedDocs, INDEX_PATH, Snapshot};
 use crate::article::Content;
 use crate::catalog::{Catalog, Entry, FeedKey};
 use crate::feed::{self, Channel, Format, Item};
-use crate::site::{Masthead, Scheme, layout};
 use crate::render::{Document, Earlier};
 use crate::routes::FeedRoutes;
+use crate::site::{Masthead, Scheme, layout};
 use crate::state::HistoryView;
 
 /// Every render of a feed gets a new [`FeedDocs::id`].

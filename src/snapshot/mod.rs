@@ -15,10 +15,10 @@ use imbl::{HashMap, OrdMap};
 use crate::article::{Content, FileReport, Packed};
 use crate::catalog::{Catalog, FeedKey};
 use crate::feed::{Channel, Format};
-use crate::site::Masthead;
 use crate::pages::FeedSummary;
 use crate::render::Document;
 use crate::routes::Routes;
+use crate::site::Masthead;
 
 pub use crate::routes::{INDEX_PATH, Route};
 pub use pipeline::{BuildError, Change, Pipeline};

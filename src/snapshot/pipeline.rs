@@ -18,9 +18,9 @@ use crate::article::{self, Article, Content, FileReport, Loader, Packed};
 use crate::catalog::{Catalog, Entry, FeedKey, Plan, Touched};
 use crate::config::Config;
 use crate::feed::Format;
-use crate::site::{Masthead, Scheme, layout};
 use crate::html::{Cleaner, HtmlError};
 use crate::routes::{Articles, FeedRoutes, Routes};
+use crate::site::{Masthead, Scheme, layout};
 use crate::source::{SourceError, SourceFile};
 use crate::state::History;
 
