@@ -145,6 +145,7 @@ struct Scanner<'a> {
     tag_close: NextFinder,
     tag_open: NextFinder,
     var_close: NextFinder,
+    line_end: NextFinder,
     blank_line: BlankLineFinder,
     /// Per verbatim tag name: no end tag exists at or after this offset.
     end_tag_absent_from: HashMap<&'a str, usize>,
@@ -161,6 +162,7 @@ impl<'a> Scanner<'a> {
             tag_close: NextFinder::new("%}"),
             tag_open: NextFinder::new("{%"),
             var_close: NextFinder::new("}}"),
+            line_end: NextFinder::new("\n"),
             blank_line: BlankLineFinder {
                 from: usize::MAX,
                 found: None,
@@ -240,7 +242,9 @@ impl<'a> Scanner<'a> {
 
     fn tag_at(&mut self, at: usize) {
         let Some(close) = self.closing_of_tag_at(at) else {
-            self.pos = dangling_tag_end(self.src, at, self.tag_open.next(self.src, at + 2));
+            let line_end = self.line_end.next(self.src, at).unwrap_or(self.src.len());
+            let next_open = self.tag_open.next(self.src, at + 2);
+            self.pos = next_open.map_or(line_end, |o| o.min(line_end));
             return;
         };
         self.pos = close + 2;
@@ -312,12 +316,6 @@ fn find_template_open(src: &str, from: usize, limit: usize) -> Option<usize> {
     None
 }
 
-/// Where the text of an unterminated tag at `at` ends: the end of its line,
-/// or the next `{%` if that comes first.
-fn dangling_tag_end(src: &str, at: usize, next_open: Option<usize>) -> usize {
-    let line_end = src[at..].find('\n').map_or(src.len(), |i| at + i);
-    next_open.map_or(line_end, |o| o.min(line_end))
-}
 
 /// `(name, args)` from the inside of `{% … %}`, whitespace control dashes removed.
 fn parse_tag(inner: &str) -> Option<(&str, &str)> {
