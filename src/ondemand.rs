@@ -86,18 +86,20 @@ impl Renderer {
     }
 }
 
-/// When an article page last changed: its post's `updated`, or the time
-/// its file was last loaded when that is later. A page shows the whole
+/// When an article page last changed: its post's `updated`, or when its
+/// file last changed on this disk if that is later. A page shows the whole
 /// body, so an edit that keeps the dates changes its bytes; a client
-/// validating with `If-Modified-Since` alone must still see it, and the
-/// file's time moves with every edit (a rejected one moves it too, which
-/// costs a client one full answer, never a wrong 304).
+/// validating with `If-Modified-Since` alone must still see it. The file's
+/// status-change time moves with every write, also when a deploy sets the
+/// modification time back (`cp -p`, `rsync -a`; found by the third
+/// attack); a rejected edit or a `chmod` moves it too, which costs a client
+/// one full answer, never a wrong 304.
 fn page_modified(snap: &Snapshot, entry: &Entry) -> DateTime<Utc> {
     let updated = entry.article.last_updated();
     let loaded = snap
         .reports
         .get(&entry.article.rel)
-        .and_then(|r| r.fingerprint.as_ref()?.modified);
+        .and_then(|r| r.fingerprint.as_ref()?.changed_at());
     loaded.map_or(updated, |t| updated.max(DateTime::<Utc>::from(t)))
 }
 

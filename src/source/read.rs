@@ -4,7 +4,7 @@
 use std::fs;
 use std::io::Read;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 /// What a rescan compares to notice a change where no event arrived. The
 /// inode change time moves on changes that keep the size and the
@@ -21,6 +21,19 @@ pub struct Fingerprint {
 }
 
 impl Fingerprint {
+    /// The latest time the file's bytes may have changed on this disk: its
+    /// status-change time, which `touch`, `cp -p`, `rsync -a` and `tar`
+    /// cannot set back as they do the modification time, or the
+    /// modification time when that is later.
+    pub fn changed_at(&self) -> Option<SystemTime> {
+        let (secs, nanos) = self.changed;
+        let ctime = u64::try_from(secs)
+            .ok()
+            .zip(u32::try_from(nanos).ok())
+            .and_then(|(s, n)| SystemTime::UNIX_EPOCH.checked_add(Duration::new(s, n)));
+        ctime.max(self.modified)
+    }
+
     pub fn of(path: &Path) -> Option<Self> {
         fs::metadata(path).ok().map(|m| Self::from_metadata(&m))
     }

@@ -313,3 +313,46 @@ fn article_page_edit_keeping_dates_moves_last_modified() {
     assert_eq!(r.status, 200, "If-Modified-Since alone must see the edit");
     assert_not_in_future(&r, "the page after the edit");
 }
+
+/// Found by the third attack: a page was dated by its file's modification
+/// time, which a deploy that keeps times (`cp -p`, `rsync -a`, `tar`) sets
+/// back, so an edit written that way got a 304 from `If-Modified-Since`,
+/// while the server ran and after a restart.
+#[test]
+fn article_page_edit_with_an_old_file_time_is_not_a_304() {
+    let dir = source_copy();
+    let state = tempfile::tempdir().unwrap();
+    let start = || Launch::new(dir.path()).state_dir(state.path()).start();
+    let page = "/2021/06/10/tech/hello-world/";
+    let path = dir.path().join("tech/hello-world.md");
+    let old_time = std::fs::metadata(&path).unwrap().modified().unwrap();
+    let edit = |marker: &str| {
+        std::thread::sleep(Duration::from_millis(1100));
+        let text = std::fs::read_to_string(&path).unwrap();
+        write_atomically(&path, &format!("{text}\n\n{marker}\n"));
+        let file = std::fs::File::options().write(true).open(&path).unwrap();
+        file.set_modified(old_time).unwrap();
+    };
+
+    let server = start();
+    let modified = server
+        .get(page)
+        .header("last-modified")
+        .unwrap()
+        .to_string();
+    edit("Edited while serving, file time kept.");
+    server.wait_for("the edit on the page", PATIENCE, |s| {
+        s.get(page).text().contains("Edited while serving")
+    });
+    let r = server.request("GET", page, &[("If-Modified-Since", &modified)]);
+    assert_eq!(r.status, 200, "while serving");
+    let modified = r.header("last-modified").unwrap().to_string();
+    stop(server);
+
+    edit("Edited while stopped, file time kept.");
+    let server = start();
+    let r = server.request("GET", page, &[("If-Modified-Since", &modified)]);
+    assert_eq!(r.status, 200, "after a restart");
+    assert!(r.text().contains("Edited while stopped"));
+    assert_not_in_future(&r, "the page after the edit");
+}

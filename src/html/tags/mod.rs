@@ -316,7 +316,6 @@ fn find_template_open(src: &str, from: usize, limit: usize) -> Option<usize> {
     None
 }
 
-
 /// `(name, args)` from the inside of `{% … %}`, whitespace control dashes removed.
 fn parse_tag(inner: &str) -> Option<(&str, &str)> {
     let inner = inner.strip_prefix('-').unwrap_or(inner);
