@@ -24,6 +24,8 @@ pub enum WriteError {
     Io { path: PathBuf, source: io::Error },
     #[error("output folder {0} is a file")]
     NotAFolder(PathBuf),
+    #[error("{0}: the previous one is kept, since some feeds were not written")]
+    Kept(PathBuf),
 }
 
 /// What was written, and what could not be.
@@ -37,6 +39,13 @@ pub struct Written {
 }
 
 /// Fails only when `out` itself is unusable.
+///
+/// Before any document is written, the manifest lists every file this run
+/// may leave (the previous build's and this one's), so a run that stops
+/// half way (a full disk) still hands the next one the files to clean up.
+/// The index and the OPML list every feed, so they are replaced only once
+/// every feed is written; only a complete run removes the files of the
+/// previous build it no longer writes and narrows the manifest to its own.
 pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotAFolder(out.to_path_buf()));
@@ -45,88 +54,139 @@ pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
         path: out.to_path_buf(),
         source,
     })?;
-    let mut documents: Vec<(String, &Document)> = Vec::new();
+    let mut feeds: Vec<(String, &Document)> = Vec::new();
     for (key, docs) in &snap.feeds {
         let Some(dir) = snap.routes().feed_dir(key) else {
             continue;
         };
         for format in layout::Format::ALL {
-            documents.push((layout::feed_path(dir, format), docs.doc(format)));
+            feeds.push((layout::feed_path(dir, format), docs.doc(format)));
         }
     }
-    documents.push((layout::OPML_PATH.into(), &snap.opml));
-    documents.push((INDEX_PATH.into(), &snap.index));
-    // Compressing is most of the work: one document per thread at a time.
-    let results: Vec<Result<u64, WriteError>> = documents
-        .par_iter()
-        .map(|(path, doc)| put(out, path, doc))
+    let lists = [
+        (layout::OPML_PATH.to_string(), &*snap.opml),
+        (INDEX_PATH.to_string(), &*snap.index),
+    ];
+    let ours: BTreeSet<String> = feeds
+        .iter()
+        .chain(&lists)
+        .flat_map(|(path, _)| [path.clone(), format!("{path}.gz")])
         .collect();
     let mut written = Written {
         feeds: snap.feeds.len(),
         ..Written::default()
     };
-    let ours: BTreeSet<String> = documents
-        .iter()
-        .flat_map(|(path, _)| [path.clone(), format!("{path}.gz")])
-        .collect();
-    written.failed.extend(forget_gone(out, &ours));
-    for r in results {
-        match r {
-            Ok(bytes) => {
-                written.documents += 1;
-                written.bytes += bytes;
-            }
-            Err(e) => written.failed.push(e),
-        }
+    let manifest = Manifest::read(out);
+    if let Err(e) = manifest.record(manifest.files.union(&ours).cloned().collect()) {
+        written.failed.push(e);
+        return Ok(written);
+    }
+    written.add(put_all(out, &feeds));
+    if written.failed.is_empty() {
+        written.add(put_all(out, &lists));
+    } else {
+        written.failed.extend(
+            lists
+                .iter()
+                .map(|(path, _)| WriteError::Kept(out.join(path))),
+        );
+    }
+    if written.failed.is_empty() {
+        written.failed.extend(manifest.forget_gone(&ours));
     }
     Ok(written)
 }
 
-/// What the last build wrote, relative to the output folder: only these
-/// files are ever removed, never others a user keeps there.
-const MANIFEST: &str = ".refeed-build.json";
-
-/// Removes the files the previous build wrote that this one does not
-/// (feeds of deleted categories and tags), then the folders that leaves
-/// empty, and records `ours` for the next build. A missing or unreadable
-/// manifest removes nothing.
-fn forget_gone(out: &Path, ours: &BTreeSet<String>) -> Vec<WriteError> {
-    let manifest = out.join(MANIFEST);
-    let before: BTreeSet<String> = fs::read(&manifest)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
-    let mut failed = Vec::new();
-    for gone in before.difference(ours) {
-        // A path from the file is trusted only inside `out`.
-        let rel = Path::new(gone);
-        if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
-            continue;
-        }
-        let path = out.join(rel);
-        match fs::remove_file(&path) {
-            Ok(()) => {
-                // Only empty folders go (`remove_dir` refuses others).
-                let mut dir = path.parent();
-                while let Some(d) = dir.filter(|d| *d != out) {
-                    if fs::remove_dir(d).is_err() {
-                        break;
-                    }
-                    dir = d.parent();
+impl Written {
+    fn add(&mut self, results: Vec<Result<u64, WriteError>>) {
+        for r in results {
+            match r {
+                Ok(bytes) => {
+                    self.documents += 1;
+                    self.bytes += bytes;
                 }
+                Err(e) => self.failed.push(e),
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(source) => failed.push(WriteError::Io { path, source }),
         }
     }
-    let listed = serde_json::to_vec_pretty(ours).unwrap_or_default();
-    if let Err(source) = replace(&manifest, &listed) {
-        failed.push(WriteError::Io {
-            path: manifest,
-            source,
-        });
+}
+
+/// Compressing is most of the work: one document per thread at a time.
+fn put_all(out: &Path, documents: &[(String, &Document)]) -> Vec<Result<u64, WriteError>> {
+    documents
+        .par_iter()
+        .map(|(path, doc)| put(out, path, doc))
+        .collect()
+}
+
+/// The files refeed has written into an output folder, relative to it:
+/// only these are ever removed, never others a user keeps there.
+struct Manifest {
+    path: PathBuf,
+    out: PathBuf,
+    files: BTreeSet<String>,
+}
+
+impl Manifest {
+    const NAME: &str = ".refeed-build.json";
+
+    /// A missing or unreadable manifest lists nothing, so removes nothing.
+    fn read(out: &Path) -> Self {
+        let path = out.join(Self::NAME);
+        let files = fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Manifest {
+            path,
+            out: out.to_path_buf(),
+            files,
+        }
     }
-    failed
+
+    fn record(&self, files: BTreeSet<String>) -> Result<(), WriteError> {
+        if files == self.files && self.path.exists() {
+            return Ok(());
+        }
+        let listed = serde_json::to_vec_pretty(&files).unwrap_or_default();
+        replace(&self.path, &listed).map_err(|source| WriteError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Removes the listed files that `ours` no longer holds (feeds of
+    /// deleted categories and tags), then the folders that leaves empty,
+    /// and lists `ours` alone.
+    fn forget_gone(&self, ours: &BTreeSet<String>) -> Vec<WriteError> {
+        let mut failed = Vec::new();
+        for gone in self.files.difference(ours) {
+            // A path from the file is trusted only inside `out`.
+            let rel = Path::new(gone);
+            if rel.is_absolute() || rel.components().any(|c| !matches!(c, Component::Normal(_))) {
+                continue;
+            }
+            let path = self.out.join(rel);
+            match fs::remove_file(&path) {
+                Ok(()) => self.remove_empty_parents(&path),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(source) => failed.push(WriteError::Io { path, source }),
+            }
+        }
+        failed.extend(self.record(ours.clone()).err());
+        failed
+    }
+
+    /// Only empty folders go (`remove_dir` refuses others).
+    fn remove_empty_parents(&self, file: &Path) {
+        let mut dir = file.parent();
+        while let Some(d) = dir.filter(|d| *d != self.out) {
+            if fs::remove_dir(d).is_err() {
+                break;
+            }
+            dir = d.parent();
+        }
+    }
 }
 
 /// Writes one document and its `.gz`; returns the bytes written.

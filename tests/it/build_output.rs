@@ -97,6 +97,40 @@ fn build_replaces_files_atomically() {
 /// Unmounts the tmpfs when the test ends, however it ends.
 struct Mount(PathBuf);
 
+/// A 1 MB tmpfs at `holder/disk`, unmounted when the guard drops; `None`
+/// (with a note) where this process may not mount one.
+fn small_disk(holder: &Path) -> Option<Mount> {
+    let disk = holder.join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&disk)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => Some(Mount(disk)),
+        Ok(o) => {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("skipped: no mount command ({e})");
+            None
+        }
+    }
+}
+
+/// Fills the disk holding `filler`, then frees `room` bytes of it.
+fn fill(filler: &Path, room: u64) {
+    let mut f = std::fs::File::create(filler).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(room)).unwrap();
+}
+
 impl Drop for Mount {
     fn drop(&mut self) {
         let _ = Command::new("umount").arg(&self.0).status();
@@ -107,27 +141,10 @@ impl Drop for Mount {
 fn build_on_a_full_disk_keeps_the_previous_files() {
     let source = source_copy();
     let holder = tempfile::tempdir().unwrap();
+    let Some(_mount) = small_disk(holder.path()) else {
+        return;
+    };
     let disk = holder.path().join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&disk)
-        .output();
-    match mounted {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => {
-            eprintln!(
-                "skipped: cannot mount a tmpfs here ({})",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            return;
-        }
-        Err(e) => {
-            eprintln!("skipped: no mount command ({e})");
-            return;
-        }
-    }
-    let _mount = Mount(disk.clone());
     let out = disk.join("ex");
     let first = build(source.path(), &out);
     assert!(
@@ -142,11 +159,7 @@ fn build_on_a_full_disk_keeps_the_previous_files() {
         &source.path().join("new.md"),
         "---\ntitle: Written when the disk was full\ndate: 2030-01-01 00:00:00\n---\n\nBody.\n",
     );
-    let filler = disk.join("filler");
-    let mut f = std::fs::File::create(&filler).unwrap();
-    let chunk = vec![b'x'; 4096];
-    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
-    drop(f);
+    fill(&disk.join("filler"), 0);
 
     let second = build(source.path(), &out);
     let stderr = String::from_utf8_lossy(&second.stderr);
@@ -194,4 +207,68 @@ fn rebuild_removes_feeds_that_are_gone() {
     );
     let site = std::fs::read_to_string(out.path().join("rss.xml")).unwrap();
     assert!(!site.contains("In Gone"));
+}
+
+/// Found by the third attack: a build stopped by a full disk could not
+/// write its manifest, so the files it had written were unknown to the
+/// next build and stayed for ever, and its index and OPML listed feeds
+/// that were not there.
+#[test]
+fn a_build_stopped_by_a_full_disk_leaves_nothing_behind() {
+    let source = source_copy();
+    let holder = tempfile::tempdir().unwrap();
+    let Some(_mount) = small_disk(holder.path()) else {
+        return;
+    };
+    let disk = holder.path().join("disk");
+    let out = disk.join("ex");
+    assert!(build(source.path(), &out).status.success());
+    let lists_before = [
+        std::fs::read(out.join("index.html")).unwrap(),
+        std::fs::read(out.join("opml.xml")).unwrap(),
+    ];
+
+    let fresh = source.path().join("fresh.md");
+    let posts: String = (0..40)
+        .map(|i| {
+            format!(
+                "---\ntitle: Fresh {i}\ndate: 2030-01-01\ncategories: [Fresh{i}]\n---\n\nBody.\n"
+            )
+        })
+        .collect();
+    for (i, post) in posts.split_inclusive("Body.\n").enumerate() {
+        write_atomically(&fresh.with_file_name(format!("fresh{i}.md")), post);
+    }
+    fill(&disk.join("filler"), 64 * 1024);
+    let failed = build(source.path(), &out);
+    assert_eq!(failed.status.code(), Some(1), "{:?}", failed);
+    let lists_after = [
+        std::fs::read(out.join("index.html")).unwrap(),
+        std::fs::read(out.join("opml.xml")).unwrap(),
+    ];
+    assert!(
+        lists_before == lists_after,
+        "the index and OPML of a failed build must be the previous ones"
+    );
+    assert!(
+        files(&out)
+            .keys()
+            .any(|p| p.starts_with("categories/fresh0") || p.to_string_lossy().contains("Fresh")),
+        "the disk had room for some new feeds: {:?}",
+        files(&out).keys().collect::<Vec<_>>()
+    );
+
+    std::fs::remove_file(disk.join("filler")).unwrap();
+    for i in 0..40 {
+        std::fs::remove_file(fresh.with_file_name(format!("fresh{i}.md"))).unwrap();
+    }
+    assert!(build(source.path(), &out).status.success());
+    let clean = tempfile::tempdir().unwrap();
+    assert!(build(source.path(), clean.path()).status.success());
+    let names = |dir: &Path| files(dir).into_keys().collect::<Vec<_>>();
+    assert_eq!(
+        names(&out),
+        names(clean.path()),
+        "after the failed build, the next one leaves what a clean build does"
+    );
 }
