@@ -102,6 +102,12 @@ pub fn index<'a>(site: &Masthead, feeds: impl IntoIterator<Item = FeedSummary<'a
 }
 
 fn feed_line(out: &mut String, f: &FeedSummary, name: &str) {
+    feed_item(out, f, name);
+    out.push_str("</li>\n");
+}
+
+/// A feed's `<li>`, left open for a list of its children.
+fn feed_item(out: &mut String, f: &FeedSummary, name: &str) {
     let _ = write!(
         out,
         "<li>{} <small>({} articles, updated {})</small>",
@@ -110,30 +116,48 @@ fn feed_line(out: &mut String, f: &FeedSummary, name: &str) {
         date(f.updated)
     );
     feed_links(out, f.channel);
-    out.push_str("</li>\n");
 }
 
-/// Nested lists from depth changes: open a list when going deeper, close
-/// lists when coming back up.
 fn category_tree(out: &mut String, cats: &[&FeedSummary]) {
+    let nodes = cats.iter().filter_map(|f| match &f.channel.key {
+        FeedKey::Category(path) => Some((path.len(), (*f, path.last()))),
+        _ => None,
+    });
+    nested_lists(out, nodes, |out, (f, name)| {
+        feed_item(out, f, name.map(String::as_str).unwrap_or_default());
+    });
+}
+
+/// Nested lists for items in tree order at their depth (1 = top): a
+/// deeper list goes inside its parent's `<li>`, as HTML requires (a `<ul>`
+/// right inside a `<ul>` is invalid; found by the third attack). `item`
+/// writes an `<li>` and leaves it open.
+fn nested_lists<T>(
+    out: &mut String,
+    items: impl IntoIterator<Item = (usize, T)>,
+    mut item: impl FnMut(&mut String, T),
+) {
     let mut depth = 0;
-    for f in cats {
-        let FeedKey::Category(path) = &f.channel.key else {
-            continue;
-        };
-        let d = path.len();
-        while depth < d {
-            out.push_str("<ul>\n");
-            depth += 1;
+    for (d, x) in items {
+        let d = d.max(1);
+        if d > depth {
+            for level in depth + 1..=d {
+                out.push_str("<ul>\n");
+                if level < d {
+                    out.push_str("<li>\n");
+                }
+            }
+        } else {
+            out.push_str("</li>\n");
+            for _ in d..depth {
+                out.push_str("</ul>\n</li>\n");
+            }
         }
-        while depth > d {
-            out.push_str("</ul>\n");
-            depth -= 1;
-        }
-        feed_line(out, f, path.last().map(String::as_str).unwrap_or_default());
+        depth = d;
+        item(out, x);
     }
     for _ in 0..depth {
-        out.push_str("</ul>\n");
+        out.push_str("</li>\n</ul>\n");
     }
 }
 
@@ -185,4 +209,24 @@ pub fn article<'a>(
     out.push_str(&content.html);
     out.push_str("\n</article>\n</body>\n</html>\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::nested_lists;
+
+    #[test]
+    fn nested_lists_open_inside_their_parent_item() {
+        let mut out = String::new();
+        let depths = [1, 2, 3, 1, 2, 2, 1, 3];
+        nested_lists(&mut out, depths.iter().map(|&d| (d, d)), |out, d| {
+            out.push_str(&format!("<li>{d}"));
+        });
+        let compact: String = out.split_whitespace().collect();
+        assert_eq!(
+            compact,
+            "<ul><li>1<ul><li>2<ul><li>3</li></ul></li></ul></li><li>1<ul><li>2</li><li>2</li></ul></li>\
+             <li>1<ul><li><ul><li>3</li></ul></li></ul></li></ul>"
+        );
+    }
 }

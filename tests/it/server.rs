@@ -554,6 +554,12 @@ async fn if_match_and_if_unmodified_since_give_412() {
         (vec![(IF_UNMODIFIED_SINCE, earlier.clone())], 412),
         (vec![(IF_UNMODIFIED_SINCE, last_modified.clone())], 200),
         (vec![(IF_UNMODIFIED_SINCE, "not a date".into())], 200),
+        (vec![(IF_MODIFIED_SINCE, last_modified.clone())], 304),
+        // A date from the future validates nothing (third attack).
+        (
+            vec![(IF_MODIFIED_SINCE, "Thu, 01 Jan 2099 00:00:00 GMT".into())],
+            200,
+        ),
         // If-Match decides alone; If-Unmodified-Since is then ignored.
         (
             vec![
