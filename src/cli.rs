@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{ConfigError, Sources};
+use crate::config::{Flag, Sources};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,24 +55,25 @@ pub enum Command {
 impl Cli {
     /// The configuration sources these arguments and `env` describe.
     pub fn sources(&self, env: Vec<(String, String)>) -> Sources {
+        let flag = |name: &str, key: &str, value: String| Flag {
+            name: name.to_string(),
+            key: key.to_string(),
+            value,
+        };
         let mut flags = Vec::new();
         if let Some(s) = &self.source {
-            flags.push(("source_dir".to_string(), s.display().to_string()));
+            flags.push(flag("--source", "source_dir", s.display().to_string()));
         }
         if let Some(u) = &self.url {
-            flags.push(("url".to_string(), u.clone()));
+            flags.push(flag("--url", "url", u.clone()));
         }
         if let Some(Command::Serve { listen: Some(l) }) = &self.command {
-            flags.push(("server.listen".to_string(), l.clone()));
+            flags.push(flag("--listen", "server.listen", l.clone()));
         }
         Sources {
             file: self.config.clone(),
             env,
             flags,
         }
-    }
-
-    pub fn resolve_config(&self) -> Result<crate::config::Config, ConfigError> {
-        self.sources(std::env::vars().collect()).resolve()
     }
 }

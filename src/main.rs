@@ -45,7 +45,10 @@ fn init_logging(filter: &str) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.resolve_config().context("configuration")?;
+    // The errors name the file, variable or flag themselves.
+    let sources = cli.sources(std::env::vars().collect());
+    let config = sources.resolve()?;
+    sources.require_source_dir(&config)?;
     match cli.command {
         Some(Command::Check { json }) => check(&config, json),
         Some(Command::Build { out }) => build(&config, &out),
@@ -54,12 +57,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
-    if !config.source_dir.is_dir() {
-        anyhow::bail!(
-            "source folder {} is not a folder",
-            config.source_dir.display()
-        );
-    }
     let history = refeed::state::History::open(config, chrono::Utc::now());
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
