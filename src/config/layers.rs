@@ -155,11 +155,8 @@ impl Sources {
                 name: flag.name.clone(),
             };
         }
-        let env = self.env.iter().rev();
-        if let Some((var, _)) = env
-            .filter(|(v, _)| env_key(v).is_some_and(|k| sets(&k)))
-            .next()
-        {
+        let mut env = self.env.iter().rev();
+        if let Some((var, _)) = env.find(|(v, _)| env_key(v).is_some_and(|k| sets(&k))) {
             return Origin::Env { var: var.clone() };
         }
         if let Some(file) = file
