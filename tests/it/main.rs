@@ -8,6 +8,7 @@
 mod common;
 
 mod build_output;
+mod config_errors;
 mod corpus;
 mod cut_short;
 mod dates;
