@@ -46,13 +46,30 @@ fn init_logging(filter: &str) {
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // The errors name the file, variable or flag themselves.
-    let sources = cli.sources(std::env::vars().collect());
-    let config = sources.resolve()?;
-    sources.require_source_dir(&config)?;
-    match cli.command {
-        Some(Command::Check { json }) => check(&config, json),
-        Some(Command::Build { out }) => build(&config, &out),
-        Some(Command::Serve { .. }) | None => serve(&config),
+    let config = || -> anyhow::Result<Config> {
+        let sources = cli.sources(std::env::vars().collect());
+        let config = sources.resolve()?;
+        sources.require_source_dir(&config)?;
+        Ok(config)
+    };
+    match &cli.command {
+        Some(Command::Check { json }) => check(&config()?, *json),
+        Some(Command::Build { out }) => build(&config()?, out),
+        Some(Command::Serve { .. }) | None => serve(&config()?),
+        // These describe the command line itself and need no configuration.
+        Some(Command::Completions { shell }) => {
+            refeed::cli::write_completions(*shell, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir: None }) => {
+            refeed::cli::write_man(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir: Some(dir) }) => {
+            refeed::cli::man_pages_to(dir)
+                .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
