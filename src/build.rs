@@ -36,8 +36,14 @@ pub struct Written {
     pub failed: Vec<WriteError>,
 }
 
-/// Fails only when `out` itself is unusable.
-pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
+/// Fails only when `out` itself is unusable. `progress` gets the number
+/// of documents as its length and counts them as they are written
+/// (`ProgressBar::hidden()` for none).
+pub fn write(
+    snap: &Snapshot,
+    out: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<Written, WriteError> {
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotAFolder(out.to_path_buf()));
     }
@@ -56,10 +62,15 @@ pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
     }
     documents.push((layout::OPML_PATH.into(), &snap.opml));
     documents.push((INDEX_PATH.into(), &snap.index));
+    progress.set_length(documents.len() as u64);
     // Compressing is most of the work: one document per thread at a time.
     let results: Vec<Result<u64, WriteError>> = documents
         .par_iter()
-        .map(|(path, doc)| put(out, path, doc))
+        .map(|(path, doc)| {
+            let put = put(out, path, doc);
+            progress.inc(1);
+            put
+        })
         .collect();
     let mut written = Written {
         feeds: snap.feeds.len(),
