@@ -54,7 +54,7 @@ impl Sources {
     }
 
     /// The configuration and the unknown keys that look like typos.
-    pub fn resolve_noting(&self) -> Result<(Config, Vec<Typo>), ConfigError> {
+    pub(super) fn resolve_noting(&self) -> Result<(Config, Vec<Typo>), ConfigError> {
         let known = parse_mapping(DEFAULT_YAML, "the built-in default")?;
         let mut tree = known.clone();
         let mut typos = Vec::new();

@@ -21,7 +21,6 @@ use crate::date::{CstMeaning, DateContext};
 
 pub use layers::{Flag, Sources};
 pub use origin::Origin;
-pub use unknown::Typo;
 
 /// The configuration compiled into the binary (`config/refeed.yaml`).
 pub const DEFAULT_YAML: &str = include_str!("../../config/refeed.yaml");
