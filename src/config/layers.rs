@@ -42,6 +42,16 @@ struct File<'a> {
     text: String,
 }
 
+impl File<'_> {
+    /// The file and line of `key`, if the file has it.
+    fn origin(&self, key: &str) -> Option<Origin> {
+        line_of(&self.text, key).map(|line| Origin::File {
+            path: self.path.to_path_buf(),
+            line,
+        })
+    }
+}
+
 impl Sources {
     /// The configuration; unknown keys close to known ones are logged as
     /// warnings.
@@ -62,12 +72,10 @@ impl Sources {
         if let Some(file) = &file {
             let over = parse_mapping(&file.text, &file.path.display().to_string())?;
             for key in unknown::keys(&known, &over) {
-                if let Some(meant) = unknown::meant(&known, &key) {
-                    typos.push(Typo {
-                        origin: self.origin(&key, Some(file)),
-                        key,
-                        meant,
-                    });
+                if let (Some(meant), Some(origin)) =
+                    (unknown::meant(&known, &key), file.origin(&key))
+                {
+                    typos.push(Typo { origin, key, meant });
                 }
             }
             merge(&mut tree, over);
@@ -126,8 +134,7 @@ impl Sources {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => "does not exist".to_string(),
             Err(e) => format!("cannot be read ({e})"),
         };
-        // The file was read moments ago; if it has gone since, its name
-        // still says where the key came from.
+        // Read again: this runs once, on the way out with an error.
         let file = self.read_file().ok().flatten();
         Err(ConfigError::SourceDir {
             path: config.source_dir.clone(),
@@ -159,13 +166,8 @@ impl Sources {
         if let Some((var, _)) = env.find(|(v, _)| env_key(v).is_some_and(|k| sets(&k))) {
             return Origin::Env { var: var.clone() };
         }
-        if let Some(file) = file
-            && let Some(line) = line_of(&file.text, key)
-        {
-            return Origin::File {
-                path: file.path.to_path_buf(),
-                line: Some(line),
-            };
+        if let Some(origin) = file.and_then(|f| f.origin(key)) {
+            return origin;
         }
         Origin::Default
     }

@@ -11,10 +11,10 @@ use serde::de::{DeserializeSeed, Deserializer, Error as _, IgnoredAny, MapAccess
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Origin {
     Default,
-    /// `line` is 1-based; `None` when the key cannot be found in the text.
+    /// `line` is 1-based.
     File {
         path: PathBuf,
-        line: Option<usize>,
+        line: usize,
     },
     Env {
         var: String,
@@ -28,11 +28,7 @@ impl fmt::Display for Origin {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Origin::Default => f.write_str("the built-in default"),
-            Origin::File {
-                path,
-                line: Some(line),
-            } => write!(f, "{}, line {line}", path.display()),
-            Origin::File { path, line: None } => write!(f, "{}", path.display()),
+            Origin::File { path, line } => write!(f, "{}, line {line}", path.display()),
             Origin::Env { var } => write!(f, "environment variable {var}"),
             Origin::Flag { name } => write!(f, "flag {name}"),
         }
