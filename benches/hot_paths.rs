@@ -47,7 +47,11 @@ fn config_for(source: &Path) -> Config {
     Sources {
         file: None,
         env: vec![],
-        flags: vec![("source_dir".into(), source.display().to_string())],
+        flags: vec![refeed::config::Flag {
+            name: "--source".into(),
+            key: "source_dir".into(),
+            value: source.display().to_string(),
+        }],
     }
     .resolve()
     .expect("configuration")

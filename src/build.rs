@@ -46,7 +46,13 @@ pub struct Written {
 /// The index and the OPML list every feed, so they are replaced only once
 /// every feed is written; only a complete run removes the files of the
 /// previous build it no longer writes and narrows the manifest to its own.
-pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
+/// `progress` gets the number of documents as its length and counts them
+/// as they are written (`ProgressBar::hidden()` for none).
+pub fn write(
+    snap: &Snapshot,
+    out: &Path,
+    progress: &indicatif::ProgressBar,
+) -> Result<Written, WriteError> {
     if out.exists() && !out.is_dir() {
         return Err(WriteError::NotAFolder(out.to_path_buf()));
     }
@@ -76,14 +82,15 @@ pub fn write(snap: &Snapshot, out: &Path) -> Result<Written, WriteError> {
         feeds: snap.feeds.len(),
         ..Written::default()
     };
+    progress.set_length((feeds.len() + lists.len()) as u64);
     let manifest = Manifest::read(out);
     if let Err(e) = manifest.record(manifest.files.union(&ours).cloned().collect()) {
         written.failed.push(e);
         return Ok(written);
     }
-    written.add(put_all(out, &feeds));
+    written.add(put_all(out, &feeds, progress));
     if written.failed.is_empty() {
-        written.add(put_all(out, &lists));
+        written.add(put_all(out, &lists, progress));
     } else {
         written.failed.extend(
             lists
@@ -112,10 +119,18 @@ impl Written {
 }
 
 /// Compressing is most of the work: one document per thread at a time.
-fn put_all(out: &Path, documents: &[(String, &Document)]) -> Vec<Result<u64, WriteError>> {
+fn put_all(
+    out: &Path,
+    documents: &[(String, &Document)],
+    progress: &indicatif::ProgressBar,
+) -> Vec<Result<u64, WriteError>> {
     documents
         .par_iter()
-        .map(|(path, doc)| put(out, path, doc))
+        .map(|(path, doc)| {
+            let put = put(out, path, doc);
+            progress.inc(1);
+            put
+        })
         .collect()
 }
 

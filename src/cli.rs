@@ -3,15 +3,19 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::config::{ConfigError, Sources};
+use crate::config::{Flag, Sources};
 
 #[derive(Debug, Parser)]
 #[command(
     name = "refeed",
     version,
-    about = "Serve an archive of Hexo posts as per-category RSS, Atom and JSON feeds"
+    about = "Serve an archive of Hexo posts as per-category RSS, Atom and JSON feeds",
+    after_help = "Every configuration key can also be set by an environment variable: \
+                  `feed.limit` by REFEED_FEED__LIMIT, `source_dir` by REFEED_SOURCE_DIR. \
+                  Flags override variables, which override the --config file. \
+                  SIGHUP makes `refeed serve` rescan the source folder."
 )]
 pub struct Cli {
     /// Configuration file (YAML); keys it sets replace the built-in defaults.
@@ -50,29 +54,70 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Print a completion script for a shell, e.g.
+    /// `refeed completions bash > /usr/share/bash-completion/completions/refeed`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page refeed(1) (roff), e.g. `refeed man | man -l -`;
+    /// given a folder, write it and the page of each subcommand there.
+    Man {
+        /// e.g. /usr/local/share/man/man1
+        #[arg(value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+}
+
+/// The completion script for `shell`, made from these definitions.
+pub fn write_completions(
+    shell: clap_complete::Shell,
+    out: &mut dyn std::io::Write,
+) -> std::io::Result<()> {
+    let mut command = Cli::command();
+    let name = command.get_name().to_string();
+    // `generate` panics when its writer fails (a closed pipe): it writes
+    // to memory, and only this write can fail.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut command, name, &mut script);
+    out.write_all(&script)
+}
+
+/// The manual page refeed(1), made from these definitions.
+pub fn write_man(out: &mut dyn std::io::Write) -> std::io::Result<()> {
+    // As `man_pages_to` makes it: no `help` subcommand, which would be a
+    // page refeed(1) refers to and no one writes.
+    clap_mangen::Man::new(Cli::command().disable_help_subcommand(true)).render(out)
+}
+
+/// refeed(1) and a page per subcommand (`refeed-serve.1`, ...), which
+/// refeed(1) refers to, written into `dir`.
+pub fn man_pages_to(dir: &std::path::Path) -> std::io::Result<()> {
+    clap_mangen::generate_to(Cli::command(), dir)
 }
 
 impl Cli {
     /// The configuration sources these arguments and `env` describe.
     pub fn sources(&self, env: Vec<(String, String)>) -> Sources {
+        let flag = |name: &str, key: &str, value: String| Flag {
+            name: name.to_string(),
+            key: key.to_string(),
+            value,
+        };
         let mut flags = Vec::new();
         if let Some(s) = &self.source {
-            flags.push(("source_dir".to_string(), s.display().to_string()));
+            flags.push(flag("--source", "source_dir", s.display().to_string()));
         }
         if let Some(u) = &self.url {
-            flags.push(("url".to_string(), u.clone()));
+            flags.push(flag("--url", "url", u.clone()));
         }
         if let Some(Command::Serve { listen: Some(l) }) = &self.command {
-            flags.push(("server.listen".to_string(), l.clone()));
+            flags.push(flag("--listen", "server.listen", l.clone()));
         }
         Sources {
             file: self.config.clone(),
             env,
             flags,
         }
-    }
-
-    pub fn resolve_config(&self) -> Result<crate::config::Config, ConfigError> {
-        self.sources(std::env::vars().collect()).resolve()
     }
 }

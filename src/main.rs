@@ -45,21 +45,35 @@ fn init_logging(filter: &str) {
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    let config = cli.resolve_config().context("configuration")?;
-    match cli.command {
-        Some(Command::Check { json }) => check(&config, json),
-        Some(Command::Build { out }) => build(&config, &out),
-        Some(Command::Serve { .. }) | None => serve(&config),
+    // The errors name the file, variable or flag themselves.
+    let config = || -> anyhow::Result<Config> {
+        let sources = cli.sources(std::env::vars().collect());
+        let config = sources.resolve()?;
+        sources.require_source_dir(&config)?;
+        Ok(config)
+    };
+    match &cli.command {
+        Some(Command::Check { json }) => check(&config()?, *json),
+        Some(Command::Build { out }) => build(&config()?, out),
+        Some(Command::Serve { .. }) | None => serve(&config()?),
+        // These describe the command line itself and need no configuration.
+        Some(Command::Completions { shell }) => {
+            refeed::cli::write_completions(*shell, &mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir: None }) => {
+            refeed::cli::write_man(&mut std::io::stdout().lock())?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man { dir: Some(dir) }) => {
+            refeed::cli::man_pages_to(dir)
+                .with_context(|| format!("writing manual pages into {}", dir.display()))?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
-    if !config.source_dir.is_dir() {
-        anyhow::bail!(
-            "source folder {} is not a folder",
-            config.source_dir.display()
-        );
-    }
     let history = refeed::state::History::open(config, chrono::Utc::now());
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
@@ -81,10 +95,12 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
 fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
     let pipeline = Pipeline::new(config)?;
+    let progress = Progress::reading(&config.source_dir);
     let snap = pipeline
         .initial()
         .with_context(|| format!("loading {}", config.source_dir.display()))?;
-    let written = refeed::build::write(&snap, out)?;
+    let written = refeed::build::write(&snap, out, progress.writing())?;
+    drop(progress);
     for failure in &written.failed {
         eprintln!("refeed: not written: {failure}");
     }
@@ -112,6 +128,37 @@ fn build(config: &Config, out: &std::path::Path) -> anyhow::Result<ExitCode> {
         );
         ExitCode::from(1)
     })
+}
+
+/// `refeed build`'s progress on stderr: the folder it reads, then the
+/// documents it has written. indicatif draws nothing when stderr is not a
+/// terminal, so logs and pipes get none of it; dropped, it clears its line.
+struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    fn reading(source: &std::path::Path) -> Progress {
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_message(format!("reading {}", source.display()));
+        // Drawn now, not only once the ticking thread gets to it.
+        bar.tick();
+        bar.enable_steady_tick(std::time::Duration::from_millis(100));
+        Progress(bar)
+    }
+
+    fn writing(&self) -> &indicatif::ProgressBar {
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "writing {wide_bar} {pos}/{len} documents, {elapsed}",
+        ) {
+            self.0.set_style(style);
+        }
+        &self.0
+    }
+}
+
+impl Drop for Progress {
+    fn drop(&mut self) {
+        self.0.finish_and_clear();
+    }
 }
 
 fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {

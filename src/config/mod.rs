@@ -5,7 +5,9 @@
 //! or reads a number as seconds.
 
 mod layers;
+mod origin;
 mod raw;
+mod unknown;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -17,29 +19,42 @@ use chrono::NaiveDate;
 
 use crate::date::{CstMeaning, DateContext};
 
-pub use layers::Sources;
+pub use layers::{Flag, Sources};
+pub use origin::Origin;
 
 /// The configuration compiled into the binary (`config/refeed.yaml`).
 pub const DEFAULT_YAML: &str = include_str!("../../config/refeed.yaml");
 
+/// Each message says once what is wrong and where to change it.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("{origin}: {source}")]
-    Yaml {
-        origin: String,
-        source: serde_yaml::Error,
-    },
+    /// serde_yaml's message names the line and column.
+    #[error("{origin}: not valid YAML: {message}")]
+    Syntax { origin: String, message: String },
     #[error("{origin}: the configuration must be a mapping of keys to values")]
     NotAMapping { origin: String },
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         path: PathBuf,
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("environment variable {var}: {reason}")]
-    Env { var: String, reason: String },
-    #[error("`{key}`: {reason}")]
-    Invalid { key: &'static str, reason: String },
+    /// A key with a value that cannot be used.
+    #[error("{origin}: `{key}`: {reason}")]
+    At {
+        origin: Origin,
+        key: String,
+        reason: String,
+    },
+    #[error(
+        "source folder {} {problem} (`source_dir` from {origin}); set it with \
+         --source DIR, `source_dir: DIR` in the --config file or REFEED_SOURCE_DIR=DIR",
+        path.display()
+    )]
+    SourceDir {
+        path: PathBuf,
+        origin: Origin,
+        problem: String,
+    },
 }
 
 /// Validated configuration.

@@ -7,14 +7,22 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
-use super::{Config, ConfigError, Feed, Load, Server, Site, Watch};
+use super::{Config, Feed, Load, Server, Site, Watch};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
 const DEFAULT_CATEGORY: &str = "uncategorized";
 
-fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
+/// A value of the right type that cannot be used; the layers add where
+/// it was set.
+#[derive(Debug)]
+pub(super) struct Invalid {
+    pub(super) key: &'static str,
+    pub(super) reason: String,
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> Invalid {
+    Invalid {
         key,
         reason: reason.into(),
     }
@@ -23,7 +31,7 @@ fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
 /// An empty `timezone` is Hexo's "not set" (`hexo init` writes
 /// `timezone: ''`): refeed's default, UTC, not the machine's zone, so that
 /// the same posts give the same feeds on every host.
-fn site_timezone(name: &str) -> Result<chrono_tz::Tz, ConfigError> {
+fn site_timezone(name: &str) -> Result<chrono_tz::Tz, Invalid> {
     if name.trim().is_empty() {
         return Ok(chrono_tz::UTC);
     }
@@ -32,7 +40,7 @@ fn site_timezone(name: &str) -> Result<chrono_tz::Tz, ConfigError> {
 }
 
 impl RawConfig {
-    pub(super) fn validate(self) -> Result<Config, ConfigError> {
+    pub(super) fn validate(self) -> Result<Config, Invalid> {
         let site = Site {
             url: site_url(&self.url)?,
             timezone: site_timezone(&self.timezone)?,
@@ -71,7 +79,7 @@ impl RawConfig {
 /// names the same folder as `.`), not the physical one `getcwd` returns,
 /// so `cd current && refeed --source posts` follows `ln -sfn` swaps of
 /// `current`.
-fn source_dir(raw: &std::path::Path) -> Result<PathBuf, ConfigError> {
+fn source_dir(raw: &std::path::Path) -> Result<PathBuf, Invalid> {
     let cannot = |e: std::io::Error| {
         invalid(
             "source_dir",
@@ -99,7 +107,7 @@ fn logical_cwd() -> Option<PathBuf> {
     ((named.dev(), named.ino()) == (here.dev(), here.ino())).then_some(pwd)
 }
 
-fn site_url(raw: &str) -> Result<url::Url, ConfigError> {
+fn site_url(raw: &str) -> Result<url::Url, Invalid> {
     let mut url = url::Url::parse(raw)
         .map_err(|e| invalid("url", format!("`{raw}` is not an absolute URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -113,7 +121,7 @@ fn site_url(raw: &str) -> Result<url::Url, ConfigError> {
 }
 
 impl RawLoad {
-    fn validate(self) -> Result<Load, ConfigError> {
+    fn validate(self) -> Result<Load, Invalid> {
         let cst = match self.cst.to_ascii_lowercase().as_str() {
             "china" => CstMeaning::China,
             "us-central" => CstMeaning::UsCentral,
@@ -148,7 +156,7 @@ impl RawLoad {
 }
 
 impl RawFeed {
-    fn validate(self) -> Result<Feed, ConfigError> {
+    fn validate(self) -> Result<Feed, Invalid> {
         if self.limit == 0 || self.max_limit < self.limit {
             return Err(invalid(
                 "feed.limit",
@@ -185,7 +193,7 @@ impl RawFeed {
 const MIN_URL_BYTES: usize = 128;
 
 impl RawServer {
-    fn validate(self) -> Result<Server, ConfigError> {
+    fn validate(self) -> Result<Server, Invalid> {
         let listen = self.listen.parse().map_err(|e| {
             invalid(
                 "server.listen",
@@ -316,12 +324,13 @@ deploy:
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("_config.yml");
         std::fs::write(&file, HEXO_INIT).unwrap();
-        let c = Sources {
+        let (c, typos) = Sources {
             file: Some(file),
             ..Sources::default()
         }
-        .resolve()
+        .resolve_noting()
         .unwrap();
+        assert_eq!(typos, [], "Hexo's own keys are no typos");
         assert_eq!(c.site.timezone, chrono_tz::UTC);
         assert_eq!(c.site.url.as_str(), "http://example.com/");
         assert_eq!(c.site.title, "Hexo");

@@ -272,3 +272,40 @@ fn a_build_stopped_by_a_full_disk_leaves_nothing_behind() {
         "after the failed build, the next one leaves what a clean build does"
     );
 }
+
+/// Progress is for a person at a terminal: with stderr a pipe (a log, CI,
+/// cron), `build` writes nothing there.
+#[test]
+fn build_draws_no_progress_when_not_a_terminal() {
+    let out = tempfile::tempdir().unwrap();
+    let run = build(&common::examples(), out.path());
+    assert!(run.status.success());
+    assert_eq!(String::from_utf8_lossy(&run.stderr), "");
+    assert!(String::from_utf8_lossy(&run.stdout).starts_with("wrote "));
+}
+
+/// On a terminal (`script` runs it on a pseudo-terminal) it shows what it
+/// reads, then clears the line for its summary.
+#[test]
+fn build_shows_progress_on_a_terminal() {
+    let out = tempfile::tempdir().unwrap();
+    let examples = common::examples();
+    let command = format!(
+        "'{}' --log warn --source '{}' build --out '{}'",
+        env!("CARGO_BIN_EXE_refeed"),
+        examples.display(),
+        out.path().display()
+    );
+    let run = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env_remove("REFEED_CONFIG")
+        .output()
+        .expect("`script` (util-linux) runs refeed on a terminal");
+    assert!(run.status.success(), "{run:?}");
+    let screen = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        screen.contains(&format!("reading {}", examples.display())),
+        "{screen:?}"
+    );
+    assert!(screen.contains("\r\u{1b}[2Kwrote "), "{screen:?}");
+}

@@ -446,7 +446,7 @@ fn sibling_categories_with_one_slug_resolve_deterministically() {
     // "C#" < "C++": the smaller name keeps the shared URL.
     assert_eq!(titles, ["sharp"]);
     let out = tempfile::tempdir().unwrap();
-    refeed::build::write(&snap, out.path()).unwrap();
+    refeed::build::write(&snap, out.path(), &indicatif::ProgressBar::hidden()).unwrap();
     let built = std::fs::read(out.path().join("categories/Lang/C/atom.xml")).unwrap();
     assert_eq!(built, doc(&snap, "categories/Lang/C/atom.xml"));
 }

@@ -8,6 +8,7 @@
 mod common;
 
 mod build_output;
+mod config_errors;
 mod corpus;
 mod cut_short;
 mod dates;
@@ -21,6 +22,7 @@ mod http_dates;
 mod live_reload;
 mod loader;
 mod malicious;
+mod packaging;
 mod properties;
 mod serve_faults;
 mod server;

@@ -30,7 +30,11 @@ pub fn config(source: &Path, overrides: &[(&str, &str)]) -> Config {
     Sources {
         file: None,
         env,
-        flags: vec![("source_dir".into(), source.display().to_string())],
+        flags: vec![refeed::config::Flag {
+            name: "--source".into(),
+            key: "source_dir".into(),
+            value: source.display().to_string(),
+        }],
     }
     .resolve()
     .expect("test configuration is valid")
