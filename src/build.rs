@@ -43,8 +43,8 @@ pub struct Written {
 /// Before any document is written, the manifest lists every file this run
 /// may leave (the previous build's and this one's), so a run that stops
 /// half way (a full disk) still hands the next one the files to clean up.
-/// The index and the OPML list every feed, so they are replaced only once
-/// every feed is written; only a complete run removes the files of the
+/// The index and the OPML list every feed, so they replace previous ones
+/// only once every feed is written; only a complete run removes the files of the
 /// previous build it no longer writes and narrows the manifest to its own.
 /// `progress` gets the number of documents as its length and counts them
 /// as they are written (`ProgressBar::hidden()` for none).
@@ -89,15 +89,17 @@ pub fn write(
         return Ok(written);
     }
     written.add(put_all(out, &feeds, progress));
-    if written.failed.is_empty() {
-        written.add(put_all(out, &lists, progress));
-    } else {
-        written.failed.extend(
-            lists
-                .iter()
-                .map(|(path, _)| WriteError::Kept(out.join(path))),
-        );
-    }
+    // After a failed feed, a previous index or OPML (which lists what the
+    // previous build wrote, all still there) beats one naming a feed that
+    // is missing; with none, the new one beats nothing.
+    let (kept, put): (Vec<_>, Vec<_>) = lists
+        .into_iter()
+        .partition(|(path, _)| !written.failed.is_empty() && out.join(path).exists());
+    written.failed.extend(
+        kept.iter()
+            .map(|(path, _)| WriteError::Kept(out.join(path))),
+    );
+    written.add(put_all(out, &put, progress));
     if written.failed.is_empty() {
         written.failed.extend(manifest.forget_gone(&ours));
     }
