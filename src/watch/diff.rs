@@ -63,40 +63,7 @@ pub(super) fn changes_for(
             None => {}
         }
     }
-    changes.extend(sharing_a_file(root, snap, &changes));
     Some(changes)
-}
-
-/// Other posts that are the file a written one is: a symbolic link to it
-/// inside the folder, or a hard link. Events name the file written, never
-/// the links to it, so without this a linked post kept its old version
-/// until a rescan (found by the third attack). One pass over the reports
-/// per batch, and only when the batch writes something.
-fn sharing_a_file(root: &Path, snap: &Snapshot, changes: &[Change]) -> Vec<Change> {
-    let files = || {
-        changes.iter().filter_map(|c| match c {
-            Change::Write(f) => Some(f),
-            _ => None,
-        })
-    };
-    let written: HashSet<(u64, u64)> = files()
-        .filter_map(|f| Fingerprint::of(&f.path).map(|p| p.file))
-        .collect();
-    if written.is_empty() {
-        return Vec::new();
-    }
-    let named: HashSet<&str> = files().map(|f| &*f.rel).collect();
-    snap.reports
-        .iter()
-        .filter(|(rel, r)| {
-            !named.contains(&***rel)
-                && r.fingerprint
-                    .as_ref()
-                    .is_some_and(|f| written.contains(&f.file))
-        })
-        .filter_map(|(rel, _)| source::classify(root, &source::path_of(root, rel)))
-        .map(Change::Write)
-        .collect()
 }
 
 pub(super) fn reported(root: &Path, snap: &Snapshot, path: &Path) -> bool {
@@ -373,30 +340,6 @@ mod tests {
     }
 
     /// What a path stands for is then the walk's to say.
-    /// Found by the third attack: events name the file written, never a
-    /// link to it, so a linked post kept its old version until a rescan.
-    #[test]
-    fn a_write_reloads_the_posts_linked_to_its_file() {
-        let folder = Folder::new(&["in/post.md", "other.md"]);
-        symlink(folder.path("in/post.md"), folder.path("link.md")).unwrap();
-        fs::hard_link(folder.path("in/post.md"), folder.path("hard.md")).unwrap();
-        let snap = folder.load();
-        folder.write("in/post.md", "---\ntitle: edited\n---\nbody\n");
-        assert_eq!(
-            folder.events(&snap, &["in/post.md"]),
-            Some(vec![
-                "write hard.md".into(),
-                "write in/post.md".into(),
-                "write link.md".into()
-            ])
-        );
-        assert_eq!(
-            folder.events(&snap, &["other.md"]),
-            Some(vec!["write other.md".to_string()]),
-            "a file nothing links to"
-        );
-    }
-
     #[test]
     fn folders_links_and_reported_paths_need_a_rescan() {
         let folder = Folder::new(&["post.md", "sub/post.md", "was-a-folder.md/post.md"]);
