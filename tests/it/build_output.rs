@@ -139,13 +139,11 @@ impl Drop for Mount {
 
 #[test]
 fn build_on_a_full_disk_keeps_the_previous_files() {
-    let source = source_copy();
-    let holder = tempfile::tempdir().unwrap();
+    let (source, holder) = (source_copy(), tempfile::tempdir().unwrap());
     let Some(_mount) = small_disk(holder.path()) else {
         return;
     };
-    let disk = holder.path().join("disk");
-    let out = disk.join("ex");
+    let (disk, out) = (holder.path().join("disk"), holder.path().join("disk/ex"));
     let first = build(source.path(), &out);
     assert!(
         first.status.success(),
@@ -215,13 +213,11 @@ fn rebuild_removes_feeds_that_are_gone() {
 /// that were not there.
 #[test]
 fn a_build_stopped_by_a_full_disk_leaves_nothing_behind() {
-    let source = source_copy();
-    let holder = tempfile::tempdir().unwrap();
+    let (source, holder) = (source_copy(), tempfile::tempdir().unwrap());
     let Some(_mount) = small_disk(holder.path()) else {
         return;
     };
-    let disk = holder.path().join("disk");
-    let out = disk.join("ex");
+    let (disk, out) = (holder.path().join("disk"), holder.path().join("disk/ex"));
     assert!(build(source.path(), &out).status.success());
     let lists_before = [
         std::fs::read(out.join("index.html")).unwrap(),
