@@ -107,6 +107,9 @@ pub struct FileReport {
     /// How the loaded text opened; what a later version that looks like
     /// its first bytes is compared with.
     pub opening: Opening,
+    /// The post is a symbolic link to a file in the folder
+    /// ([`SourceFile::linked`]).
+    pub linked: bool,
 }
 
 impl FileReport {
@@ -123,6 +126,7 @@ impl FileReport {
             messages,
             fingerprint: parsed.fingerprint,
             opening: parsed.opening,
+            linked: file.linked,
         }
     }
 
@@ -138,6 +142,7 @@ impl FileReport {
             messages,
             fingerprint,
             opening: Opening::Body,
+            linked: file.linked,
         }
     }
 
@@ -152,6 +157,7 @@ impl FileReport {
             messages: vec![Message::error(None, None, e.reason)],
             fingerprint: None,
             opening: Opening::Body,
+            linked: false,
         }
     }
 

@@ -87,6 +87,9 @@ pub struct Snapshot {
     /// The rejected subset of `reports`, kept apart so that listing it
     /// costs nothing per healthy file.
     rejected: ReportMap,
+    /// The posts that are symbolic links to files in the folder, apart
+    /// for the same reason: a write to a file looks them up.
+    linked: ReportMap,
     pub stats: ReloadStats,
 }
 
@@ -105,6 +108,10 @@ impl Snapshot {
 
     pub fn rejected(&self) -> impl Iterator<Item = &Arc<FileReport>> {
         self.rejected.values()
+    }
+
+    pub fn linked(&self) -> impl Iterator<Item = &Arc<FileReport>> {
+        self.linked.values()
     }
 }
 

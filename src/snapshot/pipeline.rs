@@ -63,9 +63,11 @@ pub struct Pipeline {
 struct Delta {
     /// The catalog after the change.
     catalog: Catalog,
-    /// Every file's report after the change, and the rejected ones apart.
+    /// Every file's report after the change, and the rejected and linked
+    /// ones apart.
     reports: ReportMap,
     rejected: ReportMap,
+    linked: ReportMap,
     /// The feeds whose members changed.
     touched: Touched,
     /// The files a reload read, removed or refused, whose article routes
@@ -80,18 +82,22 @@ struct Delta {
     started: Instant,
 }
 
-/// Every report by path, and the rejected ones apart.
-fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap) {
+/// Every report by path, and the rejected and the linked ones apart.
+fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap, ReportMap) {
     let mut all = ReportMap::new();
     let mut rejected = ReportMap::new();
+    let mut linked = ReportMap::new();
     for r in reports {
         let r = Arc::new(r);
         if r.article.is_none() {
             rejected.insert(r.rel.clone(), r.clone());
         }
+        if r.linked {
+            linked.insert(r.rel.clone(), r.clone());
+        }
         all.insert(r.rel.clone(), r);
     }
-    (all, rejected)
+    (all, rejected, linked)
 }
 
 /// The bodies of the loaded files, by path.
@@ -197,7 +203,7 @@ impl Pipeline {
         let articles = reports.iter().filter_map(|r| r.article.clone()).collect();
         // The contents the feeds will show are cleaned while the catalog's
         // lookup structures are built: much of that is sequential.
-        let ((catalog, contents), (reports, rejected)) = rayon::join(
+        let ((catalog, contents), (reports, rejected, linked)) = rayon::join(
             || {
                 let plan = Plan::new(self.settings.clone(), articles);
                 let shown = plan.newest(self.limit);
@@ -213,6 +219,7 @@ impl Pipeline {
             files: reports.len(),
             reports,
             rejected,
+            linked,
             touched,
             changed: Vec::new(),
             contents,
@@ -324,16 +331,22 @@ impl Pipeline {
         }
         kept_bodies.extend(bodies);
         let mut rejected = prev.rejected.clone();
+        let mut linked = prev.linked.clone();
         for rel in &changed {
             match reports.get(rel) {
                 Some(r) if r.article.is_none() => rejected.insert(rel.clone(), r.clone()),
                 _ => rejected.remove(rel),
+            };
+            match reports.get(rel) {
+                Some(r) if r.linked => linked.insert(rel.clone(), r.clone()),
+                _ => linked.remove(rel),
             };
         }
         Delta {
             catalog,
             reports,
             rejected,
+            linked,
             touched,
             files: changed.len(),
             changed,
@@ -351,6 +364,7 @@ impl Pipeline {
             catalog,
             reports,
             rejected,
+            linked,
             mut touched,
             changed,
             files,
@@ -406,6 +420,7 @@ impl Pipeline {
             index,
             reports,
             rejected,
+            linked,
             stats: ReloadStats {
                 at: SystemTime::now(),
                 duration: started.elapsed(),

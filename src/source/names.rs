@@ -25,6 +25,9 @@ pub struct SourceFile {
     pub path: PathBuf,
     pub rel: Arc<str>,
     pub role: Role,
+    /// Reached through a symbolic link inside the folder: events name the
+    /// file it leads to, never the link.
+    pub linked: bool,
 }
 
 pub(super) fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option<SourceFile> {
@@ -47,6 +50,7 @@ pub(super) fn source_file(root: &Path, path: &Path, hexo_source: bool) -> Option
         path: path.to_path_buf(),
         rel: parts.join("/").into(),
         role,
+        linked: false,
     })
 }
 

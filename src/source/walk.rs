@@ -103,7 +103,10 @@ pub fn walk(
     let entries = walker.flat_map(move |entry| {
         let walked = match entry {
             Ok(e) if e.file_type().is_file() && has_post_extension(e.path()) => {
-                source_file(&root, e.path(), hexo_source).map(|f| Ok(Walked::File(f)))
+                source_file(&root, e.path(), hexo_source).map(|f| {
+                    let linked = e.path_is_symlink();
+                    Ok(Walked::File(SourceFile { linked, ..f }))
+                })
             }
             Ok(_) => None,
             // The folder itself cannot be listed (permissions, no file
@@ -208,7 +211,11 @@ pub fn classify(root: &Path, path: &Path) -> Option<SourceFile> {
     if hidden(root, path) || !has_post_extension(path) {
         return None;
     }
-    source_file(root, path, root.join("_posts").is_dir())
+    let file = source_file(root, path, root.join("_posts").is_dir())?;
+    Some(SourceFile {
+        linked: path.is_symlink(),
+        ..file
+    })
 }
 
 /// Whether `path` is hidden, or below a hidden folder, of `root` (a path

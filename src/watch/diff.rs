@@ -63,7 +63,40 @@ pub(super) fn changes_for(
             None => {}
         }
     }
+    changes.extend(linked_to_written(root, snap, &changes));
     Some(changes)
+}
+
+/// The posts that are symbolic links to a file this batch writes. Events
+/// name the file written, never a link to it, so without this a linked
+/// post kept its old version until a rescan (found by the third attack).
+/// Only the snapshot's linked posts are looked at, usually none.
+fn linked_to_written(root: &Path, snap: &Snapshot, changes: &[Change]) -> Vec<Change> {
+    let mut linked = snap.linked().peekable();
+    if linked.peek().is_none() {
+        return Vec::new();
+    }
+    let written: HashSet<(u64, u64)> = changes
+        .iter()
+        .filter_map(|c| match c {
+            Change::Write(f) if !f.linked => Fingerprint::of(&f.path).map(|p| p.file),
+            _ => None,
+        })
+        .collect();
+    linked
+        .filter(|r| {
+            r.fingerprint
+                .as_ref()
+                .is_some_and(|f| written.contains(&f.file))
+        })
+        .filter_map(|r| source::classify(root, &source::path_of(root, &r.rel)))
+        .filter(|f| {
+            !changes
+                .iter()
+                .any(|c| matches!(c, Change::Write(w) if w.rel == f.rel))
+        })
+        .map(Change::Write)
+        .collect()
 }
 
 pub(super) fn reported(root: &Path, snap: &Snapshot, path: &Path) -> bool {
@@ -340,6 +373,26 @@ mod tests {
     }
 
     /// What a path stands for is then the walk's to say.
+    /// Found by the third attack: events name the file written, never a
+    /// link to it, so a linked post kept its old version until a rescan.
+    #[test]
+    fn a_write_reloads_the_posts_linked_to_its_file() {
+        let folder = Folder::new(&["in/post.md", "other.md"]);
+        symlink(folder.path("in/post.md"), folder.path("link.md")).unwrap();
+        let snap = folder.load();
+        assert_eq!(snap.linked().count(), 1, "the walk marks the link");
+        folder.write("in/post.md", "---\ntitle: edited\n---\nbody\n");
+        assert_eq!(
+            folder.events(&snap, &["in/post.md"]),
+            Some(vec!["write in/post.md".into(), "write link.md".into()])
+        );
+        assert_eq!(
+            folder.events(&snap, &["other.md"]),
+            Some(vec!["write other.md".to_string()]),
+            "a file nothing links to"
+        );
+    }
+
     #[test]
     fn folders_links_and_reported_paths_need_a_rescan() {
         let folder = Folder::new(&["post.md", "sub/post.md", "was-a-folder.md/post.md"]);

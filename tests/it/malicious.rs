@@ -476,6 +476,7 @@ fn yaml_bombs_are_rejected_quickly_one_by_one() {
             path: dir.join(name),
             rel: name.into(),
             role: refeed::source::Role::Post,
+            linked: false,
         };
         let started = Instant::now();
         assert!(loader.read(&file, |_| ()).is_err(), "{name}");

@@ -23,6 +23,7 @@ fn parse_bytes(bytes: &[u8]) {
         path: Path::new("/nonexistent/a/post.md").to_path_buf(),
         rel: Arc::from("a/post.md"),
         role: Role::Post,
+        linked: false,
     };
     if let Ok(parsed) = fuzz_checks::loader().parse(&file, &text, None) {
         assert!(text.is_char_boundary(parsed.body_start));

@@ -66,6 +66,7 @@ pub fn article(data: &[u8]) {
             path: Path::new("/nonexistent/source").join(rel),
             rel: Arc::from(rel),
             role,
+            linked: false,
         };
         let modified = Some(std::time::SystemTime::UNIX_EPOCH);
         let Ok(parsed) = loader().parse(&file, &text, modified) else {
