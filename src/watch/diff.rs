@@ -70,26 +70,27 @@ pub(super) fn changes_for(
 /// The posts that are symbolic links to a file this batch writes. Events
 /// name the file written, never a link to it, so without this a linked
 /// post kept its old version until a rescan (found by the third attack).
-/// Only the snapshot's linked posts are looked at, usually none.
+/// Links are matched by the path they resolve to, since editors and
+/// deploys replace a file by a rename; only the snapshot's linked posts
+/// are looked at, usually none.
 fn linked_to_written(root: &Path, snap: &Snapshot, changes: &[Change]) -> Vec<Change> {
     let mut linked = snap.linked().peekable();
     if linked.peek().is_none() {
         return Vec::new();
     }
-    let written: HashSet<(u64, u64)> = changes
+    let written: HashSet<PathBuf> = changes
         .iter()
         .filter_map(|c| match c {
-            Change::Write(f) if !f.linked => Fingerprint::of(&f.path).map(|p| p.file),
+            Change::Write(f) if !f.linked => std::fs::canonicalize(&f.path).ok(),
             _ => None,
         })
         .collect();
+    if written.is_empty() {
+        return Vec::new();
+    }
     linked
-        .filter(|r| {
-            r.fingerprint
-                .as_ref()
-                .is_some_and(|f| written.contains(&f.file))
-        })
         .filter_map(|r| source::classify(root, &source::path_of(root, &r.rel)))
+        .filter(|f| std::fs::canonicalize(&f.path).is_ok_and(|target| written.contains(&target)))
         .filter(|f| {
             !changes
                 .iter()
@@ -382,10 +383,16 @@ mod tests {
         let snap = folder.load();
         assert_eq!(snap.linked().count(), 1, "the walk marks the link");
         folder.write("in/post.md", "---\ntitle: edited\n---\nbody\n");
+        let both = Some(vec!["write in/post.md".into(), "write link.md".into()]);
         assert_eq!(
             folder.events(&snap, &["in/post.md"]),
-            Some(vec!["write in/post.md".into(), "write link.md".into()])
+            both,
+            "written in place"
         );
+        // As editors and deploys do: a new file renamed over the old one.
+        folder.write("in/.new", "---\ntitle: replaced\n---\nbody\n");
+        fs::rename(folder.path("in/.new"), folder.path("in/post.md")).unwrap();
+        assert_eq!(folder.events(&snap, &["in/post.md"]), both, "replaced");
         assert_eq!(
             folder.events(&snap, &["other.md"]),
             Some(vec!["write other.md".to_string()]),
