@@ -47,6 +47,10 @@ start_refeed() {
   local name=$1 log="$work/$1.log"
   url=""
   shift
+  # Made here, not by the background job's redirection: the loop below may
+  # read it before that job has started (sed on a missing file fails the
+  # script under `set -e`).
+  : >"$log"
   # Each server keeps its state (Last-Modified across restarts) apart.
   env -u REFEED_CONFIG -u REFEED_LOG REFEED_SERVER__WORKERS=1 \
     REFEED_STATE_DIR="$work/state-$name" "$@" \
