@@ -15,20 +15,10 @@ use crate::source::{self, Fingerprint};
 /// come from the kernel's coarse clock, up to a tick behind: a file
 /// changed just after `t` may carry a time just before it.
 pub(super) fn changed_before(path: &Path, t: SystemTime) -> bool {
-    use std::os::unix::fs::MetadataExt;
     const CLOCK_TICK: Duration = Duration::from_millis(20);
-    let Ok(m) = std::fs::metadata(path) else {
-        return true;
-    };
-    let changed = Duration::new(
-        m.ctime().max(0) as u64,
-        m.ctime_nsec().clamp(0, 999_999_999) as u32,
-    );
-    let changed = SystemTime::UNIX_EPOCH + changed;
-    let last = m
-        .modified()
-        .map_or(changed, |modified| modified.max(changed));
-    last + CLOCK_TICK < t
+    Fingerprint::of(path)
+        .and_then(|f| f.changed_at())
+        .is_none_or(|last| last + CLOCK_TICK < t)
 }
 
 /// Changes for the changed paths; `None` when a folder changed, which only
