@@ -137,7 +137,9 @@ fn items_of(pipeline: &Pipeline, snap: &Snapshot, key: &FeedKey, n: usize) -> Ve
         .newest(key, n)
         .into_iter()
         .map(|entry| {
-            let content = pipeline.content_of(snap, &entry);
+            let content = pipeline
+                .content_of(snap, &entry)
+                .expect("a freshly spilled body reads back");
             Item::new(entry, content, pipeline.settings())
         })
         .collect()

@@ -15,6 +15,7 @@ use quick_cache::Weighter;
 use quick_cache::sync::Cache;
 use tokio::sync::Semaphore;
 
+use crate::article::Content;
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::feed::query::Query;
@@ -48,42 +49,49 @@ impl Renderer {
         feed: &FeedDocs,
         query: &Query,
         path_format: Format,
-    ) -> Document {
+    ) -> Result<Document, Unavailable> {
         let p = &self.pipeline;
         let format = query.format.unwrap_or(path_format);
-        let items: Vec<Item> = snap
-            .catalog
-            .newest(&feed.channel.key, self.max_limit)
-            .into_iter()
-            .map(|e| {
-                let content = p.content_of(snap, &e);
-                Item::new(e, content, p.settings())
-            })
-            .filter(|i| query.keeps(i))
-            .take(query.limit)
-            .map(|i| match query.brief {
-                Some(n) => brief(i, n),
-                None => i,
-            })
-            .collect();
+        let mut items = Vec::new();
+        for e in snap.catalog.newest(&feed.channel.key, self.max_limit) {
+            if items.len() == query.limit {
+                break;
+            }
+            let content = content(p, snap, &e)?;
+            let item = Item::new(e, content, p.settings());
+            if query.keeps(&item) {
+                items.push(match query.brief {
+                    Some(n) => brief(item, n),
+                    None => item,
+                });
+            }
+        }
         let channel = feed.channel.with_query(query.cache_key());
         let bytes = feed::render_capped(p.site(), &channel, &items, format, self.max_bytes);
         // A query representation changes exactly when its feed does.
         let modified = feed.doc(path_format).last_modified;
-        Document::new(bytes, format.content_type(), modified)
+        Ok(Document::new(bytes, format.content_type(), modified))
     }
 
     /// The HTML page of an article.
-    pub fn article_page(&self, snap: &Snapshot, entry: &Entry) -> Document {
+    pub fn article_page(&self, snap: &Snapshot, entry: &Entry) -> Result<Document, Unavailable> {
         let p = &self.pipeline;
-        let content = p.content_of(snap, entry);
+        let content = content(p, snap, entry)?;
         let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
         let html = crate::pages::article(p.site(), p.settings(), entry, &content, channel);
         let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", {
             page_modified(snap, entry)
         });
-        doc.after(Earlier::Nothing, Utc::now())
+        Ok(doc.after(Earlier::Nothing, Utc::now()))
     }
+}
+
+/// `entry`'s content, or why it cannot be shown, logged with the post it is.
+fn content(p: &Pipeline, snap: &Snapshot, entry: &Entry) -> Result<Arc<Content>, Unavailable> {
+    p.content_of(snap, entry).map_err(|e| {
+        tracing::error!(path = %entry.article.rel, error = %e, "a kept body cannot be shown");
+        Unavailable::Lost
+    })
 }
 
 /// When an article page last changed: its post's `updated`, or when its
@@ -176,9 +184,14 @@ impl Weighter<Key, Cached> for ByBytes {
 /// feed cacheable under a small bound.
 const SHARDS: usize = 4;
 
-/// Every on-demand renderer is busy: the request should be retried.
+/// Why an on-demand document cannot be had now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Busy;
+pub enum Unavailable {
+    /// Every on-demand renderer is busy: the request should be retried.
+    Busy,
+    /// A body it shows cannot be read back (the log says which and why).
+    Lost,
+}
 
 /// The cache and the bounded pool in front of [`Renderer`].
 pub struct OnDemand {
@@ -235,7 +248,7 @@ impl OnDemand {
         query: Query,
         path_format: Format,
         encoding: Encoding,
-    ) -> Result<Option<Arc<Document>>, Busy> {
+    ) -> Result<Option<Arc<Document>>, Unavailable> {
         let Some(docs) = snap.feeds.get(&feed) else {
             return Ok(None);
         };
@@ -246,9 +259,11 @@ impl OnDemand {
         };
         let doc = self
             .obtain(key, encoding, move |r| {
-                let docs = snap.feeds.get(&feed)?;
-                let doc = r.variant(&snap, docs, &query, path_format);
-                Some(Cached::new(Arc::new(doc), None))
+                let Some(docs) = snap.feeds.get(&feed) else {
+                    return Ok(None);
+                };
+                let doc = r.variant(&snap, docs, &query, path_format)?;
+                Ok(Some(Cached::new(Arc::new(doc), None)))
             })
             .await?;
         Ok(doc)
@@ -261,7 +276,7 @@ impl OnDemand {
         snap: Arc<Snapshot>,
         rel: &str,
         encoding: Encoding,
-    ) -> Result<Option<Arc<Document>>, Busy> {
+    ) -> Result<Option<Arc<Document>>, Unavailable> {
         let Some(entry) = snap.catalog.entry(rel).cloned() else {
             return Ok(None);
         };
@@ -271,8 +286,11 @@ impl OnDemand {
             feeds: Arc::as_ptr(&feeds) as usize,
         };
         self.obtain(key, encoding, move |r| {
-            let doc = r.article_page(&snap, &entry);
-            Some(Cached::new(Arc::new(doc), Some(Pinned { entry, feeds })))
+            let doc = r.article_page(&snap, &entry)?;
+            Ok(Some(Cached::new(
+                Arc::new(doc),
+                Some(Pinned { entry, feeds }),
+            )))
         })
         .await
     }
@@ -286,12 +304,12 @@ impl OnDemand {
         &self,
         key: Key,
         encoding: Encoding,
-        render: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
-    ) -> Result<Option<Arc<Document>>, Busy> {
+        render: impl FnOnce(&Renderer) -> Result<Option<Cached>, Unavailable> + Send + 'static,
+    ) -> Result<Option<Arc<Document>>, Unavailable> {
         match self.cache.get_value_or_guard_async(&key).await {
             Ok(hit) if hit.doc.has(encoding) => Ok(Some(hit.doc)),
             Ok(hit) => {
-                let cached = self.on_pool(move |_| Some(hit), encoding).await?;
+                let cached = self.on_pool(move |_| Ok(Some(hit)), encoding).await?;
                 if let Some(c) = &cached {
                     self.cache.insert(key, c.clone());
                 }
@@ -312,18 +330,24 @@ impl OnDemand {
     /// if a permit is free; the weight is taken once both are done.
     async fn on_pool(
         &self,
-        make: impl FnOnce(&Renderer) -> Option<Cached> + Send + 'static,
+        make: impl FnOnce(&Renderer) -> Result<Option<Cached>, Unavailable> + Send + 'static,
         encoding: Encoding,
-    ) -> Result<Option<Cached>, Busy> {
-        let permit = self.permits.clone().try_acquire_owned().map_err(|_| Busy)?;
+    ) -> Result<Option<Cached>, Unavailable> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_owned()
+            .map_err(|_| Unavailable::Busy)?;
         let renderer = self.renderer.clone();
         let work = move || {
             // Held until the work is done, even when the client has gone.
             let _permit = permit;
-            let cached = make(&renderer)?;
+            let Some(cached) = make(&renderer)? else {
+                return Ok(None);
+            };
             cached.doc.encoded(encoding);
-            Some(Cached::new(cached.doc, cached.pinned))
+            Ok(Some(Cached::new(cached.doc, cached.pinned)))
         };
-        web::block(work).await.map_err(|_| Busy)
+        web::block(work).await.map_err(|_| Unavailable::Busy)?
     }
 }

@@ -58,3 +58,15 @@ pub(crate) fn default_scheme() -> std::sync::Arc<Scheme> {
     let config = Config::default_embedded().expect("the embedded configuration is valid");
     std::sync::Arc::new(scheme(&config))
 }
+
+/// Where a snapshot keeps the bodies it read at start-up: the state folder,
+/// which a deployment puts on a disk that keeps what is written there (a
+/// temporary folder may be memory, as tmpfs is), else the system's
+/// temporary folder.
+pub fn spill_dir(config: &Config) -> std::path::PathBuf {
+    config
+        .state_dir
+        .clone()
+        .or_else(crate::state::default_dir)
+        .unwrap_or_else(std::env::temp_dir)
+}

@@ -1,6 +1,9 @@
 //! A post body -> cleaned HTML and a plain-text summary.
 
 use std::path::Path;
+use std::sync::Arc;
+
+use super::spill::Spill;
 
 use crate::html::{self, BodyFormat, Cleaner};
 
@@ -16,83 +19,123 @@ pub struct Content {
     pub summary: String,
 }
 
-/// A post's body text as a snapshot keeps it: zstd-compressed, since it is
-/// only read to render a content the snapshot does not hold yet (an older
-/// item of a query, an article page), and a whole archive's text is kept.
-/// Clones share the bytes, as snapshots do.
+/// A post's body text as a snapshot keeps it: in the [`Spill`] file when
+/// it was read at start-up, else zstd-compressed in memory. It is only read
+/// to render a content the snapshot does not hold yet (an older item of a
+/// query, an article page). Clones share the bytes, as snapshots do.
 #[derive(Clone)]
 pub struct Packed {
-    /// Bytes of the text, which decompression needs to size its output.
+    /// Bytes of the text, which reading and decompression need.
     len: usize,
-    bytes: std::sync::Arc<[u8]>,
-    compressed: bool,
+    store: Store,
     /// Nothing but white space: what tells a file cut right after its
     /// front matter (see [`crate::article::cut_from`]), known without
-    /// unpacking.
+    /// reading the text back.
     blank: bool,
+}
+
+#[derive(Clone)]
+enum Store {
+    /// Too short to gain from compression.
+    Plain(Arc<[u8]>),
+    Zstd(Arc<[u8]>),
+    /// In the spill file at `at`, with the text's hash, so a disk that
+    /// gives back other bytes is caught rather than served.
+    Spilled {
+        spill: Arc<Spill>,
+        at: u64,
+        hash: u64,
+    },
+}
+
+/// Why a kept body cannot be given back.
+#[derive(Debug, thiserror::Error)]
+pub enum Lost {
+    #[error("reading a kept body: {0}")]
+    Read(#[from] std::io::Error),
+    #[error("a kept body came back changed from the disk")]
+    Changed,
+    #[error("a kept body does not unpack")]
+    Unpack,
 }
 
 impl std::fmt::Debug for Packed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Packed({} bytes in {})", self.len, self.bytes.len())
+        match &self.store {
+            Store::Plain(b) | Store::Zstd(b) => {
+                write!(f, "Packed({} bytes in {})", self.len, b.len())
+            }
+            Store::Spilled { at, .. } => write!(f, "Packed({} bytes at {at})", self.len),
+        }
     }
 }
 
 /// zstd's fastest regular level. The "fast" level -1 costs a quarter fewer
 /// instructions, but its ratio (2.1× on the shared corpus, against 2.4×)
-/// made `serve` 8% larger at 100,000 posts: memory is what keeping every
-/// body costs most.
+/// made `serve` 8% larger at 100,000 posts.
 const PACK_LEVEL: i32 = 1;
 
 impl Packed {
+    /// `text`, compressed in memory.
     pub fn new(text: &str) -> Self {
         thread_local! {
             static PACKER: std::cell::RefCell<Option<zstd::bulk::Compressor<'static>>> =
                 zstd::bulk::Compressor::new(PACK_LEVEL).ok().into();
         }
         let packed = PACKER.with_borrow_mut(|c| c.as_mut()?.compress(text.as_bytes()).ok());
-        let blank = text.trim().is_empty();
-        match packed {
-            Some(bytes) if bytes.len() < text.len() => Packed {
-                len: text.len(),
-                bytes: bytes.into(),
-                compressed: true,
-                blank,
-            },
+        let store = match packed {
+            Some(bytes) if bytes.len() < text.len() => Store::Zstd(bytes.into()),
             // Too short to gain, or no compressor: kept as it is.
-            _ => Packed {
-                len: text.len(),
-                bytes: text.as_bytes().into(),
-                compressed: false,
-                blank,
-            },
+            _ => Store::Plain(text.as_bytes().into()),
+        };
+        Packed::kept(text, store)
+    }
+
+    /// `text`, written to `spill`; compressed in memory if it cannot be.
+    pub fn spilled(spill: &Arc<Spill>, text: &str) -> Self {
+        match spill.append(text.as_bytes()) {
+            Some(at) => {
+                let hash = xxhash_rust::xxh3::xxh3_64(text.as_bytes());
+                let spill = spill.clone();
+                Packed::kept(text, Store::Spilled { spill, at, hash })
+            }
+            None => Packed::new(text),
         }
     }
 
-    /// The text. Only ever fed bytes [`Packed::new`] made, so it cannot
-    /// fail short of a bug; then the body shows empty, and says so.
-    pub fn text(&self) -> String {
+    fn kept(text: &str, store: Store) -> Self {
+        Packed {
+            len: text.len(),
+            store,
+            blank: text.trim().is_empty(),
+        }
+    }
+
+    /// The text. Only ever fed bytes [`Packed::new`] or [`Packed::spilled`]
+    /// kept, so it fails only on a broken disk or a bug.
+    pub fn text(&self) -> Result<String, Lost> {
         thread_local! {
             // A context per call would cost more than decompressing a body.
             static UNPACKER: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
                 zstd::bulk::Decompressor::new().ok().into();
         }
-        let bytes = if self.compressed {
-            UNPACKER
-                .with_borrow_mut(|d| d.as_mut()?.decompress(&self.bytes, self.len).ok())
-                .unwrap_or_default()
-        } else {
-            self.bytes.to_vec()
+        let bytes = match &self.store {
+            Store::Plain(b) => b.to_vec(),
+            Store::Zstd(b) => UNPACKER
+                .with_borrow_mut(|d| d.as_mut()?.decompress(b, self.len).ok())
+                .ok_or(Lost::Unpack)?,
+            Store::Spilled { spill, at, hash } => {
+                let bytes = spill.read(*at, self.len)?;
+                if xxhash_rust::xxh3::xxh3_64(&bytes) != *hash {
+                    return Err(Lost::Changed);
+                }
+                bytes
+            }
         };
         // SIMD validation and a copy: the standard library's check of
         // multi-byte text costs as much as the decompression.
-        match simdutf8::basic::from_utf8(&bytes) {
-            Ok(text) => text.to_owned(),
-            Err(_) => {
-                tracing::error!("a kept body does not unpack");
-                String::new()
-            }
-        }
+        let text = simdutf8::basic::from_utf8(&bytes).map_err(|_| Lost::Unpack)?;
+        Ok(text.to_owned())
     }
 
     /// Whether the text is nothing but white space.
@@ -100,9 +143,12 @@ impl Packed {
         self.blank
     }
 
-    /// Bytes held.
+    /// Bytes held in memory.
     pub fn stored_bytes(&self) -> usize {
-        self.bytes.len()
+        match &self.store {
+            Store::Plain(b) | Store::Zstd(b) => b.len(),
+            Store::Spilled { .. } => 0,
+        }
     }
 }
 
@@ -205,7 +251,7 @@ mod tests {
     fn packed_bodies_unpack_to_their_text() {
         let repeated = "中文 body, repeated. ".repeat(500);
         for text in ["", "short", repeated.as_str()] {
-            assert_eq!(Packed::new(text).text(), text);
+            assert_eq!(Packed::new(text).text().unwrap(), text);
         }
         assert!(Packed::new(" \n\t").is_blank() && Packed::new("").is_blank());
         assert!(!Packed::new("\n.\n").is_blank());

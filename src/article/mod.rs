@@ -5,6 +5,7 @@
 pub mod body;
 pub mod front_matter;
 mod report;
+pub mod spill;
 mod yaml;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ use crate::site::{IdScheme, links};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{Content, Packed};
+pub use body::{Content, Lost, Packed};
 pub use report::{FileReport, Message, Severity, Status};
 
 /// A loaded post: every field typed and normalized (dates in UTC, URLs
@@ -140,29 +141,31 @@ impl Loader {
     /// read while the walk goes on rather than after it; paths the walk
     /// could not read become rejected reports, so nothing is skipped.
     pub fn load_folder(&self, root: &Path) -> Result<Vec<FileReport>, source::SourceError> {
-        let loaded = self.load_folder_as(root, false)?;
+        let loaded = self.load_folder_as(root, &|_| None)?;
         Ok(loaded.into_iter().map(|(report, _)| report).collect())
     }
 
-    /// [`Loader::load_folder`], keeping the body of every loaded file:
-    /// what a snapshot serves pages and queries from without the disk.
+    /// [`Loader::load_folder`], keeping the body of every loaded file as
+    /// `keep` packs it: what a snapshot serves pages and queries from
+    /// without the source folder.
     pub fn load_folder_with_bodies(
         &self,
         root: &Path,
+        keep: &(dyn Fn(&str) -> Packed + Sync),
     ) -> Result<Vec<WithBody>, source::SourceError> {
-        self.load_folder_as(root, true)
+        self.load_folder_as(root, &|body| Some(keep(body)))
     }
 
     fn load_folder_as(
         &self,
         root: &Path,
-        keep_bodies: bool,
+        keep: &(dyn Fn(&str) -> Option<Packed> + Sync),
     ) -> Result<Vec<WithBody>, source::SourceError> {
         let mut loaded = source::walk(root, self.links)?
             .par_bridge()
             .map(|walked| {
                 walked.map(|w| match w {
-                    source::Walked::File(f) => self.load_as(&f, keep_bodies),
+                    source::Walked::File(f) => self.load_as(&f, keep),
                     source::Walked::Unreadable(e) => (FileReport::unreadable(root, e), None),
                 })
             })
@@ -171,10 +174,14 @@ impl Loader {
         Ok(loaded)
     }
 
-    /// Reads and parses one file into a report, with its body packed when
-    /// `keep_body`; never panics, never skips.
-    fn load_as(&self, file: &SourceFile, keep_body: bool) -> WithBody {
-        match self.read(file, |body| keep_body.then(|| Packed::new(body))) {
+    /// Reads and parses one file into a report, with its body as `keep`
+    /// keeps it; never panics, never skips.
+    fn load_as(
+        &self,
+        file: &SourceFile,
+        keep: &(dyn Fn(&str) -> Option<Packed> + Sync),
+    ) -> WithBody {
+        match self.read(file, keep) {
             Ok((parsed, body)) => (FileReport::loaded(file, parsed), body),
             Err(r) => (FileReport::rejected(file, r.messages, r.fingerprint), None),
         }

@@ -10,7 +10,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::{State, conditional, health};
 use crate::feed::query::Query;
-use crate::ondemand::Busy;
+use crate::ondemand::Unavailable;
 use crate::snapshot::{Route, Snapshot};
 
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
@@ -130,7 +130,11 @@ async fn serve(
     match on_demand {
         Ok(Some(doc)) => conditional::respond(req, &doc, &state.policy),
         Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
-        Err(Busy) => busy(),
+        Err(Unavailable::Busy) => busy(),
+        Err(Unavailable::Lost) => plain(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "this document's text cannot be read back from the state folder's disk",
+        ),
     }
 }
 

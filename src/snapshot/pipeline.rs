@@ -14,7 +14,8 @@ use rayon::prelude::*;
 
 use super::documents::{Dating, Documents, Render};
 use super::{FeedDocs, INDEX_PATH, ReloadStats, ReportMap, Snapshot};
-use crate::article::{self, Article, Content, FileReport, Loader, Packed};
+use crate::article::spill::Spill;
+use crate::article::{self, Article, Content, FileReport, Loader, Lost, Packed};
 use crate::catalog::{Catalog, Entry, FeedKey, Plan, Touched};
 use crate::config::Config;
 use crate::feed::Format;
@@ -50,6 +51,8 @@ pub struct Pipeline {
     settings: Arc<Scheme>,
     site: Arc<Masthead>,
     root: std::path::PathBuf,
+    /// Where the bodies read at start-up are kept (see [`Spill`]).
+    spill_dir: std::path::PathBuf,
     limit: usize,
     max_bytes: usize,
     summary_length: usize,
@@ -117,6 +120,7 @@ impl Pipeline {
             settings: Arc::new(crate::setup::scheme(config)),
             site: Arc::new(crate::setup::masthead(config)),
             root: config.source_dir.clone(),
+            spill_dir: crate::setup::spill_dir(config),
             limit: config.feed.limit,
             max_bytes: config.feed.max_bytes,
             summary_length: config.load.summary_length,
@@ -180,7 +184,8 @@ impl Pipeline {
         after_load: impl FnOnce() -> T + Send,
     ) -> Result<(Snapshot, T), BuildError> {
         let started = Instant::now();
-        let mut loaded = self.loader.load_folder_with_bodies(&self.root)?;
+        let keep = self.keeper();
+        let mut loaded = self.loader.load_folder_with_bodies(&self.root, &keep)?;
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
         let bodies = body_map(&mut loaded);
         let reports = loaded.into_iter().map(|(r, _)| r).collect();
@@ -192,6 +197,32 @@ impl Pipeline {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             Ok((snap, after))
         })
+    }
+
+    /// How a first load keeps bodies: in new spill files, one per thread
+    /// of the pool that reads the files (threads appending to one file
+    /// wait on its lock), else (a state folder that cannot hold them) in
+    /// memory.
+    fn keeper(&self) -> impl Fn(&str) -> Packed + Sync + use<> {
+        let spills = (0..=rayon::current_num_threads())
+            .map(|_| Spill::create(&self.spill_dir))
+            .collect::<Result<Vec<_>, _>>()
+            .inspect_err(|e| {
+                tracing::warn!(
+                    folder = %self.spill_dir.display(),
+                    error = %e,
+                    "cannot keep post bodies on the disk; keeping them in memory"
+                )
+            })
+            .unwrap_or_default();
+        move |body| {
+            // The last one is for a thread outside the pool.
+            let thread = rayon::current_thread_index().unwrap_or(spills.len().saturating_sub(1));
+            match spills.get(thread) {
+                Some(spill) => Packed::spilled(spill, body),
+                None => Packed::new(body),
+            }
+        }
     }
 
     fn initial_from(
@@ -503,29 +534,44 @@ impl Pipeline {
     }
 
     /// An entry's content in `snap`: kept there when a feed shows it,
-    /// else rendered from the body the snapshot keeps.
-    pub fn content_of(&self, snap: &Snapshot, entry: &Entry) -> Arc<Content> {
+    /// else rendered from the body the snapshot keeps, which fails only
+    /// when the disk under the spill file does.
+    pub fn content_of(&self, snap: &Snapshot, entry: &Entry) -> Result<Arc<Content>, Lost> {
         let rel = &*entry.article.rel;
         match snap.contents.get(rel) {
-            Some(c) => c.clone(),
-            None => Arc::new(self.content(&entry.article, snap.bodies.get(rel))),
+            Some(c) => Ok(c.clone()),
+            None => Ok(Arc::new(
+                self.rendered(&entry.article, snap.bodies.get(rel))?,
+            )),
         }
+    }
+
+    /// What a feed shows of an article as a snapshot is made: a body the
+    /// disk lost shows empty, and says so in the log; the feed goes on.
+    fn content(&self, a: &Article, body: Option<&Packed>) -> Content {
+        self.rendered(a, body).unwrap_or_else(|e| {
+            tracing::error!(path = %a.rel, error = %e, "its feed item shows an empty body");
+            Content::default()
+        })
     }
 
     /// An article's content, rendered from its body. Every loaded article
     /// has one in the snapshot; were one missing, the item would show an
-    /// empty body rather than anything read from the disk now.
-    fn content(&self, a: &Article, body: Option<&Packed>) -> Content {
-        let body = body.map(Packed::text).unwrap_or_else(|| {
-            tracing::warn!(path = %a.rel, "no body kept for a loaded article");
-            String::new()
-        });
-        article::body::render(
+    /// empty body rather than anything read from the source folder now.
+    fn rendered(&self, a: &Article, body: Option<&Packed>) -> Result<Content, Lost> {
+        let body = match body {
+            Some(b) => b.text()?,
+            None => {
+                tracing::warn!(path = %a.rel, "no body kept for a loaded article");
+                String::new()
+            }
+        };
+        Ok(article::body::render(
             Path::new(&*a.rel),
             &body,
             a.description.as_deref(),
             &self.cleaner,
             self.summary_length,
-        )
+        ))
     }
 }

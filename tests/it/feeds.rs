@@ -413,7 +413,9 @@ fn query_representations_name_themselves_in_self_links() {
     let query = refeed::feed::query::Query::parse("limit=2&filter=%E7%A4%BA%E4%BE%8B&x=1", &limits)
         .unwrap();
     let renderer = refeed::ondemand::Renderer::new(&cfg, std::sync::Arc::new(pipeline));
-    let doc = renderer.variant(&snap, &snap.feeds[&FeedKey::Site], &query, Format::Rss);
+    let doc = renderer
+        .variant(&snap, &snap.feeds[&FeedKey::Site], &query, Format::Rss)
+        .unwrap();
     let text = std::str::from_utf8(doc.identity()).unwrap();
     assert!(
         text.contains(

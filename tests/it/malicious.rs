@@ -172,7 +172,7 @@ fn assert_page_inert(html: &str, what: &str) {
 fn article_pages_can_run_no_code() {
     let m = malicious();
     for entry in m.snap.catalog.entries() {
-        let page = m.pages.article_page(&m.snap, entry);
+        let page = m.pages.article_page(&m.snap, entry).unwrap();
         let html = std::str::from_utf8(page.identity()).unwrap();
         assert_page_inert(html, &entry.article.rel);
     }

@@ -320,19 +320,73 @@ fn clients_that_never_read_are_cut_off() {
 
 // --- 7: the last good version, everywhere it is served --------------------------------
 
+/// The old post of [`last_good_everywhere`].
+const OLD: &str = "_posts/old.md";
+
 #[test]
 fn rejected_edit_keeps_last_good_article_page_and_queries() {
-    let old = "_posts/old.md";
+    let state = tempfile::tempdir().unwrap();
+    let dir = last_good_tree();
+    let server = last_good_launch(dir.path()).state_dir(state.path()).start();
+    // The bodies read at start-up are in an unlinked file of the state
+    // folder, not in memory; nothing is left there to clean up.
+    let spilled = open_files(server.pid())
+        .into_iter()
+        .filter(|f| f.starts_with(state.path()) && f.to_string_lossy().ends_with(" (deleted)"))
+        .count();
+    assert_eq!(spilled, 1, "{:?}", open_files(server.pid()));
+    last_good_everywhere(&server, dir.path());
+    drop(server);
+    let left: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with("refeed.sqlite3"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+/// A state folder that cannot hold the bodies (here a file) keeps them in
+/// memory, with a warning, and serves the same.
+#[test]
+fn rejected_edit_keeps_last_good_version_without_a_state_folder() {
+    let not_a_folder = tempfile::NamedTempFile::new().unwrap();
+    let dir = last_good_tree();
+    let server = last_good_launch(dir.path())
+        .state_dir(not_a_folder.path())
+        .start();
+    last_good_everywhere(&server, dir.path());
+    assert!(
+        server.log_text().contains("keeping them in memory"),
+        "{}",
+        server.log_text()
+    );
+}
+
+fn last_good_tree() -> tempfile::TempDir {
     let good = "---\ntitle: Old\ndate: 2020-01-15T12:00:00Z\n---\n<p>GOOD-BODY-MARKER</p>\n";
     let newer = "---\ntitle: New\ndate: 2021-01-15T12:00:00Z\n---\n<p>newer</p>\n";
-    let dir = tree(&[(old, good), ("_posts/new.md", newer)]);
-    // With one item per feed, no feed shows the old post: its page and
-    // the `?limit=` representation render it on request.
-    let server = Refeed::start(dir.path(), &[("REFEED_FEED__LIMIT", "1")]);
+    tree(&[(OLD, good), ("_posts/new.md", newer)])
+}
+
+/// With one item per feed, no feed shows the old post: its page and the
+/// `?limit=` representation render it on request.
+fn last_good_launch(dir: &std::path::Path) -> Launch {
+    Launch::new(dir).env(&[("REFEED_FEED__LIMIT", "1")])
+}
+
+/// What the files a process has open are.
+fn open_files(pid: i32) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .collect()
+}
+
+fn last_good_everywhere(server: &Refeed, dir: &std::path::Path) {
     let page = "/2020/01/15/old/";
     let query = "/rss.xml?limit=100";
     write_atomically(
-        &dir.path().join(old),
+        &dir.join(OLD),
         "---\ntitle: Old\ndate: 2020-02-30T12:00:00Z\n---\n<p>BAD-BODY-MARKER</p>\n",
     );
     server.wait_for("the edit to be rejected", PATIENCE, |s| {
@@ -347,7 +401,7 @@ fn rejected_edit_keeps_last_good_article_page_and_queries() {
     }
     // A good edit then replaces the body everywhere.
     write_atomically(
-        &dir.path().join(old),
+        &dir.join(OLD),
         "---\ntitle: Old\ndate: 2020-01-15T12:00:00Z\n---\n<p>FIXED-BODY-MARKER</p>\n",
     );
     server.wait_for("the fixed edit", PATIENCE, |s| {

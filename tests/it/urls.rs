@@ -231,7 +231,7 @@ fn same_permalink_posts_survive_deletion() {
             "{gone} removed"
         );
         let entry = snap.catalog.entry(stays).expect("entry");
-        let page = pages.article_page(&snap, entry);
+        let page = pages.article_page(&snap, entry).unwrap();
         let html = std::str::from_utf8(page.identity()).unwrap();
         assert!(html.contains(&format!("by {title}")), "{html}");
     }
