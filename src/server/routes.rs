@@ -134,9 +134,8 @@ async fn serve(
 ) -> (RouteKind, HttpResponse) {
     let (kind, on_demand) = match route {
         Route::Feed(key, format) => {
-            let not_found = || plain(StatusCode::NOT_FOUND, "not found");
             let Some(feed) = snap.feeds.get(key) else {
-                return (RouteKind::Feed, not_found());
+                return (RouteKind::Feed, plain(StatusCode::NOT_FOUND, "not found"));
             };
             let query = match Query::parse(req.query_string(), &state.limits) {
                 Ok(q) => q,
