@@ -9,9 +9,10 @@
 //! that pipeline into one immutable [`snapshot::Snapshot`], and `server` /
 //! `build` hand it out. `live` holds what `serve` publishes (written by
 //! `watch`, read by `server`), `ondemand` renders what a request selects off
-//! the async workers, and `state` keeps what must outlive a restart in
-//! SQLite. `config` and `cli` resolve settings once, and `setup` turns them
-//! into what `site`, `catalog` and `feed` need; `check` reports a load.
+//! the async workers, `state` keeps what must outlive a restart in
+//! SQLite, and `metrics` counts what `serve` does for `/metrics`. `config`
+//! and `cli` resolve settings once, and `setup` turns them into what
+//! `site`, `catalog` and `feed` need; `check` reports a load.
 //! `ARCHITECTURE.md` has the whole map.
 
 pub mod article;
@@ -24,6 +25,7 @@ pub mod date;
 pub mod feed;
 pub mod html;
 pub mod live;
+pub mod metrics;
 pub mod ondemand;
 pub mod pages;
 pub mod render;

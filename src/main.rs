@@ -11,7 +11,8 @@ use refeed::article::Status;
 use refeed::catalog::Catalog;
 use refeed::cli::{Cli, Command};
 use refeed::config::Config;
-use refeed::live::Live;
+use refeed::live::{Live, OnPublish};
+use refeed::metrics::Metrics;
 use refeed::ondemand::OnDemand;
 use refeed::server::State;
 use refeed::snapshot::Pipeline;
@@ -78,11 +79,19 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
     let forget = ondemand.clone();
-    let live = Arc::new(Live::new(
-        pipeline,
-        vec![Box::new(move |snap| forget.forget_stale(snap))],
-    ));
-    let state = web::Data::new(State::new(config, live.clone(), ondemand));
+    let mut on_publish: Vec<OnPublish> = vec![Box::new(move |snap| forget.forget_stale(snap))];
+    // Made only when served: off, nothing is counted.
+    let metrics =
+        (config.server.metrics != refeed::config::Metrics::Off).then(|| Arc::new(Metrics::new()));
+    if let Some(metrics) = metrics.clone() {
+        on_publish.push(Box::new(move |snap| metrics.published(snap)));
+    }
+    let live = Arc::new(Live::new(pipeline, on_publish));
+    let mut state = State::new(config, live.clone(), ondemand);
+    if let Some(metrics) = metrics {
+        state = state.with_metrics(metrics);
+    }
+    let state = web::Data::new(state);
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;
     // `server::run` prints the URLs to open once the socket is bound.

@@ -22,6 +22,10 @@ pub const INDEX_PATH: &str = "index.html";
 /// Answered by the server itself, before the table is consulted.
 pub const HEALTHZ_PATH: &str = "healthz";
 
+/// Answered by the server itself when `server.metrics` puts it on the
+/// main listener.
+pub const METRICS_PATH: &str = "metrics";
+
 /// What a URL path (decoded, without the leading `/`) serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -44,7 +48,7 @@ const RESERVED: &[(&str, bool)] = &[
     ("atom.xml", false),
     ("feed.json", false),
     (HEALTHZ_PATH, true),
-    ("metrics", true),
+    (METRICS_PATH, true),
     ("websub", true),
     ("images", true),
     ("feeds", true),

@@ -145,6 +145,19 @@ pub struct Server {
     /// How long a response may make no progress before its connection
     /// closes; at least a second.
     pub write_timeout: Duration,
+    /// Where `/metrics` is served, if anywhere.
+    pub metrics: Metrics,
+}
+
+/// Where `/metrics` is served (`server.metrics`, `server.metrics_listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metrics {
+    /// Not served, and nothing is counted.
+    Off,
+    /// At `/metrics` on `server.listen`.
+    Main,
+    /// At `/metrics` on this address alone; `server.listen` answers 404.
+    Apart(SocketAddr),
 }
 
 #[derive(Debug, Clone)]

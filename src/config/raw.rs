@@ -72,6 +72,8 @@ pub(super) struct RawServer {
     pub(super) render_concurrency: usize,
     pub(super) max_connections_per_ip: usize,
     pub(super) write_timeout: u64,
+    pub(super) metrics: bool,
+    pub(super) metrics_listen: String,
 }
 
 #[derive(Debug, Deserialize)]

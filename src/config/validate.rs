@@ -1,13 +1,14 @@
 //! The YAML shape validated into the final types: zones, URLs, paths,
 //! durations and limits checked once, each error naming its key.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::NaiveDate;
 
 use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
-use super::{Config, Feed, Load, Server, Site, Watch};
+use super::{Config, Feed, Load, Metrics, Server, Site, Watch};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
@@ -209,6 +210,7 @@ impl RawServer {
         if self.write_timeout == 0 {
             return Err(invalid("server.write_timeout", "must be at least 1 second"));
         }
+        let metrics = metrics(self.metrics, &self.metrics_listen, listen)?;
         let workers = match self.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
             n => n,
@@ -231,7 +233,33 @@ impl RawServer {
             },
             max_connections_per_ip: self.max_connections_per_ip.max(1),
             write_timeout: Duration::from_secs(self.write_timeout),
+            metrics,
         })
+    }
+}
+
+/// `server.metrics` and `server.metrics_listen` as one choice. An address
+/// with metrics off is refused rather than guessed at: either reading
+/// could expose or hide what the operator meant the other way.
+fn metrics(on: bool, listen: &str, main: SocketAddr) -> Result<Metrics, Invalid> {
+    let key = "server.metrics_listen";
+    match (on, listen.trim()) {
+        (false, "") => Ok(Metrics::Off),
+        (true, "") => Ok(Metrics::Main),
+        (false, _) => Err(invalid(
+            key,
+            "is set but `server.metrics` is false; set `server.metrics: true` to serve \
+             /metrics there, or empty `server.metrics_listen`",
+        )),
+        (true, addr) => {
+            let addr: SocketAddr = addr
+                .parse()
+                .map_err(|e| invalid(key, format!("`{addr}`: {e} (expected IP:PORT)")))?;
+            if addr == main && addr.port() != 0 {
+                return Err(invalid(key, "must differ from `server.listen`"));
+            }
+            Ok(Metrics::Apart(addr))
+        }
     }
 }
 
@@ -401,9 +429,38 @@ deploy:
             ("REFEED_LOAD__CST", "mars", "load.cst"),
             ("REFEED_FEED__ID_DATE", "2021-02-31", "feed.id_date"),
             ("REFEED_SERVER__LISTEN", "localhost", "server.listen"),
+            (
+                "REFEED_SERVER__METRICS_LISTEN",
+                "x",
+                "server.metrics_listen",
+            ),
         ] {
             let err = with(&[(var, value)], &[]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
         }
+    }
+
+    /// Off by default; `server.metrics` alone serves it on the main
+    /// listener; an address with it moves it there, and an address with it
+    /// off is an error rather than a guess.
+    #[test]
+    fn metrics_are_off_unless_asked_for() {
+        let metrics = |vars: &[(&str, &str)]| with(vars, &[]).map(|c| c.server.metrics);
+        assert_eq!(metrics(&[]).unwrap(), Metrics::Off);
+        let on = ("REFEED_SERVER__METRICS", "true");
+        assert_eq!(metrics(&[on]).unwrap(), Metrics::Main);
+        let apart = ("REFEED_SERVER__METRICS_LISTEN", "127.0.0.1:9090");
+        assert_eq!(
+            metrics(&[on, apart]).unwrap(),
+            Metrics::Apart("127.0.0.1:9090".parse().unwrap())
+        );
+        let err = metrics(&[apart]).unwrap_err().to_string();
+        assert!(
+            err.contains("server.metrics_listen") && err.contains("server.metrics: true"),
+            "{err}"
+        );
+        let same = ("REFEED_SERVER__METRICS_LISTEN", "127.0.0.1:8080");
+        let err = metrics(&[on, same]).unwrap_err().to_string();
+        assert!(err.contains("must differ from `server.listen`"), "{err}");
     }
 }

@@ -54,7 +54,7 @@ pub fn respond(state: &State) -> HttpResponse {
         articles: snap.as_ref().map_or(0, |s| s.catalog.len()),
         feeds: snap.as_ref().map_or(0, |s| s.feeds.len()),
         files: snap.as_ref().map_or(0, |s| s.reports.len()),
-        rejected_count: snap.as_ref().map_or(0, |s| s.rejected().count()),
+        rejected_count: snap.as_ref().map_or(0, |s| s.rejected_count()),
         rejected: snap
             .as_ref()
             .map(|s| {

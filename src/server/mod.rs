@@ -8,6 +8,7 @@ mod deadline;
 mod health;
 mod peers;
 mod routes;
+mod scrape;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,9 +20,10 @@ use actix_web::dev::{AppConfig, Server, Service, ServiceRequest, ServiceResponse
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 
-use crate::config::Config;
+use crate::config::{self, Config};
 use crate::feed::query;
 use crate::live::Live;
+use crate::metrics::Metrics;
 use crate::ondemand::OnDemand;
 use crate::snapshot::Snapshot;
 
@@ -36,6 +38,10 @@ pub struct State {
     max_url_bytes: usize,
     max_header_bytes: usize,
     started: SystemTime,
+    /// `None` when `server.metrics` is off: then nothing is counted.
+    metrics: Option<Arc<Metrics>>,
+    /// Whether `/metrics` is answered on the main listener.
+    metrics_here: bool,
 }
 
 impl State {
@@ -55,7 +61,16 @@ impl State {
             max_url_bytes: config.server.max_url_bytes,
             max_header_bytes: config.server.max_header_bytes,
             started: SystemTime::now(),
+            metrics: None,
+            metrics_here: config.server.metrics == config::Metrics::Main,
         }
+    }
+
+    /// Counts requests into `metrics`, served at `/metrics` where
+    /// `server.metrics` says; without it, nothing is counted or served.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn current(&self) -> Option<Arc<Snapshot>> {
@@ -140,7 +155,8 @@ where
 
 /// Binds and runs the server until SIGINT/SIGTERM (graceful: in-flight
 /// requests finish). Once bound, prints the URLs to open to stderr; with
-/// port 0 in `server.listen` they name the port the system chose.
+/// port 0 in `server.listen` they name the port the system chose, and so
+/// does the line for `server.metrics_listen`, when it is set.
 ///
 /// This is what `actix_web::HttpServer` does for HTTP/1, with two
 /// differences: every connection goes through [`deadline::Deadlines`], so
@@ -165,6 +181,35 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
     // Closes idle keep-alive connections as soon as a stop begins, so that
     // they do not hold it up for `keep_alive` seconds.
     let stopping = builder.graceful_shutdown_signal();
+    let mut metrics_at = None;
+    let builder = match s.metrics {
+        config::Metrics::Apart(at) => {
+            let listener = listen(at)?;
+            let at = listener.local_addr()?;
+            metrics_at = Some(at);
+            let state = state.clone();
+            let stopping = stopping.clone();
+            // Apart from the public listener: no per-peer limit or write
+            // deadline, as only the operator's scraper comes here.
+            builder.listen("refeed-metrics", listener, move || {
+                let app = App::new()
+                    .app_data(state.clone())
+                    .default_service(web::to(scrape::only));
+                let stopping = stopping.clone();
+                HttpService::build()
+                    .graceful_shutdown_signal(move || {
+                        let stopping = stopping.clone();
+                        async move { stopping.notified().await }
+                    })
+                    .keep_alive(keep_alive)
+                    .client_request_timeout(request_timeout)
+                    .local_addr(at)
+                    .h1(map_config(app, |_| AppConfig::default()))
+                    .tcp()
+            })?
+        }
+        config::Metrics::Off | config::Metrics::Main => builder,
+    };
     let server = builder
         .listen("refeed", listener, move || {
             let app = App::new()
@@ -205,6 +250,9 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
         "refeed: serving {} on http://{addr}/ (index), http://{addr}/rss.xml (site feed)",
         config.source_dir.display()
     );
+    if let Some(at) = metrics_at {
+        eprintln!("refeed: metrics on http://{at}/metrics");
+    }
     server.await
 }
 

@@ -4,31 +4,63 @@
 
 use std::sync::Arc;
 
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{State, conditional, health};
+use super::{State, conditional, health, scrape};
 use crate::feed::query::Query;
+use crate::metrics::{Metrics, RouteKind};
 use crate::ondemand::Unavailable;
 use crate::snapshot::{Route, Snapshot};
 
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
+    let (kind, response) = answer(&req, &state).await;
+    if let Some(metrics) = &state.metrics {
+        count(metrics, &req, kind, &response);
+    }
+    response
+}
+
+/// A handful of atomic increments: the body's size and coding are read
+/// from the response as it stands.
+fn count(metrics: &Metrics, req: &HttpRequest, kind: RouteKind, res: &HttpResponse) {
+    let body = (req.method() == Method::GET).then(|| {
+        let bytes = match res.body().size() {
+            BodySize::Sized(n) => n,
+            BodySize::None | BodySize::Stream => 0,
+        };
+        let coding = res.headers().get(header::CONTENT_ENCODING);
+        (bytes, coding.map(HeaderValue::as_bytes))
+    });
+    metrics.request(kind, res.status().as_u16(), body);
+}
+
+async fn answer(req: &HttpRequest, state: &State) -> (RouteKind, HttpResponse) {
+    use RouteKind::Other;
     if req.method() != Method::GET && req.method() != Method::HEAD {
-        return HttpResponse::MethodNotAllowed()
+        let refused = HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, "GET, HEAD"))
             .content_type("text/plain; charset=utf-8")
             .body("method not allowed: use GET or HEAD\n");
+        return (Other, refused);
     }
-    if let Some(response) = over_limits(&req, &state) {
-        return response;
+    if let Some(response) = over_limits(req, state) {
+        return (Other, response);
     }
     let path = match decode(req.path()) {
         Ok(p) => p,
-        Err(why) => return plain(StatusCode::BAD_REQUEST, why),
+        Err(why) => return (Other, plain(StatusCode::BAD_REQUEST, why)),
     };
     if path == crate::routes::HEALTHZ_PATH {
-        return health::respond(&state);
+        return (RouteKind::Healthz, health::respond(state));
+    }
+    if path == crate::routes::METRICS_PATH
+        && state.metrics_here
+        && let Some(metrics) = &state.metrics
+    {
+        return (Other, scrape::respond(state, metrics));
     }
     let Some(snap) = state.current() else {
         let mut res = plain(
@@ -37,11 +69,11 @@ pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         );
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return res;
+        return (Other, res);
     };
     match lookup(&snap, &path) {
-        Some(route) => serve(&req, &state, &snap, route).await,
-        None => plain(StatusCode::NOT_FOUND, "not found"),
+        Some(route) => serve(req, state, &snap, route).await,
+        None => (Other, plain(StatusCode::NOT_FOUND, "not found")),
     }
 }
 
@@ -99,35 +131,53 @@ async fn serve(
     state: &State,
     snap: &Arc<Snapshot>,
     route: &Route,
-) -> HttpResponse {
-    let on_demand = match route {
+) -> (RouteKind, HttpResponse) {
+    let (kind, on_demand) = match route {
         Route::Feed(key, format) => {
             let Some(feed) = snap.feeds.get(key) else {
-                return plain(StatusCode::NOT_FOUND, "not found");
+                return (RouteKind::Feed, plain(StatusCode::NOT_FOUND, "not found"));
             };
             let query = match Query::parse(req.query_string(), &state.limits) {
                 Ok(q) => q,
-                Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
+                Err(e) => {
+                    let refused = plain(StatusCode::BAD_REQUEST, &e.to_string());
+                    return (RouteKind::Query, refused);
+                }
             };
             if query.is_plain() {
-                return conditional::respond(req, feed.doc(*format), &state.policy);
+                let doc = feed.doc(*format);
+                return (
+                    RouteKind::Feed,
+                    conditional::respond(req, doc, &state.policy),
+                );
             }
             let encoding = conditional::negotiate_request(req);
             let od = &state.ondemand;
-            od.variant(snap.clone(), key.clone(), query, *format, encoding)
-                .await
+            let variant = od.variant(snap.clone(), key.clone(), query, *format, encoding);
+            (RouteKind::Query, variant.await)
         }
-        Route::Opml => return conditional::respond(req, &snap.opml, &state.policy),
-        Route::Index => return conditional::respond(req, &snap.index, &state.policy),
+        Route::Opml => {
+            let doc = &snap.opml;
+            return (
+                RouteKind::Index,
+                conditional::respond(req, doc, &state.policy),
+            );
+        }
+        Route::Index => {
+            let doc = &snap.index;
+            return (
+                RouteKind::Index,
+                conditional::respond(req, doc, &state.policy),
+            );
+        }
         Route::Article(rel) => {
             let encoding = conditional::negotiate_request(req);
-            state
-                .ondemand
-                .article_page(snap.clone(), rel, encoding)
-                .await
+            let od = &state.ondemand;
+            let page = od.article_page(snap.clone(), rel, encoding);
+            (RouteKind::Article, page.await)
         }
     };
-    match on_demand {
+    let response = match on_demand {
         Ok(Some(doc)) => conditional::respond(req, &doc, &state.policy),
         Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
         Err(Unavailable::Busy) => busy(),
@@ -135,7 +185,8 @@ async fn serve(
             StatusCode::SERVICE_UNAVAILABLE,
             "this document's text cannot be read back from the state folder's disk",
         ),
-    }
+    };
+    (kind, response)
 }
 
 /// Every on-demand renderer is taken: the plain feeds stay fast, and

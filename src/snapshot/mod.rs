@@ -110,6 +110,11 @@ impl Snapshot {
         self.rejected.values()
     }
 
+    /// How many files are rejected, without walking them.
+    pub fn rejected_count(&self) -> usize {
+        self.rejected.len()
+    }
+
     pub fn linked(&self) -> impl Iterator<Item = &Arc<FileReport>> {
         self.linked.values()
     }

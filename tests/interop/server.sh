@@ -7,7 +7,9 @@
 #   (b) feedparser revalidates with `etag=` and with `modified=` and gets 304;
 #   (c) nginx with examples/nginx.conf (proxy_cache) in front: MISS, HIT, then
 #       REVALIDATED by a 304 from refeed; nginx with examples/nginx-static.conf
-#       serves `refeed build` output with the types, gzip and bytes of refeed.
+#       serves `refeed build` output with the types, gzip and bytes of refeed;
+#   (d) /metrics on `server.metrics_listen`, read by the Prometheus Python
+#       client's parser, with counts that match the requests made.
 # Usage: tests/interop/server.sh path/to/refeed
 # Every process it starts is stopped on exit; every wait is bounded.
 set -euo pipefail
@@ -297,5 +299,62 @@ for doc in '/rss.xml|application/rss+xml; charset=utf-8' \
     || fail "nginx static $path: other bytes than refeed serve"
 done
 ok "nginx static: refeed build output with refeed's types, gzip_static and bytes"
+
+# --- (d) /metrics ---------------------------------------------------------------
+# A third refeed with /metrics on an address of its own, scraped after a
+# revalidation and a query, and read by the Prometheus project's Python
+# parser.
+metrics_port=$(free_port)
+start_refeed refeed-metrics REFEED_SERVER__METRICS=true \
+  REFEED_SERVER__METRICS_LISTEN="127.0.0.1:$metrics_port"
+main=$url
+etag=$(header "$main/rss.xml" etag)
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H "If-None-Match: $etag" "$main/rss.xml")" = 304 ] \
+  || fail "no 304 for the site feed's ETag"
+curl -sf -o /dev/null -H 'Accept-Encoding: gzip' "$main/atom.xml?limit=3" || fail "query representation"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$main/metrics")" = 404 ] \
+  || fail "/metrics answered on the main listener though metrics_listen is set"
+curl -sf "$main/healthz" >"$work/healthz.json" || fail "healthz"
+curl -sf "http://127.0.0.1:$metrics_port/metrics" >"$work/metrics.txt" \
+  || fail "no /metrics on 127.0.0.1:$metrics_port"
+python3 - "$work/metrics.txt" "$work/healthz.json" <<'EOF' || fail "/metrics"
+import json, sys
+from prometheus_client.parser import text_string_to_metric_families
+
+text = open(sys.argv[1], encoding="utf-8").read()
+health = json.load(open(sys.argv[2], encoding="utf-8"))
+families = {f.name: f for f in text_string_to_metric_families(text)}
+want = {
+    "refeed_requests": "counter",
+    "refeed_response_body_bytes": "counter",
+    "refeed_reloads": "counter",
+    "refeed_reload_duration_seconds": "histogram",
+    "refeed_articles": "gauge",
+    "refeed_feeds": "gauge",
+    "refeed_rejected_files": "gauge",
+    "refeed_cache_bytes": "gauge",
+}
+for name, kind in want.items():
+    assert name in families, f"{name} missing; have {sorted(families)}"
+    assert families[name].type == kind, (name, families[name].type)
+
+def value(family, sample, **labels):
+    return sum(s.value for s in families[family].samples
+               if s.name == sample and all(s.labels.get(k) == v for k, v in labels.items()))
+
+checks = [
+    ("304s of feeds", value("refeed_requests", "refeed_requests_total", route="feed", status="304"), 1),
+    ("queries", value("refeed_requests", "refeed_requests_total", route="query", status="200"), 1),
+    ("gzip bytes", value("refeed_response_body_bytes", "refeed_response_body_bytes_total", encoding="gzip") > 0, True),
+    ("articles", value("refeed_articles", "refeed_articles"), health["articles"]),
+    ("feeds", value("refeed_feeds", "refeed_feeds"), health["feeds"]),
+    ("reloads", value("refeed_reloads", "refeed_reloads_total"), 1),
+    ("reload durations", value("refeed_reload_duration_seconds", "refeed_reload_duration_seconds_count"), 1),
+]
+for what, got, expected in checks:
+    assert got == expected, f"{what}: {got}, want {expected}"
+print(f"  {len(families)} families, {sum(len(f.samples) for f in families.values())} samples")
+EOF
+ok "/metrics on its own address, read by prometheus_client's parser"
 
 echo "interop server: all passed"

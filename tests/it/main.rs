@@ -22,6 +22,7 @@ mod http_dates;
 mod live_reload;
 mod loader;
 mod malicious;
+mod metrics;
 mod packaging;
 mod properties;
 mod serve_faults;

@@ -199,6 +199,19 @@ impl Refeed {
         assert_eq!(rc, 0, "kill({}, {signal})", self.pid());
     }
 
+    /// Where `server.metrics_listen` was bound, as the server printed it.
+    pub fn metrics_addr(&self) -> String {
+        let mut addr = None;
+        self.wait_for("the metrics listener's address", PATIENCE, |s| {
+            addr = s.log.lock().unwrap().iter().find_map(|line| {
+                let rest = line.strip_prefix("refeed: metrics on http://")?;
+                Some(rest.strip_suffix("/metrics")?.to_string())
+            });
+            addr.is_some()
+        });
+        addr.unwrap_or_default()
+    }
+
     pub fn log_text(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
