@@ -10,7 +10,7 @@
 //! `build` hand it out. `live` holds what `serve` publishes (written by
 //! `watch`, read by `server`), `ondemand` renders what a request selects off
 //! the async workers, and `state` keeps what must outlive a restart in
-//! SQLite. `config` and `cli` resolve settings once, and `setup` turns them
+//! SQLite; `subscribers` counts who polls each feed. `config` and `cli` resolve settings once, and `setup` turns them
 //! into what `site`, `catalog` and `feed` need; `check` reports a load.
 //! `ARCHITECTURE.md` has the whole map.
 
@@ -34,5 +34,6 @@ pub mod site;
 pub mod snapshot;
 pub mod source;
 pub mod state;
+pub mod subscribers;
 pub mod text;
 pub mod watch;

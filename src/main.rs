@@ -11,7 +11,7 @@ use refeed::article::Status;
 use refeed::catalog::Catalog;
 use refeed::cli::{Cli, Command};
 use refeed::config::Config;
-use refeed::live::Live;
+use refeed::live::{Live, OnPublish};
 use refeed::ondemand::OnDemand;
 use refeed::server::State;
 use refeed::snapshot::Pipeline;
@@ -56,6 +56,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check { json }) => check(&config()?, *json),
         Some(Command::Build { out }) => build(&config()?, out),
         Some(Command::Serve { .. }) | None => serve(&config()?),
+        Some(Command::Stats { json }) => stats(&config()?, *json),
         // These describe the command line itself and need no configuration.
         Some(Command::Completions { shell }) => {
             refeed::cli::write_completions(*shell, &mut std::io::stdout().lock())?;
@@ -78,17 +79,44 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
     let forget = ondemand.clone();
-    let live = Arc::new(Live::new(
-        pipeline,
-        vec![Box::new(move |snap| forget.forget_stale(snap))],
-    ));
-    let state = web::Data::new(State::new(config, live.clone(), ondemand));
+    let mut on_publish: Vec<OnPublish> = vec![Box::new(move |snap| forget.forget_stale(snap))];
+    let subscribers = refeed::subscribers::open(config);
+    if let Some((counted, _)) = &subscribers {
+        let counted = counted.clone();
+        on_publish.push(Box::new(move |snap| counted.refresh_index(snap)));
+    }
+    let live = Arc::new(Live::new(pipeline, on_publish));
+    let mut state = State::new(config, live.clone(), ondemand);
+    let flusher = match subscribers {
+        Some((counted, store)) => {
+            state = state.with_subscribers(counted.clone());
+            let flusher = refeed::subscribers::start(config, counted, store, live.clone());
+            Some(flusher.context("starting the stats thread")?)
+        }
+        None => None,
+    };
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;
     // `server::run` prints the URLs to open once the socket is bound.
-    actix_web::rt::System::new()
-        .block_on(refeed::server::run(config, state))
-        .with_context(|| format!("serving on {listen}"))?;
+    let served = actix_web::rt::System::new()
+        .block_on(refeed::server::run(config, web::Data::new(state)))
+        .with_context(|| format!("serving on {listen}"));
+    // The last counts are written once no request can add to them.
+    drop(flusher);
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let counts = refeed::subscribers::read(config).context("reading the subscriber counts")?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        refeed::subscribers::report::write_json(&counts, &mut out)?;
+    } else {
+        refeed::subscribers::report::write_table(&counts, &mut out)?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
-use super::{Config, Feed, Load, Server, Site, Watch};
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawStats, RawWatch};
+use super::{Config, Feed, Load, Server, Site, Stats, Watch};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
@@ -66,6 +66,7 @@ impl RawConfig {
             feed: self.feed.validate()?,
             server: self.server.validate()?,
             watch: self.watch.validate(),
+            stats: self.stats.validate()?,
         })
     }
 }
@@ -246,6 +247,27 @@ impl RawWatch {
         }
     }
 }
+
+impl RawStats {
+    fn validate(self) -> Result<Stats, Invalid> {
+        if !(1..=MAX_WINDOW_DAYS).contains(&self.window_days) {
+            return Err(invalid(
+                "stats.window_days",
+                format!(
+                    "expected a number of days from 1 to {MAX_WINDOW_DAYS}, found {}",
+                    self.window_days
+                ),
+            ));
+        }
+        Ok(Stats {
+            enabled: self.enabled,
+            window_days: self.window_days,
+        })
+    }
+}
+
+/// A year: what is counted is kept for the window, and no more.
+const MAX_WINDOW_DAYS: u32 = 366;
 
 #[cfg(test)]
 mod tests {

@@ -24,6 +24,7 @@ use crate::feed::query;
 use crate::live::Live;
 use crate::ondemand::OnDemand;
 use crate::snapshot::Snapshot;
+use crate::subscribers::Subscribers;
 
 /// Everything a request handler can see: the live state, and the HTTP
 /// policy from the configuration.
@@ -36,6 +37,8 @@ pub struct State {
     max_url_bytes: usize,
     max_header_bytes: usize,
     started: SystemTime,
+    /// `None` when `stats.enabled` is false or the state file is unusable.
+    subscribers: Option<Arc<Subscribers>>,
 }
 
 impl State {
@@ -55,7 +58,15 @@ impl State {
             max_url_bytes: config.server.max_url_bytes,
             max_header_bytes: config.server.max_header_bytes,
             started: SystemTime::now(),
+            subscribers: None,
         }
+    }
+
+    /// Counts who polls each feed into `subscribers`, and serves the index
+    /// page with its counts.
+    pub fn with_subscribers(mut self, subscribers: Arc<Subscribers>) -> Self {
+        self.subscribers = Some(subscribers);
+        self
     }
 
     fn current(&self) -> Option<Arc<Snapshot>> {

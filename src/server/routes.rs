@@ -11,7 +11,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use super::{State, conditional, health};
 use crate::feed::query::Query;
 use crate::ondemand::Busy;
+use crate::site::{FeedKey, Format};
 use crate::snapshot::{Route, Snapshot};
+use crate::subscribers::Subscribers;
 
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     if req.method() != Method::GET && req.method() != Method::HEAD {
@@ -40,7 +42,7 @@ pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
         return res;
     };
     match lookup(&snap, &path) {
-        Some(route) => serve(&req, &state, &snap, route).await,
+        Some(route) => serve(&req, &state, &snap, route, &path).await,
         None => plain(StatusCode::NOT_FOUND, "not found"),
     }
 }
@@ -99,12 +101,16 @@ async fn serve(
     state: &State,
     snap: &Arc<Snapshot>,
     route: &Route,
+    path: &str,
 ) -> HttpResponse {
     let on_demand = match route {
         Route::Feed(key, format) => {
             let Some(feed) = snap.feeds.get(key) else {
                 return plain(StatusCode::NOT_FOUND, "not found");
             };
+            if let Some(subscribers) = &state.subscribers {
+                count(req, snap, key, *format, path, subscribers);
+            }
             let query = match Query::parse(req.query_string(), &state.limits) {
                 Ok(q) => q,
                 Err(e) => return plain(StatusCode::BAD_REQUEST, &e.to_string()),
@@ -118,7 +124,12 @@ async fn serve(
                 .await
         }
         Route::Opml => return conditional::respond(req, &snap.opml, &state.policy),
-        Route::Index => return conditional::respond(req, &snap.index, &state.policy),
+        Route::Index => {
+            let counted = state.subscribers.as_ref();
+            let index = counted.and_then(|s| s.index(snap.generation));
+            let index = index.as_ref().unwrap_or(&snap.index);
+            return conditional::respond(req, index, &state.policy);
+        }
         Route::Article(rel) => {
             let encoding = conditional::negotiate_request(req);
             state
@@ -132,6 +143,25 @@ async fn serve(
         Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
         Err(Busy) => busy(),
     }
+}
+
+/// Records a poll of feed `key` (document `path`) by this client.
+fn count(
+    req: &HttpRequest,
+    snap: &Snapshot,
+    key: &FeedKey,
+    format: Format,
+    path: &str,
+    subscribers: &Subscribers,
+) {
+    let folder = path
+        .strip_suffix(format.file_name())
+        .or_else(|| snap.routes().feed_dir(key))
+        .unwrap_or_default();
+    let agent = req.headers().get(header::USER_AGENT);
+    let agent = agent.map_or(&b""[..], HeaderValue::as_bytes);
+    let peer = req.peer_addr().map(|a| a.ip());
+    subscribers.recorder.record(folder, path, peer, agent);
 }
 
 /// Every on-demand renderer is taken: the plain feeds stay fast, and
