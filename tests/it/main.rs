@@ -26,4 +26,5 @@ mod packaging;
 mod properties;
 mod serve_faults;
 mod server;
+mod stats;
 mod urls;
