@@ -225,7 +225,11 @@ impl Subscribers {
             summary
         });
         let html = crate::pages::index(&snap.site, summaries);
-        let doc = Document::new(html.into_bytes(), snap.index.content_type, snap.index.last_modified);
+        let doc = Document::new(
+            html.into_bytes(),
+            snap.index.content_type,
+            snap.index.last_modified,
+        );
         let before = held.map_or_else(|| snap.index.validator(), |h| h.doc.validator());
         let doc = doc.after(Earlier::Served(&before), Utc::now());
         self.index.store(Some(Arc::new(Index {
@@ -389,7 +393,10 @@ mod tests {
         r.record("", "rss.xml", here, feedly);
         let seen = only(&r);
         assert_eq!(seen.len(), 4, "{seen:?}");
-        let pollers = seen.iter().filter(|s| matches!(s.who, Who::Poller(_))).count();
+        let pollers = seen
+            .iter()
+            .filter(|s| matches!(s.who, Who::Poller(_)))
+            .count();
         assert_eq!(pollers, 3);
         assert!(seen.iter().any(|s| s.who
             == Who::Aggregator {

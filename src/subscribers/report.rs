@@ -1,6 +1,7 @@
 //! `refeed stats`: the counts as a table for people, or as one JSON
 //! object for scripts.
 
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 
 use super::{Counts, FeedCount};
@@ -35,14 +36,14 @@ pub fn write_table(counts: &Counts, out: &mut dyn Write) -> io::Result<()> {
             .iter()
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
-        writeln!(
-            out,
+        let line = format!(
             "{:<width$}  {:>11}  {:>7}  {}",
             path(feed),
             count.total(),
             count.pollers,
             aggregators.join(", ")
-        )?;
+        );
+        writeln!(out, "{}", line.trim_end())?;
     }
     Ok(())
 }
@@ -51,20 +52,33 @@ pub fn write_table(counts: &Counts, out: &mut dyn Write) -> io::Result<()> {
 /// "aggregators":{"Feedly":42}}]}`, feeds in path order. A contract like
 /// `check --json`'s: fields are only ever added.
 pub fn write_json(counts: &Counts, out: &mut dyn Write) -> io::Result<()> {
-    let feeds: Vec<serde_json::Value> = counts
+    #[derive(serde::Serialize)]
+    struct Feed<'a> {
+        feed: String,
+        subscribers: u64,
+        pollers: u64,
+        aggregators: &'a BTreeMap<String, u64>,
+    }
+    #[derive(serde::Serialize)]
+    struct Report<'a> {
+        window_days: u32,
+        feeds: Vec<Feed<'a>>,
+    }
+    let feeds = counts
         .feeds
         .iter()
-        .map(|(feed, count)| {
-            serde_json::json!({
-                "feed": path(feed),
-                "subscribers": count.total(),
-                "pollers": count.pollers,
-                "aggregators": count.aggregators,
-            })
+        .map(|(feed, count)| Feed {
+            feed: path(feed),
+            subscribers: count.total(),
+            pollers: count.pollers,
+            aggregators: &count.aggregators,
         })
         .collect();
-    let doc = serde_json::json!({ "window_days": counts.window_days, "feeds": feeds });
-    serde_json::to_writer(&mut *out, &doc)?;
+    let report = Report {
+        window_days: counts.window_days,
+        feeds,
+    };
+    serde_json::to_writer(&mut *out, &report)?;
     writeln!(out)
 }
 
@@ -94,8 +108,11 @@ mod tests {
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines[0], "subscribers over the last 7 days");
-        assert!(lines[2].starts_with("/ ") && lines[2].ends_with("Feedly 42"), "{text}");
-        assert!(lines[3].starts_with("/tags/x/"), "{text}");
+        assert!(
+            lines[2].starts_with("/ ") && lines[2].ends_with("Feedly 42"),
+            "{text}"
+        );
+        assert_eq!(lines[3], "/tags/x/            1        1", "{text}");
     }
 
     #[test]

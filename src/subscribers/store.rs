@@ -172,7 +172,8 @@ impl Store {
                         let room = match room.entry(d) {
                             std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
                             std::collections::btree_map::Entry::Vacant(e) => {
-                                let n: u64 = count_day.query_row(params![scope, d], |r| r.get(0))?;
+                                let n: u64 =
+                                    count_day.query_row(params![scope, d], |r| r.get(0))?;
                                 e.insert(cap.saturating_sub(n))
                             }
                         };
@@ -367,7 +368,9 @@ mod tests {
         assert_eq!(store.save(&seen, 7, day(T0)).unwrap(), 0);
         // Pollers already stored take no room again.
         let again = (0..8).map(|h| poller("", T0, h));
-        let seen: Vec<Seen> = again.chain((0..5).map(|h| poller("tags/x/", T0, h))).collect();
+        let seen: Vec<Seen> = again
+            .chain((0..5).map(|h| poller("tags/x/", T0, h)))
+            .collect();
         assert_eq!(store.save(&seen, 7, day(T0)).unwrap(), 3);
         let counts = store.counts(7, day(T0)).unwrap();
         assert_eq!(counts.feeds[""].pollers, 8);

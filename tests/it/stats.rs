@@ -36,7 +36,11 @@ fn stats(state: &Path, env: &[(&str, &str)]) -> serde_json::Value {
         .envs(env.iter().copied())
         .output()
         .expect("run refeed stats");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stats --json is JSON")
 }
 
