@@ -413,6 +413,10 @@ deploy:
         assert_eq!(off.watch.rescan_every, None);
         let err = with(&[("REFEED_SERVER__WRITE_TIMEOUT", "0")], &[]).unwrap_err();
         assert!(err.to_string().contains("server.write_timeout"), "{err}");
+        assert!(c.stats.enabled);
+        assert_eq!(c.stats.window_days, 7);
+        let stats = with(&[("REFEED_STATS__WINDOW_DAYS", "30")], &[]).unwrap();
+        assert_eq!(stats.stats.window_days, 30);
     }
 
     #[test]
@@ -423,6 +427,8 @@ deploy:
             ("REFEED_LOAD__CST", "mars", "load.cst"),
             ("REFEED_FEED__ID_DATE", "2021-02-31", "feed.id_date"),
             ("REFEED_SERVER__LISTEN", "localhost", "server.listen"),
+            ("REFEED_STATS__WINDOW_DAYS", "0", "stats.window_days"),
+            ("REFEED_STATS__WINDOW_DAYS", "367", "stats.window_days"),
         ] {
             let err = with(&[(var, value)], &[]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");

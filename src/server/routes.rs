@@ -125,8 +125,7 @@ async fn serve(
         }
         Route::Opml => return conditional::respond(req, &snap.opml, &state.policy),
         Route::Index => {
-            let counted = state.subscribers.as_ref();
-            let index = counted.and_then(|s| s.index(snap.generation));
+            let index = state.subscribers.as_ref().and_then(|s| s.index());
             let index = index.as_ref().unwrap_or(&snap.index);
             return conditional::respond(req, index, &state.policy);
         }

@@ -194,12 +194,13 @@ impl Subscribers {
         self.counts.load_full()
     }
 
-    /// The index page with counts, when it is of snapshot `generation`
-    /// (right after a publish it may not be yet: then the snapshot's own).
-    pub fn index(&self, generation: u64) -> Option<Arc<Document>> {
-        let index = self.index.load();
-        let index = index.as_ref()?;
-        (index.generation == generation).then(|| index.doc.clone())
+    /// The index page with counts. Right after a publish it may still be
+    /// the previous snapshot's, for as long as the publishing thread takes
+    /// to render the next one: as for a request that began before the
+    /// publish, never the snapshot's own index without counts, which may
+    /// be dated earlier than the counted one a client holds.
+    pub fn index(&self) -> Option<Arc<Document>> {
+        self.index.load().as_ref().map(|index| index.doc.clone())
     }
 
     /// Renders the index of `snap` with the current counts, unless the one
@@ -432,6 +433,56 @@ mod tests {
         let (seen, left_out) = r.drain();
         assert_eq!((seen.len(), left_out), (MAX_PENDING, 3));
         assert_eq!(r.held.load(Ordering::Relaxed), 0);
+    }
+
+    fn snapshot() -> Snapshot {
+        let mut config = Config::default_embedded().unwrap();
+        config.source_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/posts");
+        crate::snapshot::Pipeline::new(&config)
+            .unwrap()
+            .initial()
+            .unwrap()
+    }
+
+    fn with_counts(site: FeedCount) -> Counts {
+        Counts {
+            window_days: 7,
+            feeds: [(String::new(), site)].into(),
+        }
+    }
+
+    #[test]
+    fn the_index_shows_the_counts_of_its_snapshot_dated_forward() {
+        let snap = snapshot();
+        let subscribers = Subscribers {
+            recorder: Recorder::new([7; 16]),
+            counts: ArcSwap::from_pointee(with_counts(FeedCount {
+                aggregators: [("Feedly".to_string(), 42)].into(),
+                pollers: 2,
+            })),
+            index: ArcSwapOption::empty(),
+            rendering: Mutex::new(()),
+        };
+        assert!(subscribers.index().is_none());
+        subscribers.refresh_index(&snap);
+        let first = subscribers.index().unwrap();
+        let html = String::from_utf8_lossy(first.identity()).into_owned();
+        assert!(html.contains("44 subscribers)"), "{html}");
+        assert!(first.last_modified > snap.index.last_modified);
+
+        // Same snapshot and counts: the same document.
+        subscribers.refresh_index(&snap);
+        assert!(Arc::ptr_eq(&first, &subscribers.index().unwrap()));
+        // New counts: new bytes, dated after the ones before.
+        subscribers.counts.store(Arc::new(with_counts(FeedCount {
+            aggregators: BTreeMap::new(),
+            pollers: 1,
+        })));
+        subscribers.refresh_index(&snap);
+        let second = subscribers.index().unwrap();
+        let html = String::from_utf8_lossy(second.identity()).into_owned();
+        assert!(html.contains("1 subscriber)"), "{html}");
+        assert!(second.last_modified > first.last_modified);
     }
 
     #[test]
