@@ -238,6 +238,19 @@ mod tests {
         assert_eq!(parse(long.as_bytes()), None);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_after_a_known_name_parse_without_panicking(
+            tail in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..700)
+        ) {
+            let mut agent = b"Feedly/1.0 (".to_vec();
+            agent.extend_from_slice(&tail);
+            if let Some(report) = parse(&agent) {
+                proptest::prop_assert_eq!(report.aggregator, "Feedly");
+            }
+        }
+    }
+
     #[test]
     fn an_aggregator_named_by_another_is_the_one_that_sent_it() {
         let agent = b"Feedspot/1.0 (+https://www.feedspot.com/fs/fetcher; 3 subscribers; like FeedFetcher-Google)";
