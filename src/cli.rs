@@ -54,6 +54,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show how many subscribe to each feed, as counted by `refeed serve`
+    /// in `state_dir` (aggregators' own counts and distinct other pollers
+    /// over `stats.window_days`); needs no running server.
+    Stats {
+        /// One JSON object instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a completion script for a shell, e.g.
     /// `refeed completions bash > /usr/share/bash-completion/completions/refeed`.
     Completions {

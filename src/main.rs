@@ -57,6 +57,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Check { json }) => check(&config()?, *json),
         Some(Command::Build { out }) => build(&config()?, out),
         Some(Command::Serve { .. }) | None => serve(&config()?),
+        Some(Command::Stats { json }) => stats(&config()?, *json),
         // These describe the command line itself and need no configuration.
         Some(Command::Completions { shell }) => {
             refeed::cli::write_completions(*shell, &mut std::io::stdout().lock())?;
@@ -86,18 +87,46 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(metrics) = metrics.clone() {
         on_publish.push(Box::new(move |snap| metrics.published(snap)));
     }
+    let subscribers = refeed::subscribers::open(config);
+    if let Some((counted, _)) = &subscribers {
+        let counted = counted.clone();
+        on_publish.push(Box::new(move |snap| counted.refresh_index(snap)));
+    }
     let live = Arc::new(Live::new(pipeline, on_publish));
     let mut state = State::new(config, live.clone(), ondemand);
+    let flusher = match subscribers {
+        Some((counted, store)) => {
+            state = state.with_subscribers(counted.clone());
+            let flusher = refeed::subscribers::start(config, counted, store, live.clone());
+            Some(flusher.context("starting the stats thread")?)
+        }
+        None => None,
+    };
     if let Some(metrics) = metrics {
         state = state.with_metrics(metrics);
     }
-    let state = web::Data::new(state);
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;
     // `server::run` prints the URLs to open once the socket is bound.
-    actix_web::rt::System::new()
-        .block_on(refeed::server::run(config, state))
-        .with_context(|| format!("serving on {listen}"))?;
+    let served = actix_web::rt::System::new()
+        .block_on(refeed::server::run(config, web::Data::new(state)))
+        .with_context(|| format!("serving on {listen}"));
+    // The last counts are written once no request can add to them.
+    drop(flusher);
+    served?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn stats(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let counts = refeed::subscribers::read(config).context("reading the subscriber counts")?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    if json {
+        refeed::subscribers::report::write_json(&counts, &mut out)?;
+    } else {
+        refeed::subscribers::report::write_table(&counts, &mut out)?;
+    }
+    out.flush()?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -20,6 +20,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::snapshot::Snapshot;
+use crate::subscribers::Counts;
 
 /// The `Content-Type` of what [`Metrics::render`] writes.
 pub const CONTENT_TYPE: &str = prometheus_text::CONTENT_TYPE;
@@ -222,19 +223,17 @@ impl Metrics {
         self.rejected.set(gauge_value(snap.rejected_count()));
     }
 
-    /// Sets `refeed_subscribers{feed="<feed>"}`: how many subscribe to the
-    /// feed at `feed`, its URL path as the index page links it
-    /// (`/categories/Tech/rss.xml`). Cheap enough for every count change,
-    /// but not meant for the request path (the family takes a lock).
-    pub fn set_subscribers(&self, feed: &str, count: u64) {
-        self.subscribers
-            .get_or_create(&[("feed", feed.to_string())])
-            .set(gauge_value(count));
-    }
-
-    /// Drops a feed's `refeed_subscribers` series, for a feed that is gone.
-    pub fn remove_subscribers(&self, feed: &str) {
-        self.subscribers.remove(&[("feed", feed.to_string())]);
+    /// Sets `refeed_subscribers{feed="<folder>"}` to each feed's count,
+    /// by the URL folder the feed is served from (`/`, `/categories/Tech/`),
+    /// dropping the feeds `counts` no longer has. Called per scrape: the
+    /// family takes a lock, which the request path never does.
+    pub fn subscribers(&self, counts: &Counts) {
+        self.subscribers.clear();
+        for (folder, count) in &counts.feeds {
+            self.subscribers
+                .get_or_create(&[("feed", format!("/{folder}"))])
+                .set(gauge_value(count.total()));
+        }
     }
 
     /// The whole registry in the Prometheus text format, with the query
@@ -302,15 +301,21 @@ mod tests {
     fn subscribers_are_set_and_removed_per_feed() {
         let m = Metrics::new();
         assert!(!m.render(0).contains("refeed_subscribers{"));
-        m.set_subscribers("/rss.xml", 42);
-        m.set_subscribers("/rss.xml", 43);
+        let count = |pollers, feedly| crate::subscribers::FeedCount {
+            aggregators: [("Feedly".to_string(), feedly)].into(),
+            pollers,
+        };
+        let mut counts = crate::subscribers::Counts::default();
+        counts.feeds.insert(String::new(), count(2, 42));
+        counts.feeds.insert("tags/x/".into(), count(1, 0));
+        m.subscribers(&counts);
         let text = m.render(0);
-        assert_eq!(
-            sample(&text, r#"refeed_subscribers{feed="/rss.xml"}"#),
-            Some(43.0)
-        );
-        m.remove_subscribers("/rss.xml");
-        assert!(!m.render(0).contains("refeed_subscribers{"));
+        assert_eq!(sample(&text, r#"refeed_subscribers{feed="/"}"#), Some(44.0));
+        let tag = r#"refeed_subscribers{feed="/tags/x/"}"#;
+        assert_eq!(sample(&text, tag), Some(1.0));
+        counts.feeds.remove("tags/x/");
+        m.subscribers(&counts);
+        assert_eq!(sample(&m.render(0), tag), None);
     }
 
     #[test]

@@ -59,12 +59,14 @@ fn date(d: DateTime<Utc>) -> String {
 }
 
 /// What the index shows of one feed: its channel (title, key, URLs), how
-/// many articles it holds and when it last changed.
+/// many articles it holds, when it last changed and, when counted, how
+/// many subscribe to it.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedSummary<'a> {
     pub channel: &'a Channel,
     pub count: usize,
     pub updated: DateTime<Utc>,
+    pub subscribers: Option<u64>,
 }
 
 /// The index: the site feed, the category tree with counts and last
@@ -110,11 +112,15 @@ fn feed_line(out: &mut String, f: &FeedSummary, name: &str) {
 fn feed_item(out: &mut String, f: &FeedSummary, name: &str) {
     let _ = write!(
         out,
-        "<li>{} <small>({} articles, updated {})</small>",
+        "<li>{} <small>({} articles, updated {}",
         esc(name),
         f.count,
         date(f.updated)
     );
+    if let Some(n) = f.subscribers {
+        let _ = write!(out, ", {n} subscriber{}", if n == 1 { "" } else { "s" });
+    }
+    out.push_str(")</small>");
     feed_links(out, f.channel);
 }
 

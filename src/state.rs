@@ -1,12 +1,13 @@
 //! What `refeed serve` keeps across restarts, in one SQLite file under
-//! `state_dir` (WAL mode): for now the validator (hash and
+//! `state_dir` (WAL mode): the validator (hash and
 //! `Last-Modified`) of every document it served, by path, so that a
 //! restart never dates changed bytes at or before a date a client already
-//! holds. Later state (push hubs, subscriber counts) gets its own tables
-//! here. `refeed build` and `check` never open it.
+//! holds. Other state lives in the same file, in tables of its own
+//! (subscriber counts: `crate::subscribers::store`). `refeed build` and
+//! `check` never open it.
 //!
-//! Only the reload thread reads and writes it: once before the first
-//! snapshot, then after each publish. Requests never wait on it.
+//! Only the reload thread reads and writes the validators: once before
+//! the first snapshot, then after each publish. Requests never wait on it.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +20,7 @@ use crate::config::Config;
 use crate::render::{Earlier, Validator};
 
 /// The file inside `state_dir`.
-const FILE: &str = "refeed.sqlite3";
+pub const FILE: &str = "refeed.sqlite3";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -61,9 +62,50 @@ fn default_dir_from(
         })
 }
 
-/// The SQLite store. Rows are scoped by source folder, so that two
-/// instances sharing the default `state_dir` do not date each other's
-/// documents.
+/// The state file under `dir` (created with `dir` when missing), opened
+/// as every user of it needs it: WAL, and a wait for the other writer.
+/// Each table belongs to one module and is written by one thread.
+pub fn connect(dir: &Path) -> Result<(Connection, PathBuf), StateError> {
+    std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(FILE);
+    let sql = |source| StateError::Sql {
+        path: path.clone(),
+        source,
+    };
+    let conn = Connection::open(&path).map_err(sql)?;
+    // WAL: a crash never leaves a torn table; NORMAL loses at most the
+    // last write on power loss, which the rules for changed bytes
+    // (dated "now" or later) make harmless, and which costs subscriber
+    // counts at most their last flush.
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
+        .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+        .map_err(sql)?;
+    Ok((conn, path))
+}
+
+/// The configured `state_dir`, else the per-user default.
+pub fn dir(config: &Config) -> Result<PathBuf, StateError> {
+    config
+        .state_dir
+        .clone()
+        .or_else(default_dir)
+        .ok_or(StateError::NoDefault)
+}
+
+/// What rows are scoped by: the source folder, so that two instances
+/// sharing the default `state_dir` keep apart.
+pub fn scope(config: &Config) -> String {
+    std::fs::canonicalize(&config.source_dir)
+        .unwrap_or_else(|_| config.source_dir.clone())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The SQLite store. Rows are scoped by source folder ([`scope`]).
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -72,34 +114,20 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path, scope: &str) -> Result<Store, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(FILE);
-        let sql = |source| StateError::Sql {
+        let (conn, path) = connect(dir)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS documents (
+                scope TEXT NOT NULL,
+                path TEXT NOT NULL,
+                hash TEXT NOT NULL,
+                last_modified INTEGER NOT NULL,
+                PRIMARY KEY (scope, path)
+            ) WITHOUT ROWID;",
+        )
+        .map_err(|source| StateError::Sql {
             path: path.clone(),
             source,
-        };
-        let conn = Connection::open(&path).map_err(sql)?;
-        // WAL: a crash never leaves a torn table; NORMAL loses at most the
-        // last write on power loss, which the rules for changed bytes
-        // (dated "now" or later) make harmless.
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
-            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
-            .and_then(|()| {
-                conn.execute_batch(
-                    "CREATE TABLE IF NOT EXISTS documents (
-                        scope TEXT NOT NULL,
-                        path TEXT NOT NULL,
-                        hash TEXT NOT NULL,
-                        last_modified INTEGER NOT NULL,
-                        PRIMARY KEY (scope, path)
-                    ) WITHOUT ROWID;",
-                )
-            })
-            .map_err(sql)?;
+        })?;
         Ok(Store {
             conn,
             path,
@@ -219,16 +247,8 @@ impl History {
     /// cannot be opened (then with a warning): never a wrong 304, only one
     /// 200 more per document the store does not know.
     pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
-        let scope = std::fs::canonicalize(&config.source_dir)
-            .unwrap_or_else(|_| config.source_dir.clone())
-            .to_string_lossy()
-            .into_owned();
-        let opened = config
-            .state_dir
-            .clone()
-            .or_else(default_dir)
-            .ok_or(StateError::NoDefault)
-            .and_then(|dir| Store::open(&dir, &scope))
+        let opened = dir(config)
+            .and_then(|dir| Store::open(&dir, &scope(config)))
             .and_then(|store| Ok((store.validators()?, store)));
         let (served, store) = match opened {
             Ok((validators, store)) => {

@@ -69,6 +69,7 @@ pub struct Config {
     pub feed: Feed,
     pub server: Server,
     pub watch: Watch,
+    pub stats: Stats,
 }
 
 #[derive(Debug, Clone)]
@@ -169,6 +170,14 @@ pub struct Watch {
     /// How often the whole folder is rescanned (`watch.rescan_interval`);
     /// `None` for never.
     pub rescan_every: Option<Duration>,
+}
+
+/// Subscriber counting (`crate::subscribers`).
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub enabled: bool,
+    /// Days over which distinct pollers are counted, at least 1.
+    pub window_days: u32,
 }
 
 impl Config {

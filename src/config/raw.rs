@@ -34,6 +34,7 @@ pub(super) struct RawConfig {
     pub(super) feed: RawFeed,
     pub(super) server: RawServer,
     pub(super) watch: RawWatch,
+    pub(super) stats: RawStats,
 }
 
 #[derive(Debug, Deserialize)]
@@ -81,4 +82,10 @@ pub(super) struct RawWatch {
     pub(super) enabled: bool,
     pub(super) debounce_ms: u64,
     pub(super) rescan_interval: u64,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawStats {
+    pub(super) enabled: bool,
+    pub(super) window_days: u32,
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
-use super::{Config, Feed, Load, Metrics, Server, Site, Watch};
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawStats, RawWatch};
+use super::{Config, Feed, Load, Metrics, Server, Site, Stats, Watch};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
@@ -67,6 +67,7 @@ impl RawConfig {
             feed: self.feed.validate()?,
             server: self.server.validate()?,
             watch: self.watch.validate(),
+            stats: self.stats.validate()?,
         })
     }
 }
@@ -275,6 +276,27 @@ impl RawWatch {
     }
 }
 
+impl RawStats {
+    fn validate(self) -> Result<Stats, Invalid> {
+        if !(1..=MAX_WINDOW_DAYS).contains(&self.window_days) {
+            return Err(invalid(
+                "stats.window_days",
+                format!(
+                    "expected a number of days from 1 to {MAX_WINDOW_DAYS}, found {}",
+                    self.window_days
+                ),
+            ));
+        }
+        Ok(Stats {
+            enabled: self.enabled,
+            window_days: self.window_days,
+        })
+    }
+}
+
+/// A year: what is counted is kept for the window, and no more.
+const MAX_WINDOW_DAYS: u32 = 366;
+
 #[cfg(test)]
 mod tests {
     use super::super::layers::with;
@@ -419,6 +441,10 @@ deploy:
         assert_eq!(off.watch.rescan_every, None);
         let err = with(&[("REFEED_SERVER__WRITE_TIMEOUT", "0")], &[]).unwrap_err();
         assert!(err.to_string().contains("server.write_timeout"), "{err}");
+        assert!(c.stats.enabled);
+        assert_eq!(c.stats.window_days, 7);
+        let stats = with(&[("REFEED_STATS__WINDOW_DAYS", "30")], &[]).unwrap();
+        assert_eq!(stats.stats.window_days, 30);
     }
 
     #[test]
@@ -434,6 +460,8 @@ deploy:
                 "x",
                 "server.metrics_listen",
             ),
+            ("REFEED_STATS__WINDOW_DAYS", "0", "stats.window_days"),
+            ("REFEED_STATS__WINDOW_DAYS", "367", "stats.window_days"),
         ] {
             let err = with(&[(var, value)], &[]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");

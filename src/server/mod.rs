@@ -26,6 +26,7 @@ use crate::live::Live;
 use crate::metrics::Metrics;
 use crate::ondemand::OnDemand;
 use crate::snapshot::Snapshot;
+use crate::subscribers::Subscribers;
 
 /// Everything a request handler can see: the live state, and the HTTP
 /// policy from the configuration.
@@ -42,6 +43,8 @@ pub struct State {
     metrics: Option<Arc<Metrics>>,
     /// Whether `/metrics` is answered on the main listener.
     metrics_here: bool,
+    /// `None` when `stats.enabled` is false or the state file is unusable.
+    subscribers: Option<Arc<Subscribers>>,
 }
 
 impl State {
@@ -63,6 +66,7 @@ impl State {
             started: SystemTime::now(),
             metrics: None,
             metrics_here: config.server.metrics == config::Metrics::Main,
+            subscribers: None,
         }
     }
 
@@ -70,6 +74,13 @@ impl State {
     /// `server.metrics` says; without it, nothing is counted or served.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Counts who polls each feed into `subscribers`, and serves the index
+    /// page with its counts.
+    pub fn with_subscribers(mut self, subscribers: Arc<Subscribers>) -> Self {
+        self.subscribers = Some(subscribers);
         self
     }
 

@@ -13,7 +13,9 @@ use super::{State, conditional, health, scrape};
 use crate::feed::query::Query;
 use crate::metrics::{Metrics, RouteKind};
 use crate::ondemand::Unavailable;
+use crate::site::{FeedKey, Format};
 use crate::snapshot::{Route, Snapshot};
+use crate::subscribers::Subscribers;
 
 pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
     let (kind, response) = answer(&req, &state).await;
@@ -72,7 +74,7 @@ async fn answer(req: &HttpRequest, state: &State) -> (RouteKind, HttpResponse) {
         return (Other, res);
     };
     match lookup(&snap, &path) {
-        Some(route) => serve(req, state, &snap, route).await,
+        Some(route) => serve(req, state, &snap, route, &path).await,
         None => (Other, plain(StatusCode::NOT_FOUND, "not found")),
     }
 }
@@ -131,12 +133,16 @@ async fn serve(
     state: &State,
     snap: &Arc<Snapshot>,
     route: &Route,
+    path: &str,
 ) -> (RouteKind, HttpResponse) {
     let (kind, on_demand) = match route {
         Route::Feed(key, format) => {
             let Some(feed) = snap.feeds.get(key) else {
                 return (RouteKind::Feed, plain(StatusCode::NOT_FOUND, "not found"));
             };
+            if let Some(subscribers) = &state.subscribers {
+                record_poll(req, snap, key, *format, path, subscribers);
+            }
             let query = match Query::parse(req.query_string(), &state.limits) {
                 Ok(q) => q,
                 Err(e) => {
@@ -164,10 +170,11 @@ async fn serve(
             );
         }
         Route::Index => {
-            let doc = &snap.index;
+            let index = state.subscribers.as_ref().and_then(|s| s.index());
+            let index = index.as_ref().unwrap_or(&snap.index);
             return (
                 RouteKind::Index,
-                conditional::respond(req, doc, &state.policy),
+                conditional::respond(req, index, &state.policy),
             );
         }
         Route::Article(rel) => {
@@ -187,6 +194,25 @@ async fn serve(
         ),
     };
     (kind, response)
+}
+
+/// Records a poll of feed `key` (document `path`) by this client.
+fn record_poll(
+    req: &HttpRequest,
+    snap: &Snapshot,
+    key: &FeedKey,
+    format: Format,
+    path: &str,
+    subscribers: &Subscribers,
+) {
+    let folder = path
+        .strip_suffix(format.file_name())
+        .or_else(|| snap.routes().feed_dir(key))
+        .unwrap_or_default();
+    let agent = req.headers().get(header::USER_AGENT);
+    let agent = agent.map_or(&b""[..], HeaderValue::as_bytes);
+    let peer = req.peer_addr().map(|a| a.ip());
+    subscribers.recorder.record(folder, path, peer, agent);
 }
 
 /// Every on-demand renderer is taken: the plain feeds stay fast, and

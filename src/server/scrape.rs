@@ -11,6 +11,9 @@ use crate::routes::METRICS_PATH;
 
 /// The metrics, never stored by a cache: each scrape wants them now.
 pub fn respond(state: &State, metrics: &Metrics) -> HttpResponse {
+    if let Some(subscribers) = &state.subscribers {
+        metrics.subscribers(&subscribers.counts());
+    }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

@@ -55,6 +55,7 @@ impl FeedDocs {
             channel: &self.channel,
             count: self.count,
             updated: self.updated,
+            subscribers: None,
         }
     }
 }

@@ -27,4 +27,5 @@ mod packaging;
 mod properties;
 mod serve_faults;
 mod server;
+mod stats;
 mod urls;

@@ -90,6 +90,7 @@ fn man_prints_refeed_1_and_writes_the_pages_it_refers_to() {
             "refeed-completions.1",
             "refeed-man.1",
             "refeed-serve.1",
+            "refeed-stats.1",
             "refeed.1"
         ]
     );
@@ -101,7 +102,7 @@ fn man_prints_refeed_1_and_writes_the_pages_it_refers_to() {
         .filter(|name| name.starts_with("refeed") && !name.contains(' '))
         .map(|name| name.replace("\\-", "-"))
         .collect();
-    assert_eq!(references.len(), 5, "{page}");
+    assert_eq!(references.len(), 6, "{page}");
     for name in references {
         assert!(
             names.contains(&format!("{name}.1")),

@@ -1,0 +1,379 @@
+//! Subscriber counts in the state file (`crate::state`), as daily
+//! aggregates scoped by source folder: for each feed and day, the keyed
+//! hash of each distinct poller, and the latest count of each aggregator's
+//! group of subscribers. Written by the stats thread alone; read by it and
+//! by `refeed stats`. Rows older than the window are removed as it moves.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Counts, FeedCount};
+use crate::state::StateError;
+
+/// Distinct pollers kept per day (all feeds together): beyond, a day's
+/// new pollers are not counted, so a flood of made-up User-Agents cannot
+/// grow the file without bound.
+pub const MAX_POLLERS_PER_DAY: u64 = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error("cannot make the key that hashes pollers: {0}")]
+    Random(getrandom::Error),
+}
+
+/// One poller, or one aggregator group, seen since the last flush.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub feed: Box<str>,
+    /// Unix seconds of the latest request.
+    pub at: i64,
+    pub who: Who,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Who {
+    /// Keyed hash of feed, address and User-Agent.
+    Poller(u64),
+    /// What an aggregator reported; `group` is its feed id, else the
+    /// document it polled.
+    Aggregator {
+        name: &'static str,
+        group: Box<str>,
+        subscribers: u64,
+    },
+}
+
+/// Days since the Unix epoch, in UTC: the unit rows are kept by.
+pub fn day(unix_seconds: i64) -> i64 {
+    unix_seconds.div_euclid(86_400)
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    scope: String,
+    /// [`MAX_POLLERS_PER_DAY`]; smaller in tests.
+    cap: u64,
+}
+
+impl Store {
+    pub fn open(dir: &Path, scope: &str) -> Result<Store, StateError> {
+        let (conn, path) = crate::state::connect(dir)?;
+        conn.execute_batch(
+            "CREATE TABLE IF NOT EXISTS stats_pollers (
+                scope TEXT NOT NULL,
+                feed TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                poller INTEGER NOT NULL,
+                PRIMARY KEY (scope, day, feed, poller)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS stats_aggregators (
+                scope TEXT NOT NULL,
+                feed TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                aggregator TEXT NOT NULL,
+                grp TEXT NOT NULL,
+                subscribers INTEGER NOT NULL,
+                seen INTEGER NOT NULL,
+                PRIMARY KEY (scope, day, feed, aggregator, grp)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS stats_key (
+                id INTEGER PRIMARY KEY CHECK (id = 0),
+                key BLOB NOT NULL
+            );",
+        )
+        .map_err(|source| StateError::Sql {
+            path: path.clone(),
+            source,
+        })?;
+        Ok(Store {
+            conn,
+            path,
+            scope: scope.to_string(),
+            cap: MAX_POLLERS_PER_DAY,
+        })
+    }
+
+    fn sql(&self, source: rusqlite::Error) -> StateError {
+        StateError::Sql {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// The key pollers are hashed with: made once, at random, and kept, so
+    /// that a poller is the same poller after a restart, while no one
+    /// without the file can tell which address a hash stands for.
+    pub fn key(&self) -> Result<[u8; 16], StoreError> {
+        let read = |conn: &Connection| {
+            conn.query_row("SELECT key FROM stats_key WHERE id = 0", [], |row| {
+                row.get::<_, Vec<u8>>(0)
+            })
+            .optional()
+        };
+        let stored = read(&self.conn).map_err(|e| self.sql(e))?;
+        let bytes = match stored {
+            Some(bytes) => bytes,
+            None => {
+                let mut fresh = [0u8; 16];
+                getrandom::fill(&mut fresh).map_err(StoreError::Random)?;
+                // Another process may have made one meanwhile: its wins.
+                self.conn
+                    .execute(
+                        "INSERT OR IGNORE INTO stats_key (id, key) VALUES (0, ?1)",
+                        params![&fresh[..]],
+                    )
+                    .and_then(|_| read(&self.conn))
+                    .map_err(|e| self.sql(e))?
+                    .unwrap_or(fresh.to_vec())
+            }
+        };
+        let mut key = [0u8; 16];
+        // A key of another length (a hand-edited file) still makes a key.
+        for (k, b) in key.iter_mut().zip(bytes.iter().cycle()) {
+            *k = *b;
+        }
+        Ok(key)
+    }
+
+    /// Stores what was seen in one transaction and removes the days that
+    /// left the window. Returns how many pollers the daily cap left out.
+    pub fn save(&mut self, seen: &[Seen], window_days: u32, today: i64) -> Result<u64, StateError> {
+        let tx = self.conn.transaction().map_err(|source| StateError::Sql {
+            path: self.path.clone(),
+            source,
+        })?;
+        let (scope, cap) = (self.scope.as_str(), self.cap);
+        let written = (|| {
+            let mut left_out = 0;
+            let mut room: BTreeMap<i64, u64> = BTreeMap::new();
+            let mut count_day = tx.prepare_cached(
+                "SELECT COUNT(*) FROM stats_pollers WHERE scope = ?1 AND day = ?2",
+            )?;
+            let mut poller = tx.prepare_cached(
+                "INSERT OR IGNORE INTO stats_pollers (scope, feed, day, poller)
+                 VALUES (?1, ?2, ?3, ?4)",
+            )?;
+            let mut aggregator = tx.prepare_cached(
+                "INSERT INTO stats_aggregators (scope, feed, day, aggregator, grp, subscribers, seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT (scope, day, feed, aggregator, grp) DO UPDATE
+                 SET subscribers = excluded.subscribers, seen = excluded.seen
+                 WHERE excluded.seen >= seen",
+            )?;
+            for s in seen {
+                let d = day(s.at);
+                match &s.who {
+                    Who::Poller(hash) => {
+                        let room = match room.entry(d) {
+                            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                            std::collections::btree_map::Entry::Vacant(e) => {
+                                let n: u64 =
+                                    count_day.query_row(params![scope, d], |r| r.get(0))?;
+                                e.insert(cap.saturating_sub(n))
+                            }
+                        };
+                        if *room == 0 {
+                            left_out += 1;
+                            continue;
+                        }
+                        // SQLite's integers are signed; the bits are the hash.
+                        let added = poller.execute(params![scope, &*s.feed, d, *hash as i64])?;
+                        *room -= added as u64;
+                    }
+                    Who::Aggregator {
+                        name,
+                        group,
+                        subscribers,
+                    } => {
+                        let subscribers = i64::try_from(*subscribers).unwrap_or(i64::MAX);
+                        aggregator.execute(params![
+                            scope,
+                            &*s.feed,
+                            d,
+                            name,
+                            &**group,
+                            subscribers,
+                            s.at
+                        ])?;
+                    }
+                }
+            }
+            let oldest_kept = today - i64::from(window_days) + 1;
+            for table in ["stats_pollers", "stats_aggregators"] {
+                tx.execute(
+                    &format!("DELETE FROM {table} WHERE scope = ?1 AND day < ?2"),
+                    params![scope, oldest_kept],
+                )?;
+            }
+            Ok(left_out)
+        })();
+        written
+            .and_then(|left_out| tx.commit().map(|()| left_out))
+            .map_err(|source| StateError::Sql {
+                path: self.path.clone(),
+                source,
+            })
+    }
+
+    /// The counts of every feed over the `window_days` days up to `today`:
+    /// distinct pollers, and for each aggregator the sum over its groups
+    /// of each group's latest count.
+    pub fn counts(&self, window_days: u32, today: i64) -> Result<Counts, StateError> {
+        let oldest = today - i64::from(window_days) + 1;
+        let mut feeds: BTreeMap<String, FeedCount> = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT feed, COUNT(DISTINCT poller) FROM stats_pollers
+                 WHERE scope = ?1 AND day >= ?2 GROUP BY feed",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![self.scope, oldest], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, u64>(1)?))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (feed, pollers) = row.map_err(|e| self.sql(e))?;
+            feeds.entry(feed).or_default().pollers = pollers;
+        }
+        // With MAX(), SQLite takes the other columns from the row that
+        // holds the maximum: each group's latest count.
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT feed, aggregator, subscribers, MAX(seen) FROM stats_aggregators
+                 WHERE scope = ?1 AND day >= ?2 GROUP BY feed, aggregator, grp",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![self.scope, oldest], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })
+            .map_err(|e| self.sql(e))?;
+        for row in rows {
+            let (feed, aggregator, subscribers) = row.map_err(|e| self.sql(e))?;
+            let sum = feeds
+                .entry(feed)
+                .or_default()
+                .aggregators
+                .entry(aggregator)
+                .or_default();
+            *sum = sum.saturating_add(u64::try_from(subscribers).unwrap_or(0));
+        }
+        Ok(Counts { window_days, feeds })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn poller(feed: &str, at: i64, hash: u64) -> Seen {
+        Seen {
+            feed: feed.into(),
+            at,
+            who: Who::Poller(hash),
+        }
+    }
+
+    fn feedly(feed: &str, at: i64, group: &str, subscribers: u64) -> Seen {
+        Seen {
+            feed: feed.into(),
+            at,
+            who: Who::Aggregator {
+                name: "Feedly",
+                group: group.into(),
+                subscribers,
+            },
+        }
+    }
+
+    const DAY: i64 = 86_400;
+    const T0: i64 = 20_000 * DAY;
+
+    #[test]
+    fn distinct_pollers_are_counted_over_the_window_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        // The same poller on three days is one; another, 8 days before
+        // the last day, is outside a 7-day window.
+        let seen = [
+            poller("", T0, 1),
+            poller("", T0 + DAY, 1),
+            poller("", T0 + 2 * DAY, 1),
+            poller("", T0 + 2 * DAY, 2),
+            poller("tags/x/", T0 + 2 * DAY, 2),
+        ];
+        store.save(&seen, 30, day(T0 + 2 * DAY)).unwrap();
+        let counts = store.counts(7, day(T0 + 2 * DAY)).unwrap();
+        assert_eq!(counts.feeds[""].pollers, 2);
+        assert_eq!(counts.feeds["tags/x/"].pollers, 1);
+        let later = store.counts(7, day(T0 + 7 * DAY)).unwrap();
+        assert_eq!(later.feeds[""].pollers, 2, "day 2 is still in the window");
+        let later = store.counts(7, day(T0 + 9 * DAY)).unwrap();
+        assert!(later.feeds.is_empty(), "{later:?}");
+        // Saving with the window moved removes the days that left it.
+        store.save(&[], 7, day(T0 + 9 * DAY)).unwrap();
+        let all = store.counts(30, day(T0 + 9 * DAY)).unwrap();
+        assert!(all.feeds.is_empty(), "{all:?}");
+    }
+
+    #[test]
+    fn each_aggregator_group_counts_with_its_latest_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        let seen = [
+            feedly("", T0 + 10, "rss.xml", 40),
+            feedly("", T0 + 30, "rss.xml", 42),
+            feedly("", T0 + 20, "rss.xml", 41),
+            feedly("", T0 + 5, "atom.xml", 3),
+        ];
+        store.save(&seen, 7, day(T0)).unwrap();
+        // A later day's report replaces an earlier day's.
+        store
+            .save(&[feedly("", T0 + DAY, "rss.xml", 39)], 7, day(T0 + DAY))
+            .unwrap();
+        let counts = store.counts(7, day(T0 + DAY)).unwrap();
+        assert_eq!(counts.feeds[""].aggregators["Feedly"], 39 + 3);
+        assert_eq!(counts.feeds[""].total(), 42);
+        let other = Store::open(dir.path(), "/b").unwrap();
+        assert!(other.counts(7, day(T0 + DAY)).unwrap().feeds.is_empty());
+    }
+
+    #[test]
+    fn the_key_is_made_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = Store::open(dir.path(), "/a").unwrap().key().unwrap();
+        assert_eq!(Store::open(dir.path(), "/b").unwrap().key().unwrap(), key);
+        let other = tempfile::tempdir().unwrap();
+        assert_ne!(Store::open(other.path(), "/a").unwrap().key().unwrap(), key);
+    }
+
+    #[test]
+    fn a_day_keeps_at_most_its_cap_of_pollers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        store.cap = 10;
+        let seen: Vec<Seen> = (0..8).map(|h| poller("", T0, h)).collect();
+        assert_eq!(store.save(&seen, 7, day(T0)).unwrap(), 0);
+        // Pollers already stored take no room again.
+        let again = (0..8).map(|h| poller("", T0, h));
+        let seen: Vec<Seen> = again
+            .chain((0..5).map(|h| poller("tags/x/", T0, h)))
+            .collect();
+        assert_eq!(store.save(&seen, 7, day(T0)).unwrap(), 3);
+        let counts = store.counts(7, day(T0)).unwrap();
+        assert_eq!(counts.feeds[""].pollers, 8);
+        assert_eq!(counts.feeds["tags/x/"].pollers, 2);
+    }
+}
