@@ -35,7 +35,7 @@ pub enum RouteKind {
     Query,
     /// An article's page.
     Article,
-    /// The HTML index and the OPML list.
+    /// The HTML index, the OPML list and the feeds' HTML pages.
     Index,
     Healthz,
     /// Anything else: unknown paths, refused methods, over-long URLs.

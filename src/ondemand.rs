@@ -30,6 +30,8 @@ pub struct Renderer {
     pipeline: Arc<Pipeline>,
     max_limit: usize,
     max_bytes: usize,
+    /// Items per page of a feed's page: as many as its feed shows.
+    page_items: usize,
 }
 
 impl Renderer {
@@ -38,7 +40,50 @@ impl Renderer {
             pipeline,
             max_limit: config.feed.max_limit,
             max_bytes: config.feed.max_bytes,
+            page_items: config.feed.limit.max(1),
         }
+    }
+
+    /// How many pages `feed`'s page has (one, even empty).
+    pub fn feed_pages(&self, feed: &FeedDocs) -> usize {
+        feed.count.div_ceil(self.page_items).max(1)
+    }
+
+    /// Page `page` (1-based, within [`Renderer::feed_pages`]) of a feed's
+    /// HTML page. Dated when rendered: its bytes change with its feed and
+    /// with the subscriber count (which has no date of its own), and each
+    /// change is a new rendering under a new key.
+    pub fn feed_page(
+        &self,
+        snap: &Snapshot,
+        feed: &FeedDocs,
+        page: usize,
+        subscribers: Option<u64>,
+    ) -> Result<Document, Unavailable> {
+        let p = &self.pipeline;
+        let skip = (page - 1) * self.page_items;
+        let mut items = Vec::with_capacity(self.page_items);
+        for e in snap.catalog.page(&feed.channel.key, skip, self.page_items) {
+            let content = content(p, snap, &e)?;
+            items.push(Item::new(e, content, p.settings()));
+        }
+        let mut summary = feed.summary();
+        summary.subscribers = subscribers;
+        let pages = self.feed_pages(feed);
+        let html = crate::pages::feed(
+            p.site(),
+            &crate::pages::FeedPage {
+                summary,
+                page,
+                pages,
+            },
+            &items,
+        );
+        Ok(Document::new(
+            html.into_bytes(),
+            "text/html; charset=utf-8",
+            Utc::now(),
+        ))
     }
 
     /// The representation a query selects: up to `feed.max_limit` newest
@@ -138,6 +183,12 @@ enum Key {
     /// its feed links come from; the cached value holds both, so neither
     /// address can be reused while it is cached.
     Page { entry: usize, feeds: usize },
+    /// A feed's page: one of its pages, with the subscriber count shown.
+    FeedPage {
+        feed: u64,
+        page: usize,
+        subscribers: Option<u64>,
+    },
 }
 
 /// What a cached article page was rendered from.
@@ -225,7 +276,7 @@ impl OnDemand {
     pub fn forget_stale(&self, snap: &Snapshot) {
         let feeds: HashSet<u64> = snap.feeds.values().map(|f| f.id).collect();
         self.cache.retain(|key, value| match key {
-            Key::Variant { feed, .. } => feeds.contains(feed),
+            Key::Variant { feed, .. } | Key::FeedPage { feed, .. } => feeds.contains(feed),
             Key::Page { .. } => value.pinned.as_ref().is_some_and(|p| {
                 let now = snap.catalog.entry(&p.entry.article.rel);
                 now.is_some_and(|now| Arc::ptr_eq(now, &p.entry))
@@ -291,6 +342,37 @@ impl OnDemand {
                 Arc::new(doc),
                 Some(Pinned { entry, feeds }),
             )))
+        })
+        .await
+    }
+
+    /// Page `page` of `feed`'s HTML page, with its body in `encoding`
+    /// ready; `None` when the snapshot has no such feed or page.
+    pub async fn feed_page(
+        &self,
+        snap: Arc<Snapshot>,
+        feed: FeedKey,
+        page: usize,
+        subscribers: Option<u64>,
+        encoding: Encoding,
+    ) -> Result<Option<Arc<Document>>, Unavailable> {
+        let Some(docs) = snap.feeds.get(&feed) else {
+            return Ok(None);
+        };
+        if page == 0 || page > self.renderer.feed_pages(docs) {
+            return Ok(None);
+        }
+        let key = Key::FeedPage {
+            feed: docs.id,
+            page,
+            subscribers,
+        };
+        self.obtain(key, encoding, move |r| {
+            let Some(docs) = snap.feeds.get(&feed) else {
+                return Ok(None);
+            };
+            let doc = r.feed_page(&snap, docs, page, subscribers)?;
+            Ok(Some(Cached::new(Arc::new(doc), None)))
         })
         .await
     }

@@ -1,6 +1,7 @@
-//! The two HTML pages refeed serves besides feeds: the index of every feed
-//! (also written by `refeed build`) and a plain page per article, so that
-//! item links resolve when refeed is the only site.
+//! The HTML pages refeed serves besides feeds: the index of every feed
+//! (also written by `refeed build`), a page per feed at its channel link
+//! and a plain page per article, so that every link of a feed resolves
+//! when refeed is the only site.
 
 use std::fmt::Write;
 
@@ -8,8 +9,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::article::Content;
 use crate::catalog::Entry;
-use crate::feed::Channel;
-use crate::site::keys::category_keys;
+use crate::feed::{Channel, Item};
+use crate::site::keys::filed_under;
 use crate::site::{FeedKey, Format, Masthead, Scheme, layout};
 use crate::text::escape_html as esc;
 
@@ -110,18 +111,19 @@ fn feed_line(out: &mut String, f: &FeedSummary, name: &str) {
 
 /// A feed's `<li>`, left open for a list of its children.
 fn feed_item(out: &mut String, f: &FeedSummary, name: &str) {
-    let _ = write!(
-        out,
-        "<li>{} <small>({} articles, updated {}",
-        esc(name),
-        f.count,
-        date(f.updated)
-    );
+    let _ = write!(out, "<li>{} <small>(", esc(name));
+    feed_facts(out, f);
+    out.push_str(")</small>");
+    feed_links(out, f.channel);
+}
+
+/// How many articles, when last updated and, when counted, how many
+/// subscribers.
+fn feed_facts(out: &mut String, f: &FeedSummary) {
+    let _ = write!(out, "{} articles, updated {}", f.count, date(f.updated));
     if let Some(n) = f.subscribers {
         let _ = write!(out, ", {n} subscriber{}", if n == 1 { "" } else { "s" });
     }
-    out.push_str(")</small>");
-    feed_links(out, f.channel);
 }
 
 fn category_tree(out: &mut String, cats: &[&FeedSummary]) {
@@ -185,10 +187,13 @@ pub fn article<'a>(
         &format!("{} · {}", a.title, site.title),
         &site.language,
     );
-    for key in category_keys(&a.categories) {
-        if let Some(c) = channel(&key) {
-            autodiscovery(&mut out, c);
-        }
+    // Every feed the article is in: the site's, each category node's and
+    // each tag's.
+    let keys: Vec<FeedKey> = std::iter::once(FeedKey::Site)
+        .chain(filed_under(&a.categories, &a.tags))
+        .collect();
+    for c in keys.iter().filter_map(&channel) {
+        autodiscovery(&mut out, c);
     }
     let _ = write!(
         out,
@@ -201,20 +206,117 @@ pub fn article<'a>(
     if let Some(author) = &a.author {
         let _ = write!(out, " · {}", esc(author));
     }
+    // The folder the route table serves a feed's page from, which a name
+    // shared with another feed moves.
+    let page = |key: &FeedKey| {
+        channel(key).map_or_else(|| layout::page_url(scheme, key), |c| c.home_url.clone())
+    };
     for path in &a.categories {
         let key = FeedKey::Category(path.as_slice().into());
         let _ = write!(
             out,
             " · <a href=\"{}\">{}</a>",
-            esc(&layout::page_url(scheme, &key)),
+            esc(&page(&key)),
             esc(&path.join(" / "))
         );
+    }
+    for tag in &a.tags {
+        let key = FeedKey::Tag(tag.as_str().into());
+        let _ = write!(out, " · <a href=\"{}\">#{}</a>", esc(&page(&key)), esc(tag));
     }
     out.push_str("</small></p>\n");
     // Already cleaned and sanitized when the article was loaded.
     out.push_str(&content.html);
     out.push_str("\n</article>\n</body>\n</html>\n");
     out
+}
+
+/// What a feed's page shows besides its items.
+pub struct FeedPage<'a> {
+    pub summary: FeedSummary<'a>,
+    /// 1-based, of `pages`.
+    pub page: usize,
+    pub pages: usize,
+}
+
+/// A feed's page at its channel link: its name, its subscribe links with
+/// the URLs to copy, autodiscovery, and one page of its newest items,
+/// linked to the pages before and after.
+pub fn feed(site: &Masthead, page: &FeedPage, items: &[Item]) -> String {
+    let channel = page.summary.channel;
+    let mut out = String::new();
+    head(&mut out, &channel.title, &site.language);
+    autodiscovery(&mut out, channel);
+    let _ = write!(
+        out,
+        "</head>\n<body>\n<p><a href=\"{}\">{}</a></p>\n<h1>{}</h1>\n<p>{}</p>\n<p><small>",
+        esc(site.url.as_str()),
+        esc(&site.title),
+        esc(&channel.title),
+        esc(&channel.description),
+    );
+    feed_facts(&mut out, &page.summary);
+    out.push_str("</small></p>\n<p>Subscribe: paste one of these into a feed reader.</p>\n<ul>\n");
+    for (name, url) in [
+        ("RSS", &channel.rss_url),
+        ("Atom", &channel.atom_url),
+        ("JSON Feed", &channel.json_url),
+    ] {
+        let _ = writeln!(
+            out,
+            "<li>{name}: <input readonly size=\"60\" value=\"{0}\" aria-label=\"{name} URL\"> <a href=\"{0}\">open</a></li>",
+            esc(url)
+        );
+    }
+    out.push_str("</ul>\n<ol>\n");
+    for item in items {
+        feed_page_item(&mut out, item);
+    }
+    out.push_str("</ol>\n");
+    pager(&mut out, page);
+    out.push_str("</body>\n</html>\n");
+    out
+}
+
+fn feed_page_item(out: &mut String, item: &Item) {
+    let a = &item.entry.article;
+    let _ = write!(
+        out,
+        "<li><a href=\"{}\">{}</a> <small><time datetime=\"{}\">{}</time></small>",
+        esc(&item.url),
+        esc(&a.title),
+        date(a.date),
+        a.date.format("%Y-%m-%d %H:%M UTC"),
+    );
+    if !item.content.summary.is_empty() {
+        let _ = write!(out, "<br>{}", esc(&item.content.summary));
+    }
+    out.push_str("</li>\n");
+}
+
+/// Links to the newer and older pages (`?page=N`; the first has none).
+fn pager(out: &mut String, page: &FeedPage) {
+    let link = |n: usize| match n {
+        1 => "./".to_string(),
+        n => format!("?page={n}"),
+    };
+    out.push_str("<p>");
+    if page.page > 1 {
+        let _ = write!(
+            out,
+            "<a rel=\"prev\" href=\"{}\">newer</a> ",
+            link(page.page - 1)
+        );
+    }
+    let _ = write!(out, "<small>page {} of {}</small>", page.page, page.pages);
+    if page.page < page.pages {
+        let _ = write!(
+            out,
+            " <a rel=\"next\" href=\"{}\">older</a>",
+            link(page.page + 1)
+        );
+    }
+    out.push_str("</p>\n");
 }
 
 #[cfg(test)]

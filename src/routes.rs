@@ -33,6 +33,8 @@ pub enum Route {
     Opml,
     /// The HTML index of every feed.
     Index,
+    /// A feed's HTML page, at its folder: the channel link.
+    FeedPage(FeedKey),
     /// An article page at its permalink.
     Article(Arc<str>),
 }
@@ -86,11 +88,15 @@ impl FeedRoutes {
             taken.insert(dir.clone());
             dirs.insert(key, dir);
         }
-        let mut paths = HashMap::with_capacity(dirs.len() * 3 + 3);
+        let mut paths = HashMap::with_capacity(dirs.len() * 4 + 3);
         for (key, dir) in &dirs {
             for format in Format::ALL {
                 let path = layout::feed_path(dir, format);
                 paths.insert(path.into(), Route::Feed(key.clone(), format));
+            }
+            // The site's folder is the index's.
+            if *key != FeedKey::Site {
+                paths.insert(dir.clone(), Route::FeedPage(key.clone()));
             }
         }
         paths.insert(OPML_PATH.into(), Route::Opml);

@@ -116,11 +116,17 @@ impl Catalog {
 
     /// The newest `n` entries of a feed.
     pub fn newest(&self, key: &FeedKey, n: usize) -> Vec<Arc<Entry>> {
+        self.page(key, 0, n)
+    }
+
+    /// `n` entries of a feed, newest first, after the `skip` newest.
+    pub fn page(&self, key: &FeedKey, skip: usize, n: usize) -> Vec<Arc<Entry>> {
         let Some(items) = self.feeds.get(key) else {
             return Vec::new();
         };
         items
             .iter()
+            .skip(skip)
             .take(n)
             .filter_map(|k| self.entries.get(&k.rel).cloned())
             .collect()

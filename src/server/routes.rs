@@ -177,6 +177,20 @@ async fn serve(
                 conditional::respond(req, index, &state.policy),
             );
         }
+        Route::FeedPage(key) => {
+            let Some(page) = page_number(req.query_string()) else {
+                let refused = plain(StatusCode::BAD_REQUEST, "page must be a number from 1");
+                return (RouteKind::Index, refused);
+            };
+            let subscribers = state.subscribers.as_ref().map(|s| {
+                let dir = snap.routes().feed_dir(key).unwrap_or_default();
+                s.counts().feeds.get(dir).map_or(0, |c| c.total())
+            });
+            let encoding = conditional::negotiate_request(req);
+            let od = &state.ondemand;
+            let page = od.feed_page(snap.clone(), key.clone(), page, subscribers, encoding);
+            (RouteKind::Index, page.await)
+        }
         Route::Article(rel) => {
             let encoding = conditional::negotiate_request(req);
             let od = &state.ondemand;
@@ -194,6 +208,17 @@ async fn serve(
         ),
     };
     (kind, response)
+}
+
+/// The `page` a feed page's query asks for (the first `page` key; other
+/// keys, such as a tracker's, are ignored): 1 without one, `None` when it
+/// is no number from 1.
+fn page_number(query: &str) -> Option<usize> {
+    let value = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "page");
+    match value {
+        None => Some(1),
+        Some((_, v)) => v.parse().ok().filter(|&n| n >= 1),
+    }
 }
 
 /// Records a poll of feed `key` (document `path`) by this client.
@@ -240,6 +265,22 @@ fn plain(status: StatusCode, message: &str) -> HttpResponse {
 #[cfg(test)]
 mod tests {
     use super::decode;
+
+    #[test]
+    fn page_numbers_start_at_one() {
+        use super::page_number;
+        assert_eq!(page_number(""), Some(1));
+        assert_eq!(page_number("utm_source=x&page=3&page=9"), Some(3));
+        for bad in [
+            "page=0",
+            "page=-1",
+            "page=x",
+            "page=",
+            "page=99999999999999999999999",
+        ] {
+            assert_eq!(page_number(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn paths_decode_strictly() {

@@ -12,6 +12,7 @@ mod config_errors;
 mod corpus;
 mod cut_short;
 mod dates;
+mod feed_pages;
 mod feeds;
 mod fs_faults;
 mod fuzz_regressions;

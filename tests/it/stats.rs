@@ -79,6 +79,8 @@ fn aggregators_and_distinct_readers_are_counted_and_survive_a_restart() {
     let server = start();
     let index = server.get("/").text();
     assert!(index.contains("44 subscribers"), "{index}");
+    let tag_page = server.get("/tags/rust/").text();
+    assert!(tag_page.contains(", 1 subscriber</small>"), "{tag_page}");
     let metrics = server.get("/metrics").text();
     assert!(
         metrics
