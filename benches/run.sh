@@ -429,6 +429,27 @@ for case in plain gzip 304; do
     done
   done
 done
+# Subscriber counting on 304s: the same server with stats.enabled true
+# (the default) and false, measured in turns so both see the same noise.
+for on in true false; do
+  port=$(freeport)
+  start_bg "refeed-stats-$on" "$tmp/serve-stats-$on.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 \
+    REFEED_STATS__ENABLED=$on REFEED_STATE_DIR="$tmp/state-stats-$on" \
+    "${server_pin[@]}" "$refeed" serve --source "$small_dir" --listen "127.0.0.1:$port" --log warn
+  h wait-ready --port "$port" --log "$tmp/serve-stats-$on.log" --timeout 300
+  eval "stats_url_$on=http://127.0.0.1:$port$feed_path"
+done
+[ "$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept-Encoding: gzip' -H "If-None-Match: $ref_etag_gz" "$stats_url_false")" = 304 ] \
+  || die "refeed with stats off: its ETag is not the same"
+for rep in 1 2 3; do
+  for conns in 32 256; do
+    for on in true false; do
+      url_var="stats_url_$on"
+      run_wrk "counting-$on" 304 "$conns" "${!url_var}" 'Accept-Encoding: gzip' "If-None-Match: $ref_etag_gz"
+    done
+  done
+done
+cmd "REFEED_STATS__ENABLED={true,false} REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 taskset -c 0 refeed serve ...   # 304s as above, 3 turns each"
 cmd "REFEED_FEED__LIMIT=50 refeed build --source CORPUS_SMALL --out WWW; nginx -p NGX -c NGX/nginx.conf   # on core 0"
 cmd "REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 taskset -c 0 refeed serve --source CORPUS_SMALL --listen 127.0.0.1:PORT"
 cmd "taskset -c 1 wrk -t2 -c{32,256} -d$wrk_duration --latency [-H 'Accept-Encoding: gzip'] [-H 'If-None-Match: ETAG'] http://127.0.0.1:PORT$feed_path"

@@ -701,6 +701,23 @@ def cmd_report(args):
                                 verdict(p99 <= 2)))
         w("")
 
+    # -- subscriber counting on 304s
+    counting = [r for r in sv if r["server"].startswith("counting-")]
+    if counting:
+        w("### Subscriber counting on 304s\n")
+        w("The same refeed with `stats.enabled` true (the default) and false, serving the "
+          "304 case above in turns, three runs each; medians.\n")
+        w("| conns | counting on req/s | counting off req/s | on ÷ off | target |")
+        w("|---:|---:|---:|---:|---|")
+        for conns in sorted({r["conns"] for r in counting}):
+            on = med([r["rps"] for r in counting if r["server"] == "counting-true" and r["conns"] == conns])
+            off = med([r["rps"] for r in counting if r["server"] == "counting-false" and r["conns"] == conns])
+            ratio = on / off
+            w(f"| {conns} | {on:.0f} | {off:.0f} | {ratio:.3f} | ≥ 0.95 {verdict(ratio >= 0.95)} |")
+            targets.append((f"304 with subscriber counting, {conns} connections: ≥ 0.95× without",
+                            f"{ratio:.3f}× ({on:.0f} vs {off:.0f})", verdict(ratio >= 0.95)))
+        w("")
+
     # -- change
     ch = [r for r in recs if r["kind"] == "change"]
     if ch:
