@@ -40,6 +40,31 @@ fn site_timezone(name: &str) -> Result<chrono_tz::Tz, Invalid> {
         .map_err(|_| invalid("timezone", format!("`{name}` is not an IANA time zone")))
 }
 
+/// A BCP 47 language tag in its common shape (`en`, `zh-CN`,
+/// `zh-Hant-TW`): what RSS `<language>`, `xml:lang` and HTML `lang` carry,
+/// where anything else makes a document invalid or lies to the reader.
+fn site_language(tag: String) -> Result<String, Invalid> {
+    let mut parts = tag.split('-');
+    let primary = parts.next().unwrap_or_default();
+    let primary_ok =
+        (2..=8).contains(&primary.len()) && primary.bytes().all(|b| b.is_ascii_alphabetic());
+    let rest_ok =
+        parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if primary_ok && rest_ok {
+        Ok(tag)
+    } else {
+        Err(invalid(
+            "language",
+            format!("`{tag}` is not a language tag such as `en` or `zh-CN`"),
+        ))
+    }
+}
+
+/// More actix workers than this only cost memory: each is a thread with
+/// its own connections, and two cores or two hundred serve from one
+/// snapshot.
+const MAX_WORKERS: usize = 1024;
+
 impl RawConfig {
     pub(super) fn validate(self) -> Result<Config, Invalid> {
         let site = Site {
@@ -49,7 +74,7 @@ impl RawConfig {
             subtitle: self.subtitle,
             description: self.description,
             author: self.author,
-            language: self.language,
+            language: site_language(self.language)?,
             permalink: self.permalink,
             default_category: self
                 .default_category
@@ -214,6 +239,12 @@ impl RawServer {
         let metrics = metrics(self.metrics, &self.metrics_listen, listen)?;
         let workers = match self.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n if n > MAX_WORKERS => {
+                return Err(invalid(
+                    "server.workers",
+                    format!("must be at most {MAX_WORKERS} (0: one per core)"),
+                ));
+            }
             n => n,
         };
         Ok(Server {
@@ -462,9 +493,17 @@ deploy:
             ),
             ("REFEED_STATS__WINDOW_DAYS", "0", "stats.window_days"),
             ("REFEED_STATS__WINDOW_DAYS", "367", "stats.window_days"),
+            ("REFEED_SERVER__WORKERS", "100000", "server.workers"),
+            ("REFEED_LANGUAGE", "en_US", "language"),
+            ("REFEED_LANGUAGE", "\"><script>", "language"),
+            ("REFEED_LANGUAGE", "", "language"),
         ] {
             let err = with(&[(var, value)], &[]).unwrap_err().to_string();
             assert!(err.contains(key), "{var}={value}: {err}");
+        }
+        for tag in ["en", "zh-CN", "zh-Hant-TW", "de-CH-1996"] {
+            let c = with(&[("REFEED_LANGUAGE", tag)], &[]).unwrap();
+            assert_eq!(c.site.language, tag);
         }
     }
 
