@@ -76,6 +76,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
+    let system = actix_web::rt::System::new();
+    // Bound first: a port already taken ends `serve` before any loading.
+    let listeners = system
+        .block_on(async { refeed::server::bind(config) })
+        .context("binding")?;
     let history = refeed::state::History::open(config, chrono::Utc::now());
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
@@ -107,9 +112,13 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     }
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;
-    // `server::run` prints the URLs to open once the socket is bound.
-    let served = actix_web::rt::System::new()
-        .block_on(refeed::server::run(config, web::Data::new(state)))
+    // `server::run` prints the URLs to open once it serves.
+    let served = system
+        .block_on(refeed::server::run(
+            config,
+            web::Data::new(state),
+            listeners,
+        ))
         .with_context(|| format!("serving on {listen}"));
     // The last counts are written once no request can add to them.
     drop(flusher);

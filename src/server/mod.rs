@@ -175,12 +175,37 @@ where
 /// keep-alive connection, not just the first, and `write_timeout` every
 /// response the client stops reading; and a connection beyond
 /// `max_connections_per_ip` of its address is closed as it is accepted.
-pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()> {
+/// The sockets `serve` listens on, bound before anything is loaded: a
+/// port already taken ends `serve` at once, not after reading the archive.
+pub struct Listeners {
+    main: std::net::TcpListener,
+    metrics: Option<std::net::TcpListener>,
+}
+
+/// Binds the configured addresses; must run inside the actix runtime.
+pub fn bind(config: &Config) -> std::io::Result<Listeners> {
+    let s = &config.server;
+    let bound = |addr, what: &str| {
+        listen(addr).map_err(|e| std::io::Error::new(e.kind(), format!("{what} {addr}: {e}")))
+    };
+    let main = bound(s.listen, "server.listen")?;
+    let metrics = match s.metrics {
+        config::Metrics::Apart(at) => Some(bound(at, "server.metrics_listen")?),
+        config::Metrics::Off | config::Metrics::Main => None,
+    };
+    Ok(Listeners { main, metrics })
+}
+
+pub async fn run(
+    config: &Config,
+    state: web::Data<State>,
+    listeners: Listeners,
+) -> std::io::Result<()> {
     let s = &config.server;
     let workers = s.workers;
     let peers = peers::PeerLimit::new(s.max_connections_per_ip);
     let write_timeout = s.write_timeout;
-    let listener = listen(s.listen)?;
+    let listener = listeners.main;
     let addr = listener.local_addr()?;
     let request_timeout = s.client_request_timeout;
     let keep_alive = s.keep_alive;
@@ -193,9 +218,8 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
     // they do not hold it up for `keep_alive` seconds.
     let stopping = builder.graceful_shutdown_signal();
     let mut metrics_at = None;
-    let builder = match s.metrics {
-        config::Metrics::Apart(at) => {
-            let listener = listen(at)?;
+    let builder = match listeners.metrics {
+        Some(listener) => {
             let at = listener.local_addr()?;
             metrics_at = Some(at);
             let state = state.clone();
@@ -219,7 +243,7 @@ pub async fn run(config: &Config, state: web::Data<State>) -> std::io::Result<()
                     .tcp()
             })?
         }
-        config::Metrics::Off | config::Metrics::Main => builder,
+        None => builder,
     };
     let server = builder
         .listen("refeed", listener, move || {

@@ -115,3 +115,25 @@ fn a_missing_source_folder_says_where_it_was_looked_for_and_how_to_set_it() {
         stderr(&out)
     );
 }
+
+/// A port already taken ends `serve` before it reads one post (found by
+/// the third attack: it loaded the whole archive first), naming the key.
+#[test]
+fn a_taken_port_ends_serve_before_it_loads_anything() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let dir = common::tree(&[("post.md", "---\ntitle: t\n---\nbody\n")]);
+    let state = tempfile::tempdir().unwrap();
+    let env = [("REFEED_STATE_DIR", state.path().to_str().unwrap())];
+    let out = refeed(
+        dir.path(),
+        &env,
+        &[
+            "--source", ".", "--log", "debug", "serve", "--listen", &addr,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("server.listen {addr}")), "{err}");
+    assert!(!err.contains("files loaded"), "{err}");
+}
