@@ -433,7 +433,7 @@ done
 # (the default) and false, measured in turns so both see the same noise.
 for on in true false; do
   port=$(freeport)
-  start_bg "refeed-stats-$on" "$tmp/serve-stats-$on.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 \
+  start_bg refeed "$tmp/serve-stats-$on.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 \
     REFEED_STATS__ENABLED=$on REFEED_STATE_DIR="$tmp/state-stats-$on" \
     "${server_pin[@]}" "$refeed" serve --source "$small_dir" --listen "127.0.0.1:$port" --log warn
   h wait-ready --port "$port" --log "$tmp/serve-stats-$on.log" --timeout 300
