@@ -88,6 +88,7 @@ pub fn write(
         written.failed.push(e);
         return Ok(written);
     }
+    sweep_temporaries(out, manifest.files.iter().chain(&ours));
     written.add(put_all(out, &feeds, progress));
     // After a failed feed, a previous index or OPML (which lists what the
     // previous build wrote, all still there) beats one naming a feed that
@@ -224,6 +225,33 @@ fn put(out: &Path, rel: &str, doc: &Document) -> Result<u64, WriteError> {
     Ok((body.len() + zipped.len()) as u64)
 }
 
+/// What [`replace`] names its temporary files.
+const TEMP_PREFIX: &str = ".refeed-";
+const TEMP_SUFFIX: &str = ".tmp";
+
+/// Removes the temporary files a run killed half way left beside the
+/// documents (found by the fourth attack: they stayed for good, where a
+/// static server would publish them). Only the folders of files a build
+/// writes are looked at, and only names [`replace`] makes; one build at a
+/// time writes a folder.
+fn sweep_temporaries<'a>(out: &Path, files: impl Iterator<Item = &'a String>) {
+    let dirs: BTreeSet<&Path> = files
+        .filter_map(|f| Path::new(f.as_str()).parent())
+        .collect();
+    for dir in dirs {
+        let Ok(entries) = fs::read_dir(out.join(dir)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if name.starts_with(TEMP_PREFIX) && name.ends_with(TEMP_SUFFIX) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// Puts `bytes` at `path` in one rename. On any failure the temporary file
 /// is removed (dropped) and `path` keeps what it held.
 fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
@@ -232,8 +260,8 @@ fn replace(path: &Path, bytes: &[u8]) -> io::Result<()> {
     // As `fs::write` would create it (the umask applies), not 0600: the
     // tree is served by someone else.
     let mut tmp = tempfile::Builder::new()
-        .prefix(".refeed-")
-        .suffix(".tmp")
+        .prefix(TEMP_PREFIX)
+        .suffix(TEMP_SUFFIX)
         .permissions(fs::Permissions::from_mode(0o666))
         .tempfile_in(dir)?;
     tmp.write_all(bytes)?;

@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use actix_web::web;
 use chrono::{DateTime, Utc};
@@ -32,6 +33,8 @@ pub struct Renderer {
     max_bytes: usize,
     /// Items per page of a feed's page: as many as its feed shows.
     page_items: usize,
+    /// Renderings that found a kept body unreadable, since start.
+    lost: AtomicU64,
 }
 
 impl Renderer {
@@ -41,7 +44,18 @@ impl Renderer {
             max_limit: config.feed.max_limit,
             max_bytes: config.feed.max_bytes,
             page_items: config.feed.limit.max(1),
+            lost: AtomicU64::new(0),
         }
+    }
+
+    /// `entry`'s content, or why it cannot be shown, logged with the post
+    /// it is and counted for `/healthz`.
+    fn content(&self, snap: &Snapshot, entry: &Entry) -> Result<Arc<Content>, Unavailable> {
+        self.pipeline.content_of(snap, entry).map_err(|e| {
+            self.lost.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(path = %entry.article.rel, error = %e, "a kept body cannot be shown");
+            Unavailable::Lost
+        })
     }
 
     /// How many pages `feed`'s page has (one, even empty).
@@ -64,7 +78,7 @@ impl Renderer {
         let skip = (page - 1) * self.page_items;
         let mut items = Vec::with_capacity(self.page_items);
         for e in snap.catalog.page(&feed.channel.key, skip, self.page_items) {
-            let content = content(p, snap, &e)?;
+            let content = self.content(snap, &e)?;
             items.push(Item::new(e, content, p.settings()));
         }
         let mut summary = feed.summary();
@@ -102,7 +116,7 @@ impl Renderer {
             if items.len() == query.limit {
                 break;
             }
-            let content = content(p, snap, &e)?;
+            let content = self.content(snap, &e)?;
             let item = Item::new(e, content, p.settings());
             if query.keeps(&item) {
                 items.push(match query.brief {
@@ -121,7 +135,7 @@ impl Renderer {
     /// The HTML page of an article.
     pub fn article_page(&self, snap: &Snapshot, entry: &Entry) -> Result<Document, Unavailable> {
         let p = &self.pipeline;
-        let content = content(p, snap, entry)?;
+        let content = self.content(snap, entry)?;
         let channel = |k: &FeedKey| snap.feeds.get(k).map(|f| &f.channel);
         let html = crate::pages::article(p.site(), p.settings(), entry, &content, channel);
         let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", {
@@ -129,14 +143,6 @@ impl Renderer {
         });
         Ok(doc.after(Earlier::Nothing, Utc::now()))
     }
-}
-
-/// `entry`'s content, or why it cannot be shown, logged with the post it is.
-fn content(p: &Pipeline, snap: &Snapshot, entry: &Entry) -> Result<Arc<Content>, Unavailable> {
-    p.content_of(snap, entry).map_err(|e| {
-        tracing::error!(path = %entry.article.rel, error = %e, "a kept body cannot be shown");
-        Unavailable::Lost
-    })
 }
 
 /// When an article page last changed: its post's `updated`, or when its
@@ -283,6 +289,12 @@ impl OnDemand {
                     && Arc::ptr_eq(&p.feeds, snap.routes().feed_table())
             }),
         });
+    }
+
+    /// How many renderings found a kept body unreadable since start: a
+    /// disk under `state_dir` that lost or changed what refeed wrote.
+    pub fn lost_bodies(&self) -> u64 {
+        self.renderer.lost.load(Ordering::Relaxed)
     }
 
     /// Bytes the cache holds now, as its weighter counts them.

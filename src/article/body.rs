@@ -103,6 +103,20 @@ impl Packed {
         }
     }
 
+    /// This body, moved to memory if its spill failed after it was
+    /// written: a failed spill is given up whole, so that its file closes
+    /// and gives its space back. A body that cannot be read back stays
+    /// where it is, to say so when asked for.
+    pub fn settle(self) -> Self {
+        match &self.store {
+            Store::Spilled { spill, .. } if spill.failed() => match self.text() {
+                Ok(text) => Packed::new(&text),
+                Err(_) => self,
+            },
+            _ => self,
+        }
+    }
+
     fn kept(text: &str, store: Store) -> Self {
         Packed {
             len: text.len(),

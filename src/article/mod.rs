@@ -262,6 +262,18 @@ impl Loader {
         if let Some(w) = self.body_cut(text, body_start) {
             messages.push(w);
         }
+        if split.yaml.is_some() && split.body.trim().is_empty() {
+            // What a file cut right after its front matter looks like: while
+            // serving, the last good version is kept; at start-up there is
+            // none, so it is published, and says so (found by the fourth
+            // attack: `check` called it ok).
+            messages.push(Message::warning(
+                None,
+                None,
+                "empty body: nothing after the front matter (a file cut short looks like this)"
+                    .into(),
+            ));
+        }
         let draft = file.role == Role::Draft || fm.published == Some(false);
         let article = Article {
             explicit_id: fm

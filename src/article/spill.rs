@@ -20,30 +20,53 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 pub struct Spill {
     file: File,
     end: AtomicU64,
-    /// Set by the first failed write: the bodies after it stay in memory
-    /// rather than each meeting the same full disk.
+    /// Set by the first failed write, or when the disk runs low: the
+    /// bodies after it stay in memory, and those before it are moved there
+    /// once the load is done (see [`crate::article::Packed::settle`]), so
+    /// that the file, closed, gives its space back.
     failed: AtomicBool,
 }
 
+/// Free space a spill leaves on its disk: the state file beside it (each
+/// feed's `Last-Modified`, the subscriber counts) must stay writable.
+const RESERVE: u64 = 64 << 20;
+
+/// How many bytes a spill appends between two looks at the free space.
+const CHECK_EVERY: u64 = 8 << 20;
+
 impl Spill {
-    /// A new, empty, unlinked file in `dir`.
+    /// A new, empty, unlinked file in `dir`, if its disk has more than
+    /// [`RESERVE`] free.
     pub fn create(dir: &Path) -> io::Result<Arc<Spill>> {
         std::fs::create_dir_all(dir)?;
+        let file = tempfile::tempfile_in(dir)?;
+        if free_bytes(&file)? < RESERVE {
+            return Err(low_on_space());
+        }
         Ok(Arc::new(Spill {
-            file: tempfile::tempfile_in(dir)?,
+            file,
             end: AtomicU64::new(0),
             failed: AtomicBool::new(false),
         }))
     }
 
     /// Appends `bytes` and says where they start; `None` once a write has
-    /// failed, the first failure logged.
+    /// failed or the disk runs low, the first time logged.
     pub fn append(&self, bytes: &[u8]) -> Option<u64> {
-        if self.failed.load(Ordering::Relaxed) {
+        if self.failed() {
             return None;
         }
-        let at = self.end.fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        match self.file.write_all_at(bytes, at) {
+        let len = bytes.len() as u64;
+        let at = self.end.fetch_add(len, Ordering::Relaxed);
+        let written = if at / CHECK_EVERY != (at + len) / CHECK_EVERY {
+            match free_bytes(&self.file) {
+                Ok(free) if free < RESERVE + len => Err(low_on_space()),
+                _ => self.file.write_all_at(bytes, at),
+            }
+        } else {
+            self.file.write_all_at(bytes, at)
+        };
+        match written {
             Ok(()) => Some(at),
             Err(e) => {
                 if !self.failed.swap(true, Ordering::Relaxed) {
@@ -57,12 +80,31 @@ impl Spill {
         }
     }
 
+    /// Whether a write failed or the disk ran low: what is in the file is
+    /// to be moved to memory.
+    pub fn failed(&self) -> bool {
+        self.failed.load(Ordering::Relaxed)
+    }
+
     /// The `len` bytes at `at`.
     pub fn read(&self, at: u64, len: usize) -> io::Result<Vec<u8>> {
         let mut bytes = vec![0; len];
         self.file.read_exact_at(&mut bytes, at)?;
         Ok(bytes)
     }
+}
+
+/// Bytes an unprivileged writer may still use on `file`'s disk.
+fn free_bytes(file: &File) -> io::Result<u64> {
+    let vfs = rustix::fs::fstatvfs(file)?;
+    Ok(vfs.f_bavail.saturating_mul(vfs.f_frsize))
+}
+
+fn low_on_space() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::StorageFull,
+        format!("less than {} MiB would be left free", RESERVE >> 20),
+    )
 }
 
 #[cfg(test)]
@@ -94,13 +136,32 @@ mod tests {
         assert!(matches!(bodies[2].1.text(), Err(Lost::Read(_))));
     }
 
+    /// A spill that failed half-way (found by the fourth attack: a full
+    /// state disk stayed full, so the state file could not be written) is
+    /// given up whole: what it holds moves to memory, and the file, no
+    /// longer referred to, is closed.
     #[test]
-    fn bodies_stay_in_memory_after_a_failed_write() {
+    fn bodies_of_a_failed_spill_move_to_memory_and_free_the_file() {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::create(dir.path()).unwrap();
+        let before = Packed::spilled(&spill, "written before");
         spill.failed.store(true, Ordering::Relaxed);
-        let packed = Packed::spilled(&spill, "kept anyway");
-        assert_eq!(packed.text().unwrap(), "kept anyway");
-        assert!(packed.stored_bytes() > 0);
+        let after = Packed::spilled(&spill, "kept anyway");
+        assert_eq!(after.text().unwrap(), "kept anyway");
+        assert!(after.stored_bytes() > 0);
+        assert_eq!(before.stored_bytes(), 0);
+        let before = before.settle();
+        assert_eq!(before.text().unwrap(), "written before");
+        assert!(before.stored_bytes() > 0);
+        assert_eq!(Arc::strong_count(&spill), 1, "a body still holds the file");
+    }
+
+    #[test]
+    fn bodies_of_a_sound_spill_stay_there() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = Spill::create(dir.path()).unwrap();
+        let body = Packed::spilled(&spill, "on the disk").settle();
+        assert_eq!(body.stored_bytes(), 0);
+        assert_eq!(body.text().unwrap(), "on the disk");
     }
 }

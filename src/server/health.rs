@@ -25,6 +25,10 @@ struct Health<'a> {
     /// Bytes held by the cache of query representations and article
     /// pages, at most `server.query_cache_bytes`.
     query_cache_bytes: u64,
+    /// Renderings since start that found a post body kept in `state_dir`
+    /// unreadable or changed (503 for their pages and queries); above 0,
+    /// `status` is `degraded`.
+    lost_bodies: u64,
 }
 
 #[derive(Serialize)]
@@ -43,9 +47,12 @@ pub fn respond(state: &State) -> HttpResponse {
         SourceHealth::Ok => None,
         SourceHealth::Unavailable(why) => Some(why.as_str()),
     };
+    let lost_bodies = state.ondemand.lost_bodies();
     let (status, code) = match (&snap, source_error) {
         (None, _) => ("loading", StatusCode::SERVICE_UNAVAILABLE),
         (Some(_), Some(_)) => ("source-unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        // Feeds still serve; the pages that need a lost body do not.
+        (Some(_), None) if lost_bodies > 0 => ("degraded", StatusCode::OK),
         (Some(_), None) => ("ok", StatusCode::OK),
     };
     let body = Health {
@@ -76,6 +83,7 @@ pub fn respond(state: &State) -> HttpResponse {
             .map(|s| s.stats.duration.as_secs_f64() * 1000.0),
         uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
         query_cache_bytes: state.ondemand.cache_bytes(),
+        lost_bodies,
     };
     HttpResponse::build(code)
         .insert_header(("Cache-Control", "no-store"))

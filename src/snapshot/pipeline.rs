@@ -107,7 +107,7 @@ fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap, ReportMap) {
 fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
     loaded
         .iter_mut()
-        .filter_map(|(r, body)| Some((r.rel.clone(), body.take()?)))
+        .filter_map(|(r, body)| Some((r.rel.clone(), body.take()?.settle())))
         .collect()
 }
 
@@ -186,6 +186,8 @@ impl Pipeline {
         let started = Instant::now();
         let keep = self.keeper();
         let mut loaded = self.loader.load_folder_with_bodies(&self.root, &keep)?;
+        // The spills are held from here on by the bodies they hold alone.
+        drop(keep);
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
         let bodies = body_map(&mut loaded);
         let reports = loaded.into_iter().map(|(r, _)| r).collect();

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use common::server::{source_copy, write_atomically};
+use common::{fill, small_disk};
 
 /// `refeed --source <source> build --out <out>`, with no `REFEED_*` from
 /// the environment.
@@ -92,49 +93,6 @@ fn build_replaces_files_atomically() {
         .filter(|p| p.to_string_lossy().ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
-}
-
-/// Unmounts the tmpfs when the test ends, however it ends.
-struct Mount(PathBuf);
-
-/// A 1 MB tmpfs at `holder/disk`, unmounted when the guard drops; `None`
-/// (with a note) where this process may not mount one.
-fn small_disk(holder: &Path) -> Option<Mount> {
-    let disk = holder.join("disk");
-    std::fs::create_dir(&disk).unwrap();
-    let mounted = Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
-        .arg(&disk)
-        .output();
-    match mounted {
-        Ok(o) if o.status.success() => Some(Mount(disk)),
-        Ok(o) => {
-            eprintln!(
-                "skipped: cannot mount a tmpfs here ({})",
-                String::from_utf8_lossy(&o.stderr).trim()
-            );
-            None
-        }
-        Err(e) => {
-            eprintln!("skipped: no mount command ({e})");
-            None
-        }
-    }
-}
-
-/// Fills the disk holding `filler`, then frees `room` bytes of it.
-fn fill(filler: &Path, room: u64) {
-    let mut f = std::fs::File::create(filler).unwrap();
-    let chunk = vec![b'x'; 4096];
-    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
-    let len = f.metadata().unwrap().len();
-    f.set_len(len.saturating_sub(room)).unwrap();
-}
-
-impl Drop for Mount {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.0).status();
-    }
 }
 
 #[test]
@@ -304,4 +262,28 @@ fn build_shows_progress_on_a_terminal() {
         "{screen:?}"
     );
     assert!(screen.contains("\r\u{1b}[2Kwrote "), "{screen:?}");
+}
+
+/// Found by the fourth attack: a build killed half way left its temporary
+/// files beside the documents, and no later build removed them.
+#[test]
+fn a_killed_build_leaves_no_temporary_file_after_the_next() {
+    let source = tempfile::tempdir().unwrap();
+    write_atomically(
+        &source.path().join("a.md"),
+        "---\ntitle: A\ndate: 2021-06-01 00:00:00\ncategories: [Stay]\n---\n\nBody.\n",
+    );
+    let out = tempfile::tempdir().unwrap();
+    assert!(build(source.path(), out.path()).status.success());
+    let leftovers = ["categories/Stay/.refeed-RaANaT.tmp", ".refeed-BYcWlO.tmp"];
+    for f in leftovers {
+        std::fs::write(out.path().join(f), "half").unwrap();
+    }
+    // Not a name a build makes: the user's own.
+    std::fs::write(out.path().join(".refeed-notes.txt"), "mine").unwrap();
+    assert!(build(source.path(), out.path()).status.success());
+    for f in leftovers {
+        assert!(!out.path().join(f).exists(), "{f} left");
+    }
+    assert!(out.path().join(".refeed-notes.txt").exists());
 }

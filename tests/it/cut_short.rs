@@ -252,3 +252,27 @@ fn a_file_read_while_being_written_is_read_again_by_a_rescan() {
     );
     assert!(again.reports.get("a-half.md").unwrap().article.is_some());
 }
+
+/// Found by the fourth attack: a post cut right after its front matter is
+/// kept at its last good version while serving, but at start-up there is
+/// none, and `check` called it ok. It loads, with a warning that says
+/// what it looks like.
+#[test]
+fn an_empty_body_after_a_front_matter_is_warned_about() {
+    let dir = common::tree(&[
+        ("cut.md", "---\ntitle: Cut\ndate: 2021-06-01\n---\n\n"),
+        ("full.md", "---\ntitle: Full\ndate: 2021-06-01\n---\nbody\n"),
+        ("bare.md", "no front matter at all\n"),
+    ]);
+    let reports = common::load(dir.path());
+    let warned = |rel: &str| {
+        let r = reports.iter().find(|r| &*r.rel == rel).unwrap();
+        assert!(r.article.is_some(), "{rel} loads");
+        r.messages
+            .iter()
+            .any(|m| m.to_string().contains("empty body"))
+    };
+    assert!(warned("cut.md"));
+    assert!(!warned("full.md"));
+    assert!(!warned("bare.md"));
+}

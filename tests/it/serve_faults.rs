@@ -413,3 +413,48 @@ fn last_good_everywhere(server: &Refeed, dir: &std::path::Path) {
         assert!(!text.contains("GOOD-BODY-MARKER"), "{path}: {text}");
     }
 }
+
+/// A kept body the disk gives back changed is never served, and a monitor
+/// sees it (found by the fourth attack: `/healthz` said `ok` while pages
+/// answered 503).
+#[test]
+fn a_body_the_disk_changed_is_a_503_and_healthz_says_degraded() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = last_good_tree();
+    let server = last_good_launch(dir.path()).state_dir(state.path()).start();
+    assert_eq!(server.health()["status"], "ok");
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", server.pid())).unwrap();
+    for fd in fds.map(|e| e.unwrap().path()) {
+        let target = std::fs::read_link(&fd).unwrap_or_default();
+        if target.starts_with(state.path()) && target.to_string_lossy().ends_with(" (deleted)") {
+            let file = std::fs::OpenOptions::new().write(true).open(&fd).unwrap();
+            std::os::unix::fs::FileExt::write_all_at(&file, &[b'#'; 64], 0).unwrap();
+        }
+    }
+    let page = server.get("/2020/01/15/old/");
+    assert_eq!(page.status, 503);
+    assert!(!page.text().contains("GOOD-BODY-MARKER"));
+    let health = server.health();
+    assert_eq!(health["status"], "degraded", "{health}");
+    assert!(health["lost_bodies"].as_u64().unwrap() >= 1, "{health}");
+}
+
+/// Found by the fourth attack: bodies spilled onto a nearly full state
+/// disk filled it, and kept it full, so the state file could not be
+/// written. A spill leaves room on its disk or is not made.
+#[test]
+fn bodies_never_fill_the_state_disk() {
+    let holder = tempfile::tempdir().unwrap();
+    let Some(disk) = common::small_disk(holder.path()) else {
+        return;
+    };
+    let dir = last_good_tree();
+    let server = last_good_launch(dir.path()).state_dir(&disk.0).start();
+    let spilled = open_files(server.pid())
+        .into_iter()
+        .filter(|f| f.starts_with(&disk.0) && f.to_string_lossy().ends_with(" (deleted)"))
+        .count();
+    assert_eq!(spilled, 0);
+    assert!(server.log_text().contains("keeping them in memory"));
+    last_good_everywhere(&server, dir.path());
+}

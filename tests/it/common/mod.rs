@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use refeed::article::FileReport;
 use refeed::config::{Config, Sources};
@@ -108,3 +109,46 @@ pub fn assert_inert(html: &str, what: &str) {
 
 /// `refeed serve` as a child process, and a raw HTTP/1.1 client.
 pub mod server;
+
+/// Unmounts the tmpfs when the test ends, however it ends.
+pub struct Mount(pub PathBuf);
+
+/// A 1 MB tmpfs at `holder/disk`, unmounted when the guard drops; `None`
+/// (with a note) where this process may not mount one.
+pub fn small_disk(holder: &Path) -> Option<Mount> {
+    let disk = holder.join("disk");
+    std::fs::create_dir(&disk).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=1m", "tmpfs"])
+        .arg(&disk)
+        .output();
+    match mounted {
+        Ok(o) if o.status.success() => Some(Mount(disk)),
+        Ok(o) => {
+            eprintln!(
+                "skipped: cannot mount a tmpfs here ({})",
+                String::from_utf8_lossy(&o.stderr).trim()
+            );
+            None
+        }
+        Err(e) => {
+            eprintln!("skipped: no mount command ({e})");
+            None
+        }
+    }
+}
+
+/// Fills the disk holding `filler`, then frees `room` bytes of it.
+pub fn fill(filler: &Path, room: u64) {
+    let mut f = std::fs::File::create(filler).unwrap();
+    let chunk = vec![b'x'; 4096];
+    while std::io::Write::write_all(&mut f, &chunk).is_ok() {}
+    let len = f.metadata().unwrap().len();
+    f.set_len(len.saturating_sub(room)).unwrap();
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
