@@ -28,7 +28,9 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "URL")]
     pub url: Option<String>,
     /// Log filter, e.g. `info` or `refeed=debug`; `info,refeed::access=debug`
-    /// adds one line per HTTP request to `refeed serve`'s log.
+    /// adds one line per HTTP request to `refeed serve`'s log. A bare
+    /// `debug` or `trace` applies to refeed's own messages only (the HTML
+    /// parser would log every token of every post).
     #[arg(long, global = true, env = "REFEED_LOG", default_value = "info")]
     pub log: String,
     #[command(subcommand)]
@@ -127,5 +129,26 @@ impl Cli {
             env,
             flags,
         }
+    }
+}
+
+/// The tracing filter `--log` asks for: a bare `debug` or `trace` means
+/// refeed's own messages, the libraries staying at `info`.
+pub fn log_filter(arg: &str) -> String {
+    match arg.trim() {
+        level @ ("debug" | "trace") => format!("info,refeed={level}"),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_bare_verbose_level_is_refeeds_own() {
+        use super::log_filter;
+        assert_eq!(log_filter("debug"), "info,refeed=debug");
+        assert_eq!(log_filter("trace"), "info,refeed=trace");
+        assert_eq!(log_filter("warn"), "warn");
+        assert_eq!(log_filter("html5ever=debug"), "html5ever=debug");
     }
 }
