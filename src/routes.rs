@@ -17,14 +17,7 @@ use crate::site::links::encoded_len;
 use crate::site::slug::{MAX_SEGMENT_BYTES, short_hash};
 use crate::site::{FeedKey, Scheme};
 
-pub const INDEX_PATH: &str = "index.html";
-
-/// Answered by the server itself, before the table is consulted.
-pub const HEALTHZ_PATH: &str = "healthz";
-
-/// Answered by the server itself when `server.metrics` puts it on the
-/// main listener.
-pub const METRICS_PATH: &str = "metrics";
+pub use crate::site::layout::{HEALTHZ_PATH, INDEX_PATH, METRICS_PATH, is_reserved};
 
 /// What a URL path (decoded, without the leading `/`) serves.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,33 +30,6 @@ pub enum Route {
     FeedPage(FeedKey),
     /// An article page at its permalink.
     Article(Arc<str>),
-}
-
-/// Paths that are refeed's own, now or in a coming release: no article
-/// takes them. `true` reserves the whole folder of that name as well. A
-/// route the server adds goes here first.
-const RESERVED: &[(&str, bool)] = &[
-    ("", false),
-    (INDEX_PATH, false),
-    (OPML_PATH, false),
-    ("rss.xml", false),
-    ("atom.xml", false),
-    ("feed.json", false),
-    (HEALTHZ_PATH, true),
-    (METRICS_PATH, true),
-    ("websub", true),
-    ("images", true),
-    ("feeds", true),
-];
-
-pub fn is_reserved(path: &str) -> bool {
-    RESERVED.iter().any(|&(name, folder)| {
-        path == name
-            || (folder
-                && path
-                    .strip_prefix(name)
-                    .is_some_and(|rest| rest.starts_with('/')))
-    })
 }
 
 /// Every feed's folder and the paths of its documents, with the index and
@@ -399,6 +365,16 @@ impl Routes {
         if entry.article.link.is_some() {
             return None;
         }
+        if let Some(own) = &entry.article.permalink
+            && crate::site::permalink::fixed(own).is_none()
+        {
+            let text = format!(
+                "{} leaves the site root or is refeed's own URL: the link is /{}, from the site's pattern",
+                short(own),
+                entry.path
+            );
+            return Some(Message::field_warning(None, "permalink", text));
+        }
         let url = format!("/{}", entry.path);
         let text = match self.loss(entry) {
             Some(Loss::Reserved) => format!("{} is refeed's own URL: no page there", short(&url)),
@@ -577,7 +553,9 @@ mod tests {
             routes.loss(&entry("c.md")),
             Some(Loss::Feed(FeedKey::Tag("C".into())))
         );
-        assert_eq!(routes.loss(&entry("d.md")), Some(Loss::Reserved));
+        // A permalink on a reserved path gives way to the site's pattern.
+        assert_eq!(routes.loss(&entry("d.md")), None);
+        assert!(!is_reserved(&entry("d.md").path), "{}", entry("d.md").path);
         assert_eq!(routes.loss(&entry("a.md")), None);
     }
 

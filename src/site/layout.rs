@@ -151,3 +151,39 @@ pub fn page_url(scheme: &Scheme, key: &FeedKey) -> String {
 }
 
 pub const OPML_PATH: &str = "opml.xml";
+
+pub const INDEX_PATH: &str = "index.html";
+
+/// Answered by the server itself, before the table is consulted.
+pub const HEALTHZ_PATH: &str = "healthz";
+
+/// Answered by the server itself when `server.metrics` puts it on the
+/// main listener.
+pub const METRICS_PATH: &str = "metrics";
+
+/// Paths that are refeed's own, now or in a coming release: no article
+/// takes them. `true` reserves the whole folder of that name as well. A
+/// route the server adds goes here first.
+const RESERVED: &[(&str, bool)] = &[
+    ("", false),
+    (INDEX_PATH, false),
+    (OPML_PATH, false),
+    ("rss.xml", false),
+    ("atom.xml", false),
+    ("feed.json", false),
+    (HEALTHZ_PATH, true),
+    (METRICS_PATH, true),
+    ("websub", true),
+    ("images", true),
+    ("feeds", true),
+];
+
+pub fn is_reserved(path: &str) -> bool {
+    RESERVED.iter().any(|&(name, folder)| {
+        path == name
+            || (folder
+                && path
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('/')))
+    })
+}

@@ -40,12 +40,38 @@ impl Permalinks {
     }
 }
 
+/// A front matter's own `permalink` as a path below the site root, with
+/// its dot segments resolved as a browser would (RFC 3986 §5.2.4); `None`
+/// for one that leaves the root, is empty, or names one of refeed's own
+/// paths, which then give way to the site's pattern (found by the third
+/// attack: `../../../rss.xml` and `/healthz` stayed the item link of a
+/// post no URL served).
+pub fn fixed(permalink: &str) -> Option<String> {
+    let mut segments: Vec<&str> = Vec::new();
+    for part in permalink.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                segments.pop()?;
+            }
+            part => segments.push(part),
+        }
+    }
+    let last = permalink.rsplit('/').next().unwrap_or_default();
+    let folder = matches!(last, "" | "." | "..");
+    let path = segments.join("/");
+    if path.is_empty() || super::layout::is_reserved(&path) {
+        return None;
+    }
+    Some(if folder { path + "/" } else { path })
+}
+
 /// The post's path below the site root, not yet percent-encoded:
 /// `2021/06/22/金融/新浪财经/标题/`. `category` is the slug path of the
 /// deepest category of the first hierarchy, for `:category`.
 fn path(pattern: &str, post: &Post, tz: chrono_tz::Tz, category: &str) -> String {
-    if let Some(p) = post.fixed {
-        return p.trim_start_matches('/').to_string();
+    if let Some(p) = post.fixed.and_then(fixed) {
+        return p;
     }
     let local = post.date.with_timezone(&tz);
     let slug = post.slug;
@@ -119,6 +145,34 @@ mod tests {
             ..post()
         };
         assert_eq!(path(":title/", &a, chrono_tz::UTC, ""), "about/me/");
+    }
+
+    #[test]
+    fn front_matter_permalinks_resolve_dot_segments_and_never_leave_the_root() {
+        for (given, wanted) in [
+            ("/about/me/", Some("about/me/")),
+            ("a/b/../c/", Some("a/c/")),
+            ("./x/./y", Some("x/y")),
+            ("a/b/..", Some("a/")),
+            ("../../../rss.xml", None),
+            ("a/../../b/", None),
+            ("/", None),
+            ("", None),
+            ("/healthz", None),
+            ("healthz/x", None),
+            ("rss.xml", None),
+            ("a/../rss.xml", None),
+            ("/websub/", None),
+            ("posts/rss.xml", Some("posts/rss.xml")),
+        ] {
+            assert_eq!(fixed(given).as_deref(), wanted, "{given}");
+        }
+        let a = Post {
+            fixed: Some("../../../rss.xml"),
+            ..post()
+        };
+        let pattern = path(":title/", &post(), chrono_tz::UTC, "");
+        assert_eq!(path(":title/", &a, chrono_tz::UTC, ""), pattern);
     }
 
     #[test]

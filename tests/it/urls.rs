@@ -297,3 +297,50 @@ fn colliding_slugs_each_keep_a_feed() {
     let r = server.get("/categories/Lang/C/rss.xml");
     assert_eq!(feed(&r.body).1, ["C sharp"]);
 }
+
+/// Found by the third attack: a front-matter permalink with dot segments
+/// or on one of refeed's own paths stayed the item link of a post that no
+/// URL served. It resolves like a browser would, and one that leaves the
+/// root or is refeed's own gives way to the site's pattern, with a
+/// warning in `check`.
+#[test]
+fn front_matter_permalinks_resolve_or_give_way() {
+    let post = |title: &str, permalink: &str| {
+        format!(
+            "---\ntitle: {title}\ndate: 2021-06-01 00:00:00\npermalink: {permalink}\n---\n<p>{title} body</p>\n"
+        )
+    };
+    let dir = tree(&[
+        ("escape.md", post("Escape", "../../../rss.xml").as_str()),
+        ("dots.md", post("Dots", "a/b/../c/").as_str()),
+        ("own.md", post("Own", "/healthz").as_str()),
+    ]);
+    let server = Refeed::start(dir.path(), &[]);
+    let rss = server.get("/rss.xml").text();
+    let doc = roxmltree::Document::parse(&rss).unwrap();
+    for item in doc.descendants().filter(|n| n.has_tag_name("item")) {
+        let text = |name: &str| {
+            let node = item.children().find(|c| c.has_tag_name(name)).unwrap();
+            node.text().unwrap_or_default().to_string()
+        };
+        let (title, link) = (text("title"), text("link"));
+        let path = url::Url::parse(&link).unwrap().path().to_string();
+        let page = server.get(&path);
+        assert_eq!(page.status, 200, "{title}: {link}");
+        assert!(
+            page.text().contains(&format!("{title} body")),
+            "{title}: {link}"
+        );
+        if title == "Dots" {
+            assert_eq!(path, "/a/c/");
+        }
+    }
+    let check = refeed(dir.path(), &["check", "--json"]);
+    let out = String::from_utf8_lossy(&check.stdout);
+    assert_eq!(
+        out.matches("leaves the site root or is refeed's own URL")
+            .count(),
+        2,
+        "{out}"
+    );
+}
