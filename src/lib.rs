@@ -10,7 +10,8 @@
 //! `build` hand it out. `live` holds what `serve` publishes (written by
 //! `watch`, read by `server`), `ondemand` renders what a request selects off
 //! the async workers, `state` keeps what must outlive a restart in
-//! SQLite, and `metrics` counts what `serve` does for `/metrics`. `config`
+//! SQLite, `websub` pushes changed feeds to their subscribers (the hub,
+//! its subscriptions in that same SQLite file), and `metrics` counts what `serve` does for `/metrics`. `config`
 //! and `cli` resolve settings once, and `setup` turns them into what
 //! `site`, `catalog` and `feed` need; `check` reports a load.
 //! `ARCHITECTURE.md` has the whole map.
@@ -38,3 +39,4 @@ pub mod source;
 pub mod state;
 pub mod text;
 pub mod watch;
+pub mod websub;

@@ -55,7 +55,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Some(Command::Check { json }) => check(&config()?, *json),
-        Some(Command::Build { out }) => build(&config()?, out),
+        Some(Command::Build { out }) => {
+            // A folder of files has no hub at `websub.path`: only the
+            // others (`websub.hubs`) are advertised.
+            let mut config = config()?;
+            config.websub.enabled = false;
+            build(&config, out)
+        }
         Some(Command::Serve { .. }) | None => serve(&config()?),
         // These describe the command line itself and need no configuration.
         Some(Command::Completions { shell }) => {
@@ -86,10 +92,17 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(metrics) = metrics.clone() {
         on_publish.push(Box::new(move |snap| metrics.published(snap)));
     }
+    let hub = refeed::websub::Hub::start(config);
+    if let Some(hub) = &hub {
+        on_publish.push(hub.on_publish());
+    }
     let live = Arc::new(Live::new(pipeline, on_publish));
     let mut state = State::new(config, live.clone(), ondemand);
     if let Some(metrics) = metrics {
         state = state.with_metrics(metrics);
+    }
+    if let Some(hub) = hub {
+        state = state.with_hub(hub);
     }
     let state = web::Data::new(state);
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;

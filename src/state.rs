@@ -2,10 +2,11 @@
 //! `state_dir` (WAL mode): for now the validator (hash and
 //! `Last-Modified`) of every document it served, by path, so that a
 //! restart never dates changed bytes at or before a date a client already
-//! holds. Later state (push hubs, subscriber counts) gets its own tables
-//! here. `refeed build` and `check` never open it.
+//! holds. The WebSub hub keeps its subscriptions in tables of its own in
+//! the same file (`websub::store`). `refeed build` and `check` never open
+//! it.
 //!
-//! Only the reload thread reads and writes it: once before the first
+//! Only the reload thread reads and writes the validators: once before the first
 //! snapshot, then after each publish. Requests never wait on it.
 
 use std::collections::HashMap;
@@ -61,6 +62,47 @@ fn default_dir_from(
         })
 }
 
+/// The configured `state_dir`, else the per-user default.
+pub fn dir(config: &Config) -> Result<PathBuf, StateError> {
+    config
+        .state_dir
+        .clone()
+        .or_else(default_dir)
+        .ok_or(StateError::NoDefault)
+}
+
+/// What rows are scoped by: the source folder, so that two instances
+/// sharing the default `state_dir` keep apart.
+pub fn scope(config: &Config) -> String {
+    std::fs::canonicalize(&config.source_dir)
+        .unwrap_or_else(|_| config.source_dir.clone())
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// A connection to the state file in `dir` (created if missing), in WAL
+/// mode: a crash never leaves a torn table, and each part of `serve` that
+/// keeps state (validators, WebSub) writes its own tables from its own
+/// thread without blocking the others' readers.
+pub fn connect(dir: &Path) -> Result<(Connection, PathBuf), StateError> {
+    std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let path = dir.join(FILE);
+    let conn = Connection::open(&path)
+        .and_then(|conn| {
+            conn.busy_timeout(std::time::Duration::from_secs(5))?;
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            Ok(conn)
+        })
+        .map_err(|source| StateError::Sql {
+            path: path.clone(),
+            source,
+        })?;
+    Ok((conn, path))
+}
+
 /// The SQLite store. Rows are scoped by source folder, so that two
 /// instances sharing the default `state_dir` do not date each other's
 /// documents.
@@ -72,22 +114,14 @@ pub struct Store {
 
 impl Store {
     pub fn open(dir: &Path, scope: &str) -> Result<Store, StateError> {
-        std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
-            path: dir.to_path_buf(),
-            source,
-        })?;
-        let path = dir.join(FILE);
+        let (conn, path) = connect(dir)?;
         let sql = |source| StateError::Sql {
             path: path.clone(),
             source,
         };
-        let conn = Connection::open(&path).map_err(sql)?;
-        // WAL: a crash never leaves a torn table; NORMAL loses at most the
-        // last write on power loss, which the rules for changed bytes
-        // (dated "now" or later) make harmless.
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .and_then(|()| conn.pragma_update(None, "journal_mode", "WAL"))
-            .and_then(|()| conn.pragma_update(None, "synchronous", "NORMAL"))
+        // NORMAL loses at most the last write on power loss, which the
+        // rules for changed bytes (dated "now" or later) make harmless.
+        conn.pragma_update(None, "synchronous", "NORMAL")
             .and_then(|()| {
                 conn.execute_batch(
                     "CREATE TABLE IF NOT EXISTS documents (
@@ -219,16 +253,8 @@ impl History {
     /// cannot be opened (then with a warning): never a wrong 304, only one
     /// 200 more per document the store does not know.
     pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
-        let scope = std::fs::canonicalize(&config.source_dir)
-            .unwrap_or_else(|_| config.source_dir.clone())
-            .to_string_lossy()
-            .into_owned();
-        let opened = config
-            .state_dir
-            .clone()
-            .or_else(default_dir)
-            .ok_or(StateError::NoDefault)
-            .and_then(|dir| Store::open(&dir, &scope))
+        let opened = dir(config)
+            .and_then(|dir| Store::open(&dir, &scope(config)))
             .and_then(|store| Ok((store.validators()?, store)));
         let (served, store) = match opened {
             Ok((validators, store)) => {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch};
-use super::{Config, Feed, Load, Metrics, Server, Site, Watch};
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawWatch, RawWebSub};
+use super::{Config, Feed, Load, Metrics, Server, Site, Watch, WebSub};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
@@ -67,6 +67,7 @@ impl RawConfig {
             feed: self.feed.validate()?,
             server: self.server.validate()?,
             watch: self.watch.validate(),
+            websub: self.websub.validate()?,
         })
     }
 }
@@ -272,6 +273,70 @@ impl RawWatch {
             rescan_every: (self.rescan_interval > 0)
                 .then(|| Duration::from_secs(self.rescan_interval)),
         }
+    }
+}
+
+/// The hub's own answers keep their paths.
+const SERVER_PATHS: [&str; 2] = ["/healthz", "/metrics"];
+
+impl RawWebSub {
+    fn validate(self) -> Result<WebSub, Invalid> {
+        let path = self.path.trim().to_string();
+        if !path.starts_with('/') || path.len() < 2 || path.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "websub.path",
+                format!("`{path}` must be a path such as /websub"),
+            ));
+        }
+        if SERVER_PATHS.contains(&path.as_str()) {
+            return Err(invalid("websub.path", format!("`{path}` is refeed's own")));
+        }
+        let hubs = self
+            .hubs
+            .iter()
+            .map(|raw| {
+                url::Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| invalid("websub.hubs", format!("`{raw}` is not an http(s) URL")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.min_lease_seconds == 0
+            || self.min_lease_seconds > self.lease_seconds
+            || self.lease_seconds > self.max_lease_seconds
+        {
+            return Err(invalid(
+                "websub.lease_seconds",
+                "need 1 <= min_lease_seconds <= lease_seconds <= max_lease_seconds",
+            ));
+        }
+        let at_least_one = [
+            ("websub.concurrency", self.concurrency as u64),
+            ("websub.timeout", self.timeout),
+            ("websub.max_attempts", self.max_attempts.into()),
+            ("websub.max_callback_bytes", self.max_callback_bytes as u64),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(invalid(key, "must be at least 1"));
+        }
+        Ok(WebSub {
+            enabled: self.enabled,
+            path,
+            hubs,
+            allow_private_callbacks: self.allow_private_callbacks,
+            lease: Duration::from_secs(self.lease_seconds),
+            min_lease: Duration::from_secs(self.min_lease_seconds),
+            max_lease: Duration::from_secs(self.max_lease_seconds),
+            max_callback_bytes: self.max_callback_bytes,
+            concurrency: self.concurrency,
+            timeout: Duration::from_secs(self.timeout),
+            max_attempts: self.max_attempts,
+            retry_delay: Duration::from_millis(self.retry_delay_ms),
+            max_subscriptions: self.max_subscriptions,
+            max_per_topic: self.max_per_topic,
+            max_per_callback_host: self.max_per_callback_host,
+            requests_per_minute: self.requests_per_minute,
+        })
     }
 }
 

@@ -25,6 +25,17 @@ struct Health<'a> {
     /// Bytes held by the cache of query representations and article
     /// pages, at most `server.query_cache_bytes`.
     query_cache_bytes: u64,
+    /// The WebSub hub, when refeed runs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    websub: Option<Hub>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    subscriptions: u64,
+    pending_deliveries: u64,
+    /// Given up after `websub.max_attempts`, since start.
+    failed_deliveries: u64,
 }
 
 #[derive(Serialize)]
@@ -76,6 +87,18 @@ pub fn respond(state: &State) -> HttpResponse {
             .map(|s| s.stats.duration.as_secs_f64() * 1000.0),
         uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
         query_cache_bytes: state.ondemand.cache_bytes(),
+        websub: state
+            .hub
+            .as_ref()
+            .filter(|h| h.path().is_some())
+            .map(|hub| {
+                let (subscriptions, pending_deliveries, failed_deliveries) = hub.counts().read();
+                Hub {
+                    subscriptions,
+                    pending_deliveries,
+                    failed_deliveries,
+                }
+            }),
     };
     HttpResponse::build(code)
         .insert_header(("Cache-Control", "no-store"))

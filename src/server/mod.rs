@@ -9,6 +9,7 @@ mod health;
 mod peers;
 mod routes;
 mod scrape;
+mod websub;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -42,6 +43,8 @@ pub struct State {
     metrics: Option<Arc<Metrics>>,
     /// Whether `/metrics` is answered on the main listener.
     metrics_here: bool,
+    /// The WebSub hub, when refeed runs one or pings others.
+    hub: Option<Arc<crate::websub::Hub>>,
 }
 
 impl State {
@@ -63,7 +66,14 @@ impl State {
             started: SystemTime::now(),
             metrics: None,
             metrics_here: config.server.metrics == config::Metrics::Main,
+            hub: None,
         }
+    }
+
+    /// Answers subscriptions at the hub's path and shows it in `/healthz`.
+    pub fn with_hub(mut self, hub: Arc<crate::websub::Hub>) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Counts requests into `metrics`, served at `/metrics` where

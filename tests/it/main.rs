@@ -28,3 +28,4 @@ mod properties;
 mod serve_faults;
 mod server;
 mod urls;
+mod websub;
