@@ -512,3 +512,109 @@ impl Hub {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc::Receiver;
+
+    const TOPIC: &str = "http://127.0.0.1:8080/rss.xml";
+    const CALLBACK: &str = "https://reader.example/cb";
+
+    /// A hub over the bundled examples with one subscriber of the site
+    /// feed, no store, and the receiving end of its pool's queue.
+    fn hub() -> (Hub, Receiver<Job>, Arc<Snapshot>) {
+        let config = Config::default_embedded().unwrap();
+        let snap = Arc::new(
+            crate::snapshot::Pipeline::new(&config)
+                .unwrap()
+                .initial()
+                .unwrap(),
+        );
+        let (jobs, queue) = std::sync::mpsc::channel();
+        let mut hub = Hub {
+            config: config.websub.clone(),
+            hubs: Vec::new(),
+            store: None,
+            subs: HashMap::new(),
+            owed: HashMap::new(),
+            verifying: 0,
+            delivering: 0,
+            snap: None,
+            jobs,
+            counts: Arc::default(),
+        };
+        let sub = Sub {
+            callback: Url::parse(CALLBACK).unwrap(),
+            secret: None,
+            expires: chrono::Utc::now().timestamp() + 3600,
+        };
+        let subs = HashMap::from([(CALLBACK.to_string(), sub)]);
+        hub.subs.insert(TOPIC.to_string(), subs);
+        (hub, queue, snap)
+    }
+
+    fn deliveries(queue: &Receiver<Job>) -> usize {
+        queue
+            .try_iter()
+            .filter(|j| matches!(j, Job::Deliver(d) if d.topic == TOPIC))
+            .count()
+    }
+
+    fn delivered(hub: &mut Hub, outcome: Delivered) {
+        hub.delivered(TOPIC.into(), Url::parse(CALLBACK).unwrap(), outcome);
+    }
+
+    #[test]
+    fn a_change_during_a_delivery_is_delivered_once_after_it() {
+        let (mut hub, queue, snap) = hub();
+        hub.published(snap.clone(), vec![TOPIC.into()]);
+        hub.dispatch(now_ms());
+        assert_eq!(deliveries(&queue), 1);
+        hub.published(snap.clone(), vec![TOPIC.into()]);
+        hub.published(snap, vec![TOPIC.into()]);
+        hub.dispatch(now_ms());
+        assert_eq!(deliveries(&queue), 0, "one delivery at a time per subscriber");
+        delivered(&mut hub, Delivered::Ok);
+        hub.dispatch(now_ms());
+        assert_eq!(deliveries(&queue), 1, "the newer document, once");
+        delivered(&mut hub, Delivered::Ok);
+        assert!(hub.owed.is_empty());
+    }
+
+    #[test]
+    fn retries_wait_twice_as_long_each_time() {
+        let (mut hub, queue, snap) = hub();
+        let delay = hub.config.retry_delay.as_millis() as i64;
+        hub.published(snap, vec![TOPIC.into()]);
+        for factor in [1, 2, 4] {
+            hub.dispatch(now_ms());
+            assert_eq!(deliveries(&queue), 1);
+            let before = now_ms();
+            delivered(&mut hub, Delivered::Failed("503".into()));
+            let after = now_ms();
+            let due = hub.owed.values().next().unwrap().due_ms;
+            assert!((before + factor * delay..=after + factor * delay).contains(&due));
+            hub.dispatch(after);
+            assert_eq!(deliveries(&queue), 0, "not due yet");
+            hub.owed.values_mut().for_each(|o| o.due_ms = 0);
+        }
+    }
+
+    #[test]
+    fn a_feed_that_is_gone_settles_what_it_was_owed() {
+        let (mut hub, queue, snap) = hub();
+        let gone = "http://127.0.0.1:8080/tags/none/rss.xml".to_string();
+        let sub = Sub {
+            callback: Url::parse(CALLBACK).unwrap(),
+            secret: None,
+            expires: chrono::Utc::now().timestamp() + 3600,
+        };
+        hub.subs
+            .insert(gone.clone(), HashMap::from([(CALLBACK.to_string(), sub)]));
+        hub.published(snap, vec![gone]);
+        hub.dispatch(now_ms());
+        assert_eq!(queue.try_iter().count(), 0);
+        assert!(hub.owed.is_empty());
+    }
+}
