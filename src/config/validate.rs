@@ -528,4 +528,41 @@ deploy:
         let err = metrics(&[on, same]).unwrap_err().to_string();
         assert!(err.contains("must differ from `server.listen`"), "{err}");
     }
+
+    #[test]
+    fn websub_keys_are_checked_and_typed() {
+        let c = with(&[], &[]).unwrap().websub;
+        assert!(c.enabled && !c.allow_private_callbacks);
+        assert_eq!(c.path, "/websub");
+        assert_eq!(c.lease, Duration::from_secs(864_000));
+        assert_eq!(c.retry_delay, Duration::from_millis(1000));
+        let hubs = ("REFEED_WEBSUB__HUBS", "[\"https://hub.example/\"]");
+        let c = with(&[hubs], &[]).unwrap().websub;
+        assert_eq!(c.hubs[0].as_str(), "https://hub.example/");
+        for (var, value, key) in [
+            (
+                "REFEED_WEBSUB__HUBS",
+                "[\"ftp://hub.example/\"]",
+                "websub.hubs",
+            ),
+            ("REFEED_WEBSUB__PATH", "websub", "websub.path"),
+            ("REFEED_WEBSUB__PATH", "/healthz", "websub.path"),
+            (
+                "REFEED_WEBSUB__MIN_LEASE_SECONDS",
+                "0",
+                "websub.lease_seconds",
+            ),
+            (
+                "REFEED_WEBSUB__MAX_LEASE_SECONDS",
+                "60",
+                "websub.lease_seconds",
+            ),
+            ("REFEED_WEBSUB__CONCURRENCY", "0", "websub.concurrency"),
+            ("REFEED_WEBSUB__TIMEOUT", "0", "websub.timeout"),
+            ("REFEED_WEBSUB__MAX_ATTEMPTS", "0", "websub.max_attempts"),
+        ] {
+            let err = with(&[(var, value)], &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
+    }
 }

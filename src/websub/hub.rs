@@ -574,7 +574,11 @@ mod tests {
         hub.published(snap.clone(), vec![TOPIC.into()]);
         hub.published(snap, vec![TOPIC.into()]);
         hub.dispatch(now_ms());
-        assert_eq!(deliveries(&queue), 0, "one delivery at a time per subscriber");
+        assert_eq!(
+            deliveries(&queue),
+            0,
+            "one delivery at a time per subscriber"
+        );
         delivered(&mut hub, Delivered::Ok);
         hub.dispatch(now_ms());
         assert_eq!(deliveries(&queue), 1, "the newer document, once");
