@@ -32,10 +32,13 @@ pub async fn respond(
             "loading the archive, retry shortly",
         );
     };
+    // A body that is slow to come is cut off with its connection by
+    // `server::deadline`: the answer must start within
+    // `client_request_timeout` of the request's first byte.
     let body = match payload.to_bytes_limited(MAX_BODY_BYTES).await {
         Ok(Ok(body)) => body,
-        Ok(Err(_)) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
-        Err(_) => return plain(StatusCode::BAD_REQUEST, "request body unreadable"),
+        Ok(Err(_)) => return plain(StatusCode::BAD_REQUEST, "request body unreadable"),
+        Err(_) => return plain(StatusCode::PAYLOAD_TOO_LARGE, "request body too large"),
     };
     let Some(client) = req.peer_addr().map(|a| a.ip()) else {
         return plain(StatusCode::BAD_REQUEST, "no client address");

@@ -78,6 +78,11 @@ pub fn parse(
             .or_insert_with(|| v.into_owned());
     }
     let field = |name: &str| fields.get(name).map(String::as_str);
+    let subscribing = match field("hub.mode") {
+        Some("subscribe") => true,
+        Some("unsubscribe") => false,
+        _ => return Err(Refused::Mode),
+    };
     let topic = field("hub.topic")
         .filter(|t| is_topic(t))
         .ok_or(Refused::Topic)?;
@@ -86,24 +91,22 @@ pub fn parse(
         .and_then(|c| Url::parse(c).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or(Refused::Callback)?;
-    let mode = match field("hub.mode") {
-        Some("subscribe") => {
-            let asked = match field("hub.lease_seconds").filter(|s| !s.is_empty()) {
-                None => config.lease,
-                Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| Refused::Lease)?),
-            };
-            let secret = match field("hub.secret").filter(|s| !s.is_empty()) {
-                Some(s) if s.len() >= MAX_SECRET_BYTES => return Err(Refused::Secret),
-                Some(s) => Some(Secret(s.as_bytes().to_vec())),
-                None => None,
-            };
-            Mode::Subscribe {
-                lease: asked.clamp(config.min_lease, config.max_lease),
-                secret,
-            }
+    let mode = if subscribing {
+        let asked = match field("hub.lease_seconds").filter(|s| !s.is_empty()) {
+            None => config.lease,
+            Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| Refused::Lease)?),
+        };
+        let secret = match field("hub.secret").filter(|s| !s.is_empty()) {
+            Some(s) if s.len() >= MAX_SECRET_BYTES => return Err(Refused::Secret),
+            Some(s) => Some(Secret(s.as_bytes().to_vec())),
+            None => None,
+        };
+        Mode::Subscribe {
+            lease: asked.clamp(config.min_lease, config.max_lease),
+            secret,
         }
-        Some("unsubscribe") => Mode::Unsubscribe,
-        _ => return Err(Refused::Mode),
+    } else {
+        Mode::Unsubscribe
     };
     Ok(Request {
         mode,

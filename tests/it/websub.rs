@@ -551,3 +551,31 @@ fn other_hubs_are_advertised_and_pinged() {
         })
     });
 }
+
+#[test]
+fn the_hub_takes_forms_by_post_within_bounds() {
+    let dir = source_copy();
+    let mut server = Refeed::start(dir.path(), &[]);
+    let get = server.get("/websub");
+    assert_eq!(get.status, 405);
+    assert_eq!(get.header("allow"), Some("POST"));
+    let exchange = |head: String| {
+        let mut stream = connect(&server.addr);
+        stream.write_all(head.as_bytes()).unwrap();
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        parse_response(&raw).map(|r| r.status)
+    };
+    let big = "x".repeat(20_000);
+    let too_large = format!(
+        "POST /websub HTTP/1.1\r\nHost: h\r\nConnection: close\r\nContent-Length: {}\r\n\r\n{big}",
+        big.len()
+    );
+    assert_eq!(exchange(too_large), Some(413));
+    // A body announced and never sent is cut off with its connection
+    // (`server.client_request_timeout`), not waited for.
+    let never =
+        "POST /websub HTTP/1.1\r\nHost: h\r\nContent-Length: 100\r\n\r\nhub.mode=sub".to_string();
+    assert!(matches!(exchange(never), None | Some(408)));
+    server.assert_alive_and_healthy();
+}
