@@ -182,12 +182,19 @@ impl Hub {
         c.pending.store(self.owed.len() as u64, Ordering::Relaxed);
     }
 
-    /// The next retry or lease end, Unix milliseconds.
+    /// Deliveries queued for the pool at most: a few rounds of it, so that
+    /// memory stays bounded by the concurrency, not the subscribers.
+    fn most_delivering(&self) -> usize {
+        self.config.concurrency * 4
+    }
+
+    /// The next retry or lease end, Unix milliseconds. Retries count only
+    /// when they could be sent: before the first snapshot, or with the
+    /// queue full, the thread waits for a message rather than spinning.
     fn next_wake(&self) -> Option<i64> {
-        let retries = self
-            .owed
-            .values()
-            .filter(|o| !o.in_flight)
+        let sendable = self.snap.is_some() && self.delivering < self.most_delivering();
+        let retries = (self.owed.values())
+            .filter(|o| sendable && !o.in_flight)
             .map(|o| o.due_ms);
         let leases = self
             .subs
@@ -466,13 +473,12 @@ impl Hub {
         }
     }
 
-    /// Hands what is due to the pool, at most a few rounds of it queued so
-    /// that memory stays bounded by the concurrency, not the subscribers.
+    /// Hands what is due to the pool, up to [`Hub::most_delivering`].
     fn dispatch(&mut self, now: i64) {
         let Some(snap) = self.snap.clone() else {
             return;
         };
-        let most = self.config.concurrency * 4;
+        let most = self.most_delivering();
         let due: Vec<Key> = (self.owed.iter())
             .filter(|(_, o)| !o.in_flight && o.due_ms <= now)
             .map(|(k, _)| k.clone())
@@ -603,6 +609,26 @@ mod tests {
             assert_eq!(deliveries(&queue), 0, "not due yet");
             hub.owed.values_mut().for_each(|o| o.due_ms = 0);
         }
+    }
+
+    #[test]
+    fn nothing_is_due_that_cannot_be_sent() {
+        let (mut hub, _queue, snap) = hub();
+        let expires = hub.next_wake();
+        hub.owed.insert(
+            (TOPIC.into(), CALLBACK.into()),
+            Owe {
+                attempts: 0,
+                due_ms: 0,
+                in_flight: false,
+                again: false,
+            },
+        );
+        assert_eq!(hub.next_wake(), expires, "no snapshot yet");
+        hub.snap = Some(snap);
+        assert_eq!(hub.next_wake(), Some(0));
+        hub.delivering = hub.most_delivering();
+        assert_eq!(hub.next_wake(), expires, "the queue is full");
     }
 
     #[test]
