@@ -56,8 +56,6 @@ type Key = (String, String);
 
 struct Hub {
     config: WebSub,
-    /// Other hubs to ping after a change.
-    hubs: Vec<Url>,
     store: Option<Store>,
     /// By topic, then callback.
     subs: HashMap<String, HashMap<String, Sub>>,
@@ -74,7 +72,6 @@ pub fn spawn(config: &Config, store: Option<Store>, counts: Arc<Counts>) -> Sync
     let jobs = outbound::start(&config.websub, commands.clone());
     let mut hub = Hub {
         config: config.websub.clone(),
-        hubs: config.websub.hubs.clone(),
         store,
         subs: HashMap::new(),
         owed: HashMap::new(),
@@ -282,7 +279,7 @@ impl Hub {
             tracing::error!("websub: no randomness for a challenge: {e}");
             return;
         }
-        let challenge: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        let challenge = super::hex(&bytes);
         self.verifying += 1;
         let _ = self.jobs.send(Job::Verify { request, challenge });
     }
@@ -290,10 +287,7 @@ impl Hub {
     fn verified(&mut self, request: Request, outcome: Result<(), String>) {
         self.verifying = self.verifying.saturating_sub(1);
         let host = request.callback.host_str().unwrap_or("");
-        let mode = match request.mode {
-            Mode::Subscribe { .. } => "subscribe",
-            Mode::Unsubscribe => "unsubscribe",
-        };
+        let mode = request.mode.name();
         if let Err(why) = outcome {
             tracing::info!(
                 mode,
@@ -355,7 +349,7 @@ impl Hub {
         let now = now_ms();
         let mut fresh = Vec::new();
         for topic in topics {
-            for hub in &self.hubs {
+            for hub in &self.config.hubs {
                 let _ = self.jobs.send(Job::Ping {
                     hub: hub.clone(),
                     topic: topic.clone(),
@@ -540,7 +534,6 @@ mod tests {
         let (jobs, queue) = std::sync::mpsc::channel();
         let mut hub = Hub {
             config: config.websub.clone(),
-            hubs: Vec::new(),
             store: None,
             subs: HashMap::new(),
             owed: HashMap::new(),

@@ -53,15 +53,19 @@ impl Counts {
     }
 }
 
+/// Lower-case hex, for challenges and signatures.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// The handle request handlers and the publisher hold.
 pub struct Hub {
     commands: SyncSender<hub::Command>,
     limiter: request::Limiter,
     counts: Arc<Counts>,
-    config: crate::config::WebSub,
-    /// Whether refeed answers subscriptions itself (`websub.enabled`), or
+    /// `enabled` says whether refeed answers subscriptions itself, or
     /// only pings other hubs.
-    serving: bool,
+    config: crate::config::WebSub,
 }
 
 impl Hub {
@@ -81,13 +85,12 @@ impl Hub {
             limiter: request::Limiter::new(ws.requests_per_minute),
             counts,
             config: ws.clone(),
-            serving: ws.enabled,
         }))
     }
 
     /// The path subscription requests come to, when refeed runs a hub.
     pub fn path(&self) -> Option<&str> {
-        self.serving.then_some(self.config.path.as_str())
+        self.config.enabled.then_some(self.config.path.as_str())
     }
 
     pub fn counts(&self) -> &Counts {

@@ -126,13 +126,7 @@ fn verify(agent: &ureq::Agent, request: &Request, challenge: &str) -> Result<(),
     let mut url = request.callback.clone();
     {
         let mut q = url.query_pairs_mut();
-        q.append_pair(
-            "hub.mode",
-            match request.mode {
-                super::request::Mode::Subscribe { .. } => "subscribe",
-                super::request::Mode::Unsubscribe => "unsubscribe",
-            },
-        );
+        q.append_pair("hub.mode", request.mode.name());
         q.append_pair("hub.topic", &request.topic);
         q.append_pair("hub.challenge", challenge);
         if let super::request::Mode::Subscribe { lease, .. } = &request.mode {
@@ -197,9 +191,7 @@ pub fn signature(secret: &Secret, body: &[u8]) -> String {
     // HMAC takes a key of any length; this cannot fail.
     let mut mac = Hmac::<Sha256>::new_from_slice(&secret.0).unwrap_or_else(|_| unreachable!());
     mac.update(body);
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("sha256={hex}")
+    format!("sha256={}", super::hex(&mac.finalize().into_bytes()))
 }
 
 /// A failed request in a line, without the body of any answer.

@@ -55,6 +55,16 @@ pub enum Mode {
     Unsubscribe,
 }
 
+impl Mode {
+    /// `hub.mode` as the spec spells it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Mode::Subscribe { .. } => "subscribe",
+            Mode::Unsubscribe => "unsubscribe",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Request {
     pub mode: Mode,
