@@ -579,3 +579,26 @@ fn the_hub_takes_forms_by_post_within_bounds() {
     assert!(matches!(exchange(never), None | Some(408)));
     server.assert_alive_and_healthy();
 }
+
+#[test]
+fn private_callbacks_are_refused_at_delivery_too() {
+    let dir = source_copy();
+    let state = tempfile::tempdir().unwrap();
+    let sub = Subscriber::start(Behaviour::default());
+    let server = Launch::new(dir.path())
+        .env(&[PRIVATE_OK])
+        .state_dir(state.path())
+        .start();
+    subscribed(&server, &sub, "cb", &[]);
+    stop(server);
+    // The same subscription, now on a hub that refuses private addresses.
+    let server = Launch::new(dir.path())
+        .env(&[("REFEED_WEBSUB__MAX_ATTEMPTS", "1")])
+        .state_dir(state.path())
+        .start();
+    assert_eq!(hub_count(&server, "subscriptions"), 1);
+    add_post(dir.path(), "eight");
+    wait_count(&server, "failed_deliveries", 1);
+    assert!(server.log_text().contains("loopback, private, link-local"));
+    assert!(sub.posts().is_empty(), "the hub reached a loopback address");
+}
