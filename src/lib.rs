@@ -10,10 +10,12 @@
 //! `build` hand it out. `live` holds what `serve` publishes (written by
 //! `watch`, read by `server`), `ondemand` renders what a request selects off
 //! the async workers, `state` keeps what must outlive a restart in
-//! SQLite, `metrics` counts what `serve` does for `/metrics`, and
-//! `subscribers` counts who polls each feed. `config` and `cli` resolve
-//! settings once, and `setup` turns them into what `site`, `catalog` and
-//! `feed` need; `check` reports a load.
+//! SQLite, `metrics` counts what `serve` does for `/metrics`,
+//! `subscribers` counts who polls each feed, and `websub` pushes changed
+//! feeds to their subscribers (the hub, its subscriptions in that same
+//! SQLite file). `config` and `cli` resolve settings once, and `setup`
+//! turns them into what `site`, `catalog` and `feed` need; `check` reports
+//! a load.
 //! `ARCHITECTURE.md` has the whole map.
 
 pub mod article;
@@ -40,3 +42,4 @@ pub mod state;
 pub mod subscribers;
 pub mod text;
 pub mod watch;
+pub mod websub;

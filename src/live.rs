@@ -17,8 +17,9 @@ pub enum SourceHealth {
     Unavailable(String),
 }
 
-/// Told of every snapshot as it is published, on the publishing thread.
-pub type OnPublish = Box<dyn Fn(&Snapshot) + Send + Sync>;
+/// Told of every snapshot as it is published, on the publishing thread;
+/// the `Arc` lets a listener keep it for work of its own (WebSub).
+pub type OnPublish = Box<dyn Fn(&Arc<Snapshot>) + Send + Sync>;
 
 pub struct Live {
     snapshot: ArcSwapOption<Snapshot>,

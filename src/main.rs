@@ -55,7 +55,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     };
     match &cli.command {
         Some(Command::Check { json }) => check(&config()?, *json),
-        Some(Command::Build { out }) => build(&config()?, out),
+        Some(Command::Build { out }) => {
+            // A folder of files has no hub at `websub.path`: only the
+            // others (`websub.hubs`) are advertised.
+            let mut config = config()?;
+            config.websub.enabled = false;
+            build(&config, out)
+        }
         Some(Command::Serve { .. }) | None => serve(&config()?),
         Some(Command::Stats { json }) => stats(&config()?, *json),
         // These describe the command line itself and need no configuration.
@@ -97,6 +103,10 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         let counted = counted.clone();
         on_publish.push(Box::new(move |snap| counted.refresh_index(snap)));
     }
+    let hub = refeed::websub::Hub::start(config);
+    if let Some(hub) = &hub {
+        on_publish.push(hub.on_publish());
+    }
     let live = Arc::new(Live::new(pipeline, on_publish));
     let mut state = State::new(config, live.clone(), ondemand);
     let flusher = match subscribers {
@@ -109,6 +119,9 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     };
     if let Some(metrics) = metrics {
         state = state.with_metrics(metrics);
+    }
+    if let Some(hub) = hub {
+        state = state.with_hub(hub);
     }
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
     let listen = config.server.listen;

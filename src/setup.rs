@@ -49,7 +49,20 @@ pub fn masthead(config: &Config) -> Masthead {
         // A fixed day (`feed.id_date`), never "now".
         epoch: config.feed.id_date.and_time(NaiveTime::MIN).and_utc(),
         max_item_bytes: config.feed.max_item_bytes,
+        hubs: hubs(config),
     }
+}
+
+/// refeed's own hub when it runs one, then the others
+/// (`websub.hubs`).
+pub fn hubs(config: &Config) -> Vec<String> {
+    let ws = &config.websub;
+    let own = ws
+        .enabled
+        .then(|| crate::site::links::absolute(&config.site.url, ws.path.trim_start_matches('/')));
+    own.into_iter()
+        .chain(ws.hubs.iter().map(|u| u.to_string()))
+        .collect()
 }
 
 /// The scheme of the embedded default configuration, for unit tests.

@@ -3,8 +3,8 @@
 //! `Last-Modified`) of every document it served, by path, so that a
 //! restart never dates changed bytes at or before a date a client already
 //! holds. Other state lives in the same file, in tables of its own
-//! (subscriber counts: `crate::subscribers::store`). `refeed build` and
-//! `check` never open it.
+//! (subscriber counts: `crate::subscribers::store`; WebSub subscriptions:
+//! `crate::websub::store`). `refeed build` and `check` never open it.
 //!
 //! Only the reload thread reads and writes the validators: once before
 //! the first snapshot, then after each publish. Requests never wait on it.

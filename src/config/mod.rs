@@ -70,6 +70,7 @@ pub struct Config {
     pub server: Server,
     pub watch: Watch,
     pub stats: Stats,
+    pub websub: WebSub,
 }
 
 #[derive(Debug, Clone)]
@@ -178,6 +179,40 @@ pub struct Stats {
     pub enabled: bool,
     /// Days over which distinct pollers are counted, at least 1.
     pub window_days: u32,
+}
+
+/// The WebSub hub (`websub.*`) and the hubs feeds advertise.
+#[derive(Debug, Clone)]
+pub struct WebSub {
+    /// Whether refeed runs its own hub (and advertises it).
+    pub enabled: bool,
+    /// The hub's path on `server.listen`, starting with `/`.
+    pub path: String,
+    /// Hubs run by others, advertised beside refeed's own and told of
+    /// every change (`hub.mode=publish`).
+    pub hubs: Vec<url::Url>,
+    /// Callbacks on loopback, private, link-local and multicast addresses
+    /// are refused unless this is set (tests, a private network).
+    pub allow_private_callbacks: bool,
+    /// Leases: the one given when a subscriber asks for none, and the
+    /// bounds any request is clamped to.
+    pub lease: Duration,
+    pub min_lease: Duration,
+    pub max_lease: Duration,
+    pub max_callback_bytes: usize,
+    /// Outbound requests (verifications, deliveries, pings) at once.
+    pub concurrency: usize,
+    /// Bound on each outbound request, connection to last byte.
+    pub timeout: Duration,
+    /// Delivery attempts before one is given up, at least 1.
+    pub max_attempts: u32,
+    /// Delay before the first retry; each next one waits twice as long.
+    pub retry_delay: Duration,
+    pub max_subscriptions: usize,
+    pub max_per_topic: usize,
+    pub max_per_callback_host: usize,
+    /// Subscription requests one client address may make per minute.
+    pub requests_per_minute: u32,
 }
 
 impl Config {

@@ -35,6 +35,7 @@ pub(super) struct RawConfig {
     pub(super) server: RawServer,
     pub(super) watch: RawWatch,
     pub(super) stats: RawStats,
+    pub(super) websub: RawWebSub,
 }
 
 #[derive(Debug, Deserialize)]
@@ -88,4 +89,24 @@ pub(super) struct RawWatch {
 pub(super) struct RawStats {
     pub(super) enabled: bool,
     pub(super) window_days: u32,
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct RawWebSub {
+    pub(super) enabled: bool,
+    pub(super) path: String,
+    pub(super) hubs: Vec<String>,
+    pub(super) allow_private_callbacks: bool,
+    pub(super) lease_seconds: u64,
+    pub(super) min_lease_seconds: u64,
+    pub(super) max_lease_seconds: u64,
+    pub(super) max_callback_bytes: usize,
+    pub(super) concurrency: usize,
+    pub(super) timeout: u64,
+    pub(super) max_attempts: u32,
+    pub(super) retry_delay_ms: u64,
+    pub(super) max_subscriptions: usize,
+    pub(super) max_per_topic: usize,
+    pub(super) max_per_callback_host: usize,
+    pub(super) requests_per_minute: u32,
 }

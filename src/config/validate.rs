@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use chrono::NaiveDate;
 
-use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawStats, RawWatch};
-use super::{Config, Feed, Load, Metrics, Server, Site, Stats, Watch};
+use super::raw::{RawConfig, RawFeed, RawLoad, RawServer, RawStats, RawWatch, RawWebSub};
+use super::{Config, Feed, Load, Metrics, Server, Site, Stats, Watch, WebSub};
 use crate::date::CstMeaning;
 
 /// Hexo's own default for `default_category`.
@@ -93,6 +93,7 @@ impl RawConfig {
             server: self.server.validate()?,
             watch: self.watch.validate(),
             stats: self.stats.validate()?,
+            websub: self.websub.validate()?,
         })
     }
 }
@@ -325,6 +326,70 @@ impl RawStats {
     }
 }
 
+/// The hub's own answers keep their paths.
+const SERVER_PATHS: [&str; 2] = ["/healthz", "/metrics"];
+
+impl RawWebSub {
+    fn validate(self) -> Result<WebSub, Invalid> {
+        let path = self.path.trim().to_string();
+        if !path.starts_with('/') || path.len() < 2 || path.contains(['?', '#', ' ']) {
+            return Err(invalid(
+                "websub.path",
+                format!("`{path}` must be a path such as /websub"),
+            ));
+        }
+        if SERVER_PATHS.contains(&path.as_str()) {
+            return Err(invalid("websub.path", format!("`{path}` is refeed's own")));
+        }
+        let hubs = self
+            .hubs
+            .iter()
+            .map(|raw| {
+                url::Url::parse(raw)
+                    .ok()
+                    .filter(|u| matches!(u.scheme(), "http" | "https"))
+                    .ok_or_else(|| invalid("websub.hubs", format!("`{raw}` is not an http(s) URL")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if self.min_lease_seconds == 0
+            || self.min_lease_seconds > self.lease_seconds
+            || self.lease_seconds > self.max_lease_seconds
+        {
+            return Err(invalid(
+                "websub.lease_seconds",
+                "need 1 <= min_lease_seconds <= lease_seconds <= max_lease_seconds",
+            ));
+        }
+        let at_least_one = [
+            ("websub.concurrency", self.concurrency as u64),
+            ("websub.timeout", self.timeout),
+            ("websub.max_attempts", self.max_attempts.into()),
+            ("websub.max_callback_bytes", self.max_callback_bytes as u64),
+        ];
+        if let Some((key, _)) = at_least_one.iter().find(|(_, v)| *v == 0) {
+            return Err(invalid(key, "must be at least 1"));
+        }
+        Ok(WebSub {
+            enabled: self.enabled,
+            path,
+            hubs,
+            allow_private_callbacks: self.allow_private_callbacks,
+            lease: Duration::from_secs(self.lease_seconds),
+            min_lease: Duration::from_secs(self.min_lease_seconds),
+            max_lease: Duration::from_secs(self.max_lease_seconds),
+            max_callback_bytes: self.max_callback_bytes,
+            concurrency: self.concurrency,
+            timeout: Duration::from_secs(self.timeout),
+            max_attempts: self.max_attempts,
+            retry_delay: Duration::from_millis(self.retry_delay_ms),
+            max_subscriptions: self.max_subscriptions,
+            max_per_topic: self.max_per_topic,
+            max_per_callback_host: self.max_per_callback_host,
+            requests_per_minute: self.requests_per_minute,
+        })
+    }
+}
+
 /// A year: what is counted is kept for the window, and no more.
 const MAX_WINDOW_DAYS: u32 = 366;
 
@@ -529,5 +594,42 @@ deploy:
         let same = ("REFEED_SERVER__METRICS_LISTEN", "127.0.0.1:8080");
         let err = metrics(&[on, same]).unwrap_err().to_string();
         assert!(err.contains("must differ from `server.listen`"), "{err}");
+    }
+
+    #[test]
+    fn websub_keys_are_checked_and_typed() {
+        let c = with(&[], &[]).unwrap().websub;
+        assert!(c.enabled && !c.allow_private_callbacks);
+        assert_eq!(c.path, "/websub");
+        assert_eq!(c.lease, Duration::from_secs(864_000));
+        assert_eq!(c.retry_delay, Duration::from_millis(1000));
+        let hubs = ("REFEED_WEBSUB__HUBS", "[\"https://hub.example/\"]");
+        let c = with(&[hubs], &[]).unwrap().websub;
+        assert_eq!(c.hubs[0].as_str(), "https://hub.example/");
+        for (var, value, key) in [
+            (
+                "REFEED_WEBSUB__HUBS",
+                "[\"ftp://hub.example/\"]",
+                "websub.hubs",
+            ),
+            ("REFEED_WEBSUB__PATH", "websub", "websub.path"),
+            ("REFEED_WEBSUB__PATH", "/healthz", "websub.path"),
+            (
+                "REFEED_WEBSUB__MIN_LEASE_SECONDS",
+                "0",
+                "websub.lease_seconds",
+            ),
+            (
+                "REFEED_WEBSUB__MAX_LEASE_SECONDS",
+                "60",
+                "websub.lease_seconds",
+            ),
+            ("REFEED_WEBSUB__CONCURRENCY", "0", "websub.concurrency"),
+            ("REFEED_WEBSUB__TIMEOUT", "0", "websub.timeout"),
+            ("REFEED_WEBSUB__MAX_ATTEMPTS", "0", "websub.max_attempts"),
+        ] {
+            let err = with(&[(var, value)], &[]).unwrap_err().to_string();
+            assert!(err.contains(key), "{var}={value}: {err}");
+        }
     }
 }

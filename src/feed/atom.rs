@@ -23,10 +23,13 @@ pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
             uri: None,
             version: Some(env!("CARGO_PKG_VERSION").into()),
         }),
-        links: vec![
+        links: [
             link(&channel.atom_url, "self", Some("application/atom+xml")),
             link(&channel.home_url, "alternate", Some("text/html")),
-        ],
+        ]
+        .into_iter()
+        .chain(channel.hubs.iter().map(|hub| link(hub, "hub", None)))
+        .collect(),
         subtitle: Some(Text::plain(clean(&channel.description))),
         lang: Some(clean(&site.language)).filter(|l| !l.is_empty()),
         entries: items.iter().map(entry).collect(),

@@ -15,7 +15,16 @@ struct JsonFeed<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     language: Option<String>,
     authors: Vec<Author>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub<'a>>,
     items: Vec<JsonItem>,
+}
+
+#[derive(Serialize)]
+struct Hub<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -52,6 +61,14 @@ pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
         authors: vec![Author {
             name: clean(&site.author),
         }],
+        hubs: channel
+            .hubs
+            .iter()
+            .map(|url| Hub {
+                kind: "WebSub",
+                url,
+            })
+            .collect(),
         items: items.iter().map(item).collect(),
     };
     // Serializing plain structs of strings into a Vec cannot fail.

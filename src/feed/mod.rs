@@ -96,6 +96,9 @@ pub struct Channel {
     pub atom_url: String,
     pub json_url: String,
     pub id: String,
+    /// The WebSub hubs this document advertises: the site's for a feed,
+    /// none for a query representation, which is no topic.
+    pub hubs: Vec<String>,
 }
 
 impl Channel {
@@ -130,6 +133,7 @@ impl Channel {
             key: key.clone(),
             title,
             description,
+            hubs: site.hubs.clone(),
         }
     }
 
@@ -141,8 +145,20 @@ impl Channel {
             rss_url: q(&self.rss_url),
             atom_url: q(&self.atom_url),
             json_url: q(&self.json_url),
+            hubs: Vec::new(),
             ..self.clone()
         }
+    }
+
+    /// The `Link` header of a document of this feed (WebSub §4): its hubs,
+    /// then itself.
+    pub fn link_header(&self, format: Format) -> String {
+        let mut out = String::new();
+        for hub in &self.hubs {
+            out.push_str(&format!("<{hub}>; rel=\"hub\", "));
+        }
+        out.push_str(&format!("<{}>; rel=\"self\"", self.url(format)));
+        out
     }
 
     pub fn url(&self, format: Format) -> &str {

@@ -33,12 +33,21 @@ pub fn render(site: &Masthead, channel: &Channel, items: &[Item]) -> Vec<u8> {
         docs: Some("https://www.rssboard.org/rss-specification".into()),
         last_build_date: Some(rfc822(last_updated(site, items))),
         atom_ext: Some(AtomExtension {
-            links: vec![Link {
-                href: channel.rss_url.clone(),
-                rel: "self".into(),
-                mime_type: Some("application/rss+xml".into()),
-                ..Link::default()
-            }],
+            links: channel
+                .hubs
+                .iter()
+                .map(|hub| Link {
+                    href: hub.clone(),
+                    rel: "hub".into(),
+                    ..Link::default()
+                })
+                .chain([Link {
+                    href: channel.rss_url.clone(),
+                    rel: "self".into(),
+                    mime_type: Some("application/rss+xml".into()),
+                    ..Link::default()
+                }])
+                .collect(),
         }),
         namespaces: BTreeMap::from([("media".to_string(), MEDIA_NS.to_string())]),
         items: items.iter().map(item).collect(),

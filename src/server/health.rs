@@ -29,6 +29,17 @@ struct Health<'a> {
     /// unreadable or changed (503 for their pages and queries); above 0,
     /// `status` is `degraded`.
     lost_bodies: u64,
+    /// The WebSub hub, when refeed runs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    websub: Option<Hub>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    subscriptions: u64,
+    pending_deliveries: u64,
+    /// Given up after `websub.max_attempts`, since start.
+    failed_deliveries: u64,
 }
 
 #[derive(Serialize)]
@@ -84,6 +95,18 @@ pub fn respond(state: &State) -> HttpResponse {
         uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
         query_cache_bytes: state.ondemand.cache_bytes(),
         lost_bodies,
+        websub: state
+            .hub
+            .as_ref()
+            .filter(|h| h.path().is_some())
+            .map(|hub| {
+                let (subscriptions, pending_deliveries, failed_deliveries) = hub.counts().read();
+                Hub {
+                    subscriptions,
+                    pending_deliveries,
+                    failed_deliveries,
+                }
+            }),
     };
     HttpResponse::build(code)
         .insert_header(("Cache-Control", "no-store"))

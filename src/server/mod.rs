@@ -9,6 +9,7 @@ mod health;
 mod peers;
 mod routes;
 mod scrape;
+mod websub;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -45,6 +46,8 @@ pub struct State {
     metrics_here: bool,
     /// `None` when `stats.enabled` is false or the state file is unusable.
     subscribers: Option<Arc<Subscribers>>,
+    /// The WebSub hub, when refeed runs one or pings others.
+    hub: Option<Arc<crate::websub::Hub>>,
 }
 
 impl State {
@@ -67,7 +70,14 @@ impl State {
             metrics: None,
             metrics_here: config.server.metrics == config::Metrics::Main,
             subscribers: None,
+            hub: None,
         }
+    }
+
+    /// Answers subscriptions at the hub's path and shows it in `/healthz`.
+    pub fn with_hub(mut self, hub: Arc<crate::websub::Hub>) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// Counts requests into `metrics`, served at `/metrics` where

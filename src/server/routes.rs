@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{State, conditional, health, scrape};
+use super::{State, conditional, health, scrape, websub};
 use crate::feed::query::Query;
 use crate::metrics::{Metrics, RouteKind};
 use crate::ondemand::Unavailable;
@@ -17,8 +17,12 @@ use crate::site::{FeedKey, Format};
 use crate::snapshot::{Route, Snapshot};
 use crate::subscribers::Subscribers;
 
-pub async fn handle(req: HttpRequest, state: web::Data<State>) -> HttpResponse {
-    let (kind, response) = answer(&req, &state).await;
+pub async fn handle(
+    req: HttpRequest,
+    payload: web::Payload,
+    state: web::Data<State>,
+) -> HttpResponse {
+    let (kind, response) = answer(&req, payload, &state).await;
     if let Some(metrics) = &state.metrics {
         count(metrics, &req, kind, &response);
     }
@@ -39,8 +43,18 @@ fn count(metrics: &Metrics, req: &HttpRequest, kind: RouteKind, res: &HttpRespon
     metrics.request(kind, res.status().as_u16(), body);
 }
 
-async fn answer(req: &HttpRequest, state: &State) -> (RouteKind, HttpResponse) {
+async fn answer(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &State,
+) -> (RouteKind, HttpResponse) {
     use RouteKind::Other;
+    if let Some(hub) = &state.hub
+        && hub.path() == Some(req.path())
+    {
+        let response = websub::respond(req, payload, hub, state.current()).await;
+        return (Other, response);
+    }
     if req.method() != Method::GET && req.method() != Method::HEAD {
         let refused = HttpResponse::MethodNotAllowed()
             .insert_header((header::ALLOW, "GET, HEAD"))
@@ -152,10 +166,13 @@ async fn serve(
             };
             if query.is_plain() {
                 let doc = feed.doc(*format);
-                return (
-                    RouteKind::Feed,
-                    conditional::respond(req, doc, &state.policy),
-                );
+                let mut res = conditional::respond(req, doc, &state.policy);
+                // WebSub §4: every feed names its hubs and itself, the
+                // topic to subscribe to.
+                if let Ok(link) = HeaderValue::from_str(&feed.channel.link_header(*format)) {
+                    res.headers_mut().insert(header::LINK, link);
+                }
+                return (RouteKind::Feed, res);
             }
             let encoding = conditional::negotiate_request(req);
             let od = &state.ondemand;
@@ -252,7 +269,7 @@ fn busy() -> HttpResponse {
     res
 }
 
-fn plain(status: StatusCode, message: &str) -> HttpResponse {
+pub(super) fn plain(status: StatusCode, message: &str) -> HttpResponse {
     HttpResponse::build(status)
         .insert_header((
             header::CONTENT_TYPE,

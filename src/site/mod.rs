@@ -63,4 +63,6 @@ pub struct Masthead {
     /// Bytes of HTML one item may carry (`feed.max_item_bytes`): a longer
     /// item shows its summary and a link instead.
     pub max_item_bytes: usize,
+    /// WebSub hubs every feed advertises (refeed's own first), absolute.
+    pub hubs: Vec<String>,
 }

@@ -236,14 +236,17 @@ fn rss_has_every_required_element() {
     );
     assert_eq!(child("language").unwrap(), "zh-CN");
     let atom_ns = "http://www.w3.org/2005/Atom";
-    let self_link = channel
-        .children()
-        .find(|n| n.has_tag_name((atom_ns, "link")))
-        .unwrap();
+    let link = |rel: &str| {
+        channel
+            .children()
+            .find(|n| n.has_tag_name((atom_ns, "link")) && n.attribute("rel") == Some(rel))
+            .and_then(|n| n.attribute("href"))
+    };
     assert_eq!(
-        self_link.attribute("href"),
+        link("self"),
         Some("http://127.0.0.1:8080/categories/%E9%87%91%E8%9E%8D/rss.xml")
     );
+    assert_eq!(link("hub"), Some("http://127.0.0.1:8080/websub"));
     let item = channel.children().find(|n| n.has_tag_name("item")).unwrap();
     let field = |(ns, name): (&str, &str)| {
         item.children()
@@ -306,7 +309,7 @@ fn atom_has_every_required_element() {
         .filter(|c| c.has_tag_name((ns, "link")))
         .filter_map(|c| c.attribute("rel"))
         .collect();
-    assert_eq!(rels, ["self", "alternate"]);
+    assert_eq!(rels, ["self", "alternate", "hub"]);
     let entry = root
         .children()
         .find(|c| c.has_tag_name((ns, "entry")))

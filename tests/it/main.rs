@@ -30,3 +30,4 @@ mod serve_faults;
 mod server;
 mod stats;
 mod urls;
+mod websub;

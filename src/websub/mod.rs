@@ -1,0 +1,125 @@
+//! WebSub (W3C Recommendation): refeed as the hub of its own feeds, and
+//! the publisher that tells other hubs of a change.
+//!
+//! Requests (`request`) are parsed and rate-limited on the actix worker
+//! that received them and handed, answered 202, to the hub thread
+//! (`hub`), the only one that changes subscriptions and the only writer of
+//! their tables (`store`, in `state_dir`'s SQLite file). It hears of each
+//! published snapshot from a `Live` listener, which names the topics whose
+//! bytes changed (`topics`); every outbound request (verification of
+//! intent, denial, delivery, a ping of another hub) runs on a fixed pool of
+//! threads with a timeout each, through a client that refuses private
+//! addresses after DNS (`outbound`). No request handler ever waits on the
+//! network or the database.
+
+mod hub;
+mod outbound;
+pub mod request;
+mod store;
+mod topics;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{SyncSender, TrySendError};
+
+use crate::config::Config;
+use crate::live::OnPublish;
+use crate::snapshot::Snapshot;
+
+pub use request::Refused;
+
+/// Requests waiting for the hub thread at most; beyond, 503.
+const QUEUE: usize = 1024;
+
+/// What `/healthz` shows of the hub.
+#[derive(Debug, Default)]
+pub struct Counts {
+    subscriptions: AtomicU64,
+    pending: AtomicU64,
+    /// Deliveries given up after `websub.max_attempts`, since start.
+    failed: AtomicU64,
+}
+
+impl Counts {
+    /// Subscriptions, pending deliveries, deliveries given up.
+    pub fn read(&self) -> (u64, u64, u64) {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        (
+            get(&self.subscriptions),
+            get(&self.pending),
+            get(&self.failed),
+        )
+    }
+}
+
+/// Lower-case hex, for challenges and signatures.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The handle request handlers and the publisher hold.
+pub struct Hub {
+    commands: SyncSender<hub::Command>,
+    limiter: request::Limiter,
+    counts: Arc<Counts>,
+    /// `enabled` says whether refeed answers subscriptions itself, or
+    /// only pings other hubs.
+    config: crate::config::WebSub,
+}
+
+impl Hub {
+    /// Starts the hub thread and its pool when refeed runs a hub or pings
+    /// others; `None` when it does neither. Subscriptions and pending
+    /// deliveries are read back from the store before anything else.
+    pub fn start(config: &Config) -> Option<Arc<Hub>> {
+        let ws = &config.websub;
+        if !ws.enabled && ws.hubs.is_empty() {
+            return None;
+        }
+        let counts = Arc::new(Counts::default());
+        let store = ws.enabled.then(|| store::Store::open(config)).flatten();
+        let commands = hub::spawn(config, store, counts.clone());
+        Some(Arc::new(Hub {
+            commands,
+            limiter: request::Limiter::new(ws.requests_per_minute),
+            counts,
+            config: ws.clone(),
+        }))
+    }
+
+    /// The path subscription requests come to, when refeed runs a hub.
+    pub fn path(&self) -> Option<&str> {
+        self.config.enabled.then_some(self.config.path.as_str())
+    }
+
+    pub fn counts(&self) -> &Counts {
+        &self.counts
+    }
+
+    /// A subscription request's form body from `client`: accepted (to be
+    /// verified with the subscriber) or refused with a reason.
+    pub fn request(&self, body: &[u8], client: IpAddr, snap: &Snapshot) -> Result<(), Refused> {
+        if !self.limiter.admit(client) {
+            return Err(Refused::TooMany);
+        }
+        let request = request::parse(body, &self.config, |t| topics::is_topic(snap, t))?;
+        match self.commands.try_send(hub::Command::Request(request)) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Refused::Busy),
+        }
+    }
+
+    /// The listener that tells the hub thread of each published snapshot
+    /// and of the topics whose bytes it changed.
+    pub fn on_publish(self: &Arc<Self>) -> OnPublish {
+        let changes = topics::Changes::default();
+        let commands = self.commands.clone();
+        Box::new(move |snap| {
+            let topics = changes.next(snap);
+            // A full queue blocks this (reload) thread, never a request;
+            // a stopped hub thread has nothing left to tell.
+            let _ = commands.send(hub::Command::Published(snap.clone(), topics));
+        })
+    }
+}
