@@ -44,6 +44,12 @@ pub const MAX_PENDING: usize = 65_536;
 /// Longest aggregator group kept (a feed id, else the document path).
 const MAX_GROUP_BYTES: usize = 128;
 
+/// The most subscribers one feed is said to have: aggregators' groups are
+/// summed, and however many made-up ones get in, every place that shows a
+/// count (index, feed page, `refeed stats`, `/metrics`) shows this one
+/// value rather than an overflowed or differently clamped one.
+pub const MAX_TOTAL: u64 = 1_000_000_000;
+
 /// One feed's subscribers over the window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct FeedCount {
@@ -55,10 +61,12 @@ pub struct FeedCount {
 }
 
 impl FeedCount {
+    /// Aggregators and pollers together, at most [`MAX_TOTAL`].
     pub fn total(&self) -> u64 {
         self.aggregators
             .values()
             .fold(self.pollers, |sum, n| sum.saturating_add(*n))
+            .min(MAX_TOTAL)
     }
 }
 
@@ -79,6 +87,7 @@ fn unix_now() -> i64 {
 /// A poller seen since the last flush.
 struct Pending {
     feed: Box<str>,
+    source: Option<u64>,
     at: AtomicI64,
     who: Who,
 }
@@ -140,6 +149,7 @@ impl Recorder {
         };
         let fresh = Pending {
             feed: feed.into(),
+            source: peer.map(|peer| self.source(peer)),
             at: AtomicI64::new(now),
             who,
         };
@@ -148,6 +158,19 @@ impl Recorder {
             self.held.fetch_sub(1, Ordering::Relaxed);
             taken.current.at.fetch_max(now, Ordering::Relaxed);
         }
+    }
+
+    /// The keyed hash of an address alone, which an address's share of
+    /// each feed's day is kept by (`store::MAX_PER_ADDRESS`). Its own
+    /// prefix keeps it apart from poller hashes.
+    fn source(&self, peer: IpAddr) -> u64 {
+        let mut h = SipHasher13::new_with_key(&self.key);
+        h.write(b"source\xff");
+        match peer {
+            IpAddr::V4(a) => h.write(&a.octets()),
+            IpAddr::V6(a) => h.write(&a.octets()),
+        }
+        h.finish()
     }
 
     /// Takes everything recorded so far, and how many pollers the bound
@@ -161,6 +184,7 @@ impl Recorder {
                 self.held.fetch_sub(1, Ordering::Relaxed);
                 seen.push(Seen {
                     feed: p.feed.clone(),
+                    source: p.source,
                     at: p.at.load(Ordering::Relaxed),
                     who: p.who.clone(),
                 });
@@ -300,13 +324,13 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("refeed-stats".into())
         .spawn(move || {
-            let mut failing = false;
+            let mut flushing = Flushing::default();
             loop {
                 let last = !matches!(
                     stopped.recv_timeout(FLUSH_EVERY),
                     Err(mpsc::RecvTimeoutError::Timeout)
                 );
-                flush(&subscribers, &mut store, window_days, &mut failing);
+                flushing.flush(&subscribers, &mut store, window_days);
                 if let Some(snap) = live.current() {
                     subscribers.refresh_index(&snap);
                 }
@@ -321,54 +345,101 @@ pub fn start(
     })
 }
 
-/// One flush. A write that fails loses that interval's pollers (logged
-/// once until writes succeed again): the counts are an estimate, and
-/// holding them would only grow memory while the disk is full.
-fn flush(subscribers: &Subscribers, store: &mut Store, window_days: u32, failing: &mut bool) {
-    let (seen, left_out) = subscribers.recorder.drain();
-    let today = store::day(unix_now());
-    let saved = store
-        .save(&seen, window_days, today)
-        .and_then(|capped| Ok((capped, store.counts(window_days, today)?)));
-    match saved {
-        Ok((capped, counts)) => {
-            if *failing {
-                tracing::info!("subscriber counts saved again");
-                *failing = false;
+/// What one flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flushed {
+    Saved,
+    /// Saved, after writes that failed: what they held is in this one.
+    SavedAgain,
+    Failed,
+}
+
+/// The stats thread's memory between flushes: what a failed write held,
+/// written with the next flush. At most [`MAX_PENDING`] are held: while
+/// the disk stays full, the oldest are kept and the newest not counted.
+#[derive(Default)]
+struct Flushing {
+    unsaved: Vec<Seen>,
+    failing: bool,
+}
+
+impl Flushing {
+    /// One flush. A failed write keeps what it held (logged once until a
+    /// write succeeds again); "saved again" is said only once a write that
+    /// held it has committed.
+    fn flush(&mut self, subscribers: &Subscribers, store: &mut Store, window_days: u32) -> Flushed {
+        let (seen, mut left_out) = subscribers.recorder.drain();
+        let room = MAX_PENDING.saturating_sub(self.unsaved.len());
+        left_out += seen.len().saturating_sub(room) as u64;
+        self.unsaved.extend(seen.into_iter().take(room));
+        let today = store::day(unix_now());
+        let saved = store
+            .save(&self.unsaved, window_days, today)
+            .and_then(|capped| Ok((capped, store.counts(window_days, today)?)));
+        let (capped, counts) = match saved {
+            Ok(saved) => saved,
+            Err(e) => {
+                if !self.failing {
+                    tracing::warn!("cannot save subscriber counts, will retry each minute: {e}");
+                }
+                self.failing = true;
+                if left_out > 0 {
+                    tracing::debug!("{left_out} pollers not counted while counts cannot be saved");
+                }
+                return Flushed::Failed;
             }
-            if left_out + capped > 0 {
-                tracing::warn!(
-                    "{} pollers not counted: more than {MAX_PENDING} in a minute or {} in a day",
-                    left_out + capped,
-                    store::MAX_POLLERS_PER_DAY
-                );
-            }
-            if *subscribers.counts.load_full() != counts {
-                subscribers.counts.store(Arc::new(counts));
-            }
+        };
+        let held = std::mem::take(&mut self.unsaved);
+        let flushed = if self.failing && !held.is_empty() {
+            tracing::info!("subscriber counts saved again");
+            self.failing = false;
+            Flushed::SavedAgain
+        } else {
+            Flushed::Saved
+        };
+        if left_out + capped > 0 {
+            tracing::warn!(
+                "{} pollers not counted: more than {MAX_PENDING} in a minute, {} in a day, \
+                 or {} a day from one address to one feed",
+                left_out + capped,
+                store::MAX_ROWS_PER_DAY,
+                store::MAX_PER_ADDRESS
+            );
         }
-        Err(e) => {
-            if !*failing {
-                tracing::warn!("cannot save subscriber counts: {e}");
-            }
-            *failing = true;
+        if *subscribers.counts.load_full() != counts {
+            subscribers.counts.store(Arc::new(counts));
         }
+        flushed
     }
 }
 
-/// `refeed stats`: the counts in `state_dir`, read without a server.
-/// Nothing recorded yet (no state file) is no subscribers, not an error.
-pub fn read(config: &Config) -> Result<Counts, StoreError> {
+/// `refeed stats`: the counts in `state_dir`, read without a server. A
+/// state file that is missing or unusable is an error naming it: counts
+/// of nothing would look like a feed nobody reads.
+pub fn read(config: &Config) -> Result<report::Stored, StoreError> {
     let dir = crate::state::dir(config)?;
-    let window_days = config.stats.window_days;
-    if !dir.join(crate::state::FILE).is_file() {
-        return Ok(Counts {
-            window_days,
-            feeds: BTreeMap::new(),
-        });
+    let path = dir.join(crate::state::FILE);
+    if !path.is_file() {
+        let reason = match std::fs::metadata(&dir) {
+            Ok(meta) if !meta.is_dir() => "state_dir is not a folder",
+            Ok(_) => "`refeed serve` has not run with this state_dir",
+            Err(_) => "state_dir does not exist",
+        };
+        return Err(StoreError::Missing { path, reason });
     }
-    let store = Store::open(&dir, &crate::state::scope(config))?;
-    Ok(store.counts(window_days, store::day(unix_now()))?)
+    let source = crate::state::scope(config);
+    let store = Store::open(&dir, &source)?;
+    let counts = store.counts(config.stats.window_days, store::day(unix_now()))?;
+    let other_sources = if counts.feeds.is_empty() {
+        store.other_scopes()?
+    } else {
+        Vec::new()
+    };
+    Ok(report::Stored {
+        counts,
+        source,
+        other_sources,
+    })
 }
 
 #[cfg(test)]
@@ -451,18 +522,73 @@ mod tests {
         }
     }
 
+    fn counting(counts: Counts) -> Subscribers {
+        Subscribers {
+            recorder: Recorder::new([7; 16]),
+            counts: ArcSwap::from_pointee(counts),
+            index: ArcSwapOption::empty(),
+            rendering: Mutex::new(()),
+        }
+    }
+
+    /// A write that fails ("database or disk is full") keeps what it
+    /// held for the next; a write of nothing while the disk is still full
+    /// is no "saved again".
+    #[test]
+    fn a_failed_flush_keeps_its_counts_and_saved_again_means_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        let subscribers = counting(Counts::default());
+        let mut flushing = Flushing::default();
+        store.limit_pages(Some(1));
+        for i in 0..2000u32 {
+            let peer = Some(IpAddr::from(i.to_be_bytes()));
+            subscribers.recorder.record("", "rss.xml", peer, b"newsboat");
+        }
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
+        store.limit_pages(None);
+        let saved = flushing.flush(&subscribers, &mut store, 7);
+        assert_eq!(saved, Flushed::SavedAgain);
+        assert_eq!(subscribers.counts().feeds[""].pollers, 2000);
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Saved);
+    }
+
+    #[test]
+    fn one_address_is_one_source_whatever_its_user_agent() {
+        let r = Recorder::new([7; 16]);
+        let here = Some(IpAddr::from([192, 0, 2, 1]));
+        r.record("", "rss.xml", here, b"a");
+        r.record("", "rss.xml", here, b"b");
+        r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 2])), b"a");
+        r.record("", "rss.xml", None, b"c");
+        let mut sources: Vec<Option<u64>> = only(&r).into_iter().map(|s| s.source).collect();
+        sources.sort();
+        sources.dedup();
+        assert_eq!(sources.len(), 3, "{sources:?}");
+        assert_eq!(sources[0], None);
+    }
+
+    /// Made-up counts summed past any integer show one value everywhere:
+    /// the index, feed pages, `refeed stats` and `/metrics` all show
+    /// `total()`.
+    #[test]
+    fn a_feed_total_is_capped_so_every_surface_agrees() {
+        let count = FeedCount {
+            aggregators: [("Feedly".to_string(), u64::MAX), ("Inoreader".to_string(), 5)].into(),
+            pollers: 2,
+        };
+        assert_eq!(count.total(), MAX_TOTAL);
+        assert!(i64::try_from(MAX_TOTAL).is_ok(), "a gauge shows it exactly");
+    }
+
     #[test]
     fn the_index_shows_the_counts_of_its_snapshot_dated_forward() {
         let snap = snapshot();
-        let subscribers = Subscribers {
-            recorder: Recorder::new([7; 16]),
-            counts: ArcSwap::from_pointee(with_counts(FeedCount {
-                aggregators: [("Feedly".to_string(), 42)].into(),
-                pollers: 2,
-            })),
-            index: ArcSwapOption::empty(),
-            rendering: Mutex::new(()),
-        };
+        let subscribers = counting(with_counts(FeedCount {
+            aggregators: [("Feedly".to_string(), 42)].into(),
+            pollers: 2,
+        }));
         assert!(subscribers.index().is_none());
         subscribers.refresh_index(&snap);
         let first = subscribers.index().unwrap();
