@@ -88,4 +88,5 @@ pub(super) struct RawWatch {
 pub(super) struct RawStats {
     pub(super) enabled: bool,
     pub(super) window_days: u32,
+    pub(super) per_address: u32,
 }

@@ -94,7 +94,12 @@ pub fn parse(agent: &[u8]) -> Option<Report> {
 /// would be a wrong one, so the whole count is refused.
 fn signed_or_grouped(before: &[u8]) -> bool {
     const SEPARATORS: &[&[u8]] = &[
-        b"-", b"+", b",", b".", b"'", b"_",
+        b"-",
+        b"+",
+        b",",
+        b".",
+        b"'",
+        b"_",
         "\u{a0}".as_bytes(),
         "\u{2009}".as_bytes(),
         "\u{202f}".as_bytes(),
@@ -287,7 +292,10 @@ mod tests {
             assert_eq!(parse(agent.as_bytes()), None, "{agent}");
         }
         let most = "Feedbin feed-id:1 - 10000000 subscribers";
-        assert_eq!(parse(most.as_bytes()).map(|r| r.subscribers), Some(10_000_000));
+        assert_eq!(
+            parse(most.as_bytes()).map(|r| r.subscribers),
+            Some(10_000_000)
+        );
     }
 
     proptest::proptest! {

@@ -5,7 +5,8 @@
 //!
 //! A request costs one hash and one look-up in a concurrent map
 //! ([`Recorder::record`]); the first request of a poller since the last
-//! flush also parses its User-Agent and inserts it, up to
+//! flush also parses its User-Agent, hashes its address alone (what its
+//! address's share is kept by) and inserts it, up to
 //! [`MAX_PENDING`] pollers between flushes. Nothing on the request path
 //! touches SQLite or takes a lock: the stats thread ([`start`]) drains the
 //! map every [`FLUSH_EVERY`] and at shutdown into daily rows in the state
@@ -161,7 +162,7 @@ impl Recorder {
     }
 
     /// The keyed hash of an address alone, which an address's share of
-    /// each feed's day is kept by (`store::MAX_PER_ADDRESS`). Its own
+    /// each feed's day is kept by (`stats.per_address`). Its own
     /// prefix keeps it apart from poller hashes.
     fn source(&self, peer: IpAddr) -> u64 {
         let mut h = SipHasher13::new_with_key(&self.key);
@@ -288,7 +289,8 @@ pub fn open(config: &Config) -> Option<(Arc<Subscribers>, Store)> {
     }
     let opened = (|| -> Result<_, StoreError> {
         let dir = crate::state::dir(config)?;
-        let store = Store::open(&dir, &crate::state::scope(config))?;
+        let store = Store::open(&dir, &crate::state::scope(config))?
+            .with_per_address(config.stats.per_address);
         let key = store.key()?;
         let counts = store.counts(config.stats.window_days, store::day(unix_now()))?;
         Ok((store, key, counts))
@@ -400,10 +402,9 @@ impl Flushing {
         if left_out + capped > 0 {
             tracing::warn!(
                 "{} pollers not counted: more than {MAX_PENDING} in a minute, {} in a day, \
-                 or {} a day from one address to one feed",
+                 or beyond an address's share of a feed's day (stats.per_address)",
                 left_out + capped,
                 store::MAX_ROWS_PER_DAY,
-                store::MAX_PER_ADDRESS
             );
         }
         if *subscribers.counts.load_full() != counts {
@@ -543,7 +544,9 @@ mod tests {
         store.limit_pages(Some(1));
         for i in 0..2000u32 {
             let peer = Some(IpAddr::from(i.to_be_bytes()));
-            subscribers.recorder.record("", "rss.xml", peer, b"newsboat");
+            subscribers
+                .recorder
+                .record("", "rss.xml", peer, b"newsboat");
         }
         assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
         assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
@@ -575,7 +578,11 @@ mod tests {
     #[test]
     fn a_feed_total_is_capped_so_every_surface_agrees() {
         let count = FeedCount {
-            aggregators: [("Feedly".to_string(), u64::MAX), ("Inoreader".to_string(), 5)].into(),
+            aggregators: [
+                ("Feedly".to_string(), u64::MAX),
+                ("Inoreader".to_string(), 5),
+            ]
+            .into(),
             pollers: 2,
         };
         assert_eq!(count.total(), MAX_TOTAL);

@@ -175,8 +175,11 @@ mod tests {
         };
         let counts = Counts {
             window_days: 7,
-            feeds: [("tags/日本語/".to_string(), one.clone()), ("tags/abcdef/".to_string(), one)]
-                .into(),
+            feeds: [
+                ("tags/日本語/".to_string(), one.clone()),
+                ("tags/abcdef/".to_string(), one),
+            ]
+            .into(),
         };
         let mut out = Vec::new();
         write_table(&stored(counts), &mut out).unwrap();
@@ -194,7 +197,9 @@ mod tests {
         write_table(&other, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
         assert!(
-            text.contains("no counts for /srv/posts; this state file has counts for: /srv/a, /srv/b"),
+            text.contains(
+                "no counts for /srv/posts; this state file has counts for: /srv/a, /srv/b"
+            ),
             "{text}"
         );
     }

@@ -1,7 +1,8 @@
 //! Subscriber counts in the state file (`crate::state`), as daily
 //! aggregates scoped by source folder: for each feed and day, the keyed
 //! hash of each distinct poller, and the latest count of each aggregator's
-//! group of subscribers. Written by the stats thread alone; read by it and
+//! group of subscribers; and how many of those each source address (its
+//! keyed hash) added. Written by the stats thread alone; read by it and
 //! by `refeed stats`. Rows older than the window are removed as it moves.
 
 use std::collections::BTreeMap;
@@ -18,13 +19,6 @@ use crate::state::StateError;
 /// bound.
 pub const MAX_ROWS_PER_DAY: u64 = 100_000;
 
-/// New pollers and aggregator groups one source address may add to one
-/// feed in one day: enough for a household or an office behind one
-/// address, small enough that one client with many made-up User-Agents
-/// cannot use up [`MAX_ROWS_PER_DAY`] and leave every real reader of the
-/// day uncounted.
-pub const MAX_PER_ADDRESS: u64 = 16;
-
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(transparent)]
@@ -40,7 +34,8 @@ pub enum StoreError {
 pub struct Seen {
     pub feed: Box<str>,
     /// Keyed hash of the source address alone (no User-Agent, no feed),
-    /// which [`MAX_PER_ADDRESS`] is kept by; `None` without an address.
+    /// which an address's share (`stats.per_address`) is kept by; `None`
+    /// without an address.
     pub source: Option<u64>,
     /// Unix seconds of the latest request.
     pub at: i64,
@@ -71,6 +66,11 @@ pub struct Store {
     scope: String,
     /// [`MAX_ROWS_PER_DAY`]; smaller in tests.
     cap: u64,
+    /// New rows one address may add to one feed's day: enough for a
+    /// household or an office behind one address, small enough that one
+    /// client with many made-up User-Agents cannot use up the cap and
+    /// leave every real reader of the day uncounted.
+    per_address: u64,
 }
 
 impl Store {
@@ -116,7 +116,15 @@ impl Store {
             path,
             scope: scope.to_string(),
             cap: MAX_ROWS_PER_DAY,
+            per_address: u64::MAX,
         })
+    }
+
+    /// Keeps each address to `per_address` new rows per feed and day
+    /// (`stats.per_address`; `None`: no limit).
+    pub fn with_per_address(mut self, per_address: Option<u64>) -> Store {
+        self.per_address = per_address.unwrap_or(u64::MAX);
+        self
     }
 
     fn sql(&self, source: rusqlite::Error) -> StateError {
@@ -170,7 +178,7 @@ impl Store {
             path: self.path.clone(),
             source,
         })?;
-        let (scope, cap) = (self.scope.as_str(), self.cap);
+        let (scope, cap, per_address) = (self.scope.as_str(), self.cap, self.per_address);
         let written = (|| {
             let mut left_out = 0;
             let mut room: BTreeMap<i64, u64> = BTreeMap::new();
@@ -238,7 +246,7 @@ impl Store {
                             .unwrap_or(0),
                         None => 0,
                     };
-                    if *room == 0 || used >= MAX_PER_ADDRESS {
+                    if *room == 0 || used >= per_address {
                         left_out += 1;
                         continue;
                     }
@@ -503,13 +511,15 @@ mod tests {
     #[test]
     fn one_address_cannot_use_up_the_daily_cap() {
         let dir = tempfile::tempdir().unwrap();
-        let mut store = Store::open(dir.path(), "/a").unwrap();
+        let kept = 16;
+        let mut store = Store::open(dir.path(), "/a")
+            .unwrap()
+            .with_per_address(Some(kept));
         store.cap = 100;
         let flood: Vec<Seen> = (0..50)
             .map(|h| from(7, poller("", T0, h)))
             .chain((0..50).map(|g| from(7, feedly("", T0, &g.to_string(), 1))))
             .collect();
-        let kept = MAX_PER_ADDRESS;
         assert_eq!(store.save(&flood, 7, day(T0)).unwrap(), 100 - kept);
         // Pollers already kept poll again at no cost; the same address
         // has a share of another feed; other addresses are counted.

@@ -150,7 +150,11 @@ fn stats_names_the_sources_a_state_file_has_counts_for() {
     let elsewhere = tempfile::tempdir().unwrap();
     let out = run_stats(state.path(), elsewhere.path(), &[]);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let examples = std::fs::canonicalize(examples()).unwrap();
     let expected = format!(
         "no counts for {}; this state file has counts for: {}",
@@ -161,7 +165,11 @@ fn stats_names_the_sources_a_state_file_has_counts_for() {
     let json = run_stats(state.path(), elsewhere.path(), &["--json"]);
     let json: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(json["feeds"], serde_json::json!([]), "{json}");
-    assert_eq!(json["other_sources"][0], *examples.to_string_lossy(), "{json}");
+    assert_eq!(
+        json["other_sources"][0],
+        *examples.to_string_lossy(),
+        "{json}"
+    );
 }
 
 /// Made-up counts: malformed ones are refused (their senders are pollers
@@ -197,7 +205,11 @@ fn spoofed_counts_and_one_address_floods_are_held_and_every_surface_agrees() {
     let feedbin = site["aggregators"]["Feedbin"].as_u64().unwrap();
     assert_eq!(feedbin % 10_000_000, 0, "{counted}");
     assert_eq!(pollers + feedbin / 10_000_000, 16, "{counted}");
-    assert_eq!(site["aggregators"].as_object().unwrap().len(), 1, "{counted}");
+    assert_eq!(
+        site["aggregators"].as_object().unwrap().len(),
+        1,
+        "{counted}"
+    );
     let total = pollers + feedbin;
     assert_eq!(site["subscribers"], total, "{counted}");
 
