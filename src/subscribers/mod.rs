@@ -42,6 +42,12 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(60);
 /// each); beyond, new ones wait for the next interval.
 pub const MAX_PENDING: usize = 65_536;
 
+/// New pollers one address may add between two flushes, with
+/// `stats.per_address` set: one client with many made-up User-Agents
+/// fills at most this share of [`MAX_PENDING`], not all of it, each
+/// minute.
+pub const MAX_PENDING_PER_ADDRESS: usize = MAX_PENDING / 64;
+
 /// Longest aggregator group kept (a feed id, else the document path).
 const MAX_GROUP_BYTES: usize = 128;
 
@@ -100,15 +106,21 @@ pub struct Recorder {
     pending: papaya::HashMap<u64, Pending>,
     held: AtomicUsize,
     left_out: AtomicU64,
+    /// New pollers held per address (by [`Recorder::source`]), when
+    /// addresses are kept to a share; at most one entry per held poller.
+    by_source: Option<papaya::HashMap<u64, AtomicUsize>>,
 }
 
 impl Recorder {
-    pub fn new(key: [u8; 16]) -> Self {
+    /// `shared`: each address is kept to [`MAX_PENDING_PER_ADDRESS`]
+    /// (`stats.per_address` set; not behind a reverse proxy).
+    pub fn new(key: [u8; 16], shared: bool) -> Self {
         Recorder {
             key,
             pending: papaya::HashMap::new(),
             held: AtomicUsize::new(0),
             left_out: AtomicU64::new(0),
+            by_source: shared.then(papaya::HashMap::new),
         }
     }
 
@@ -136,6 +148,20 @@ impl Recorder {
             self.left_out.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let source = peer.map(|peer| self.source(peer));
+        let by_source = self.by_source.as_ref().map(|m| m.pin());
+        let share = by_source
+            .as_ref()
+            .zip(source)
+            .map(|(m, source)| m.get_or_insert_with(source, || AtomicUsize::new(0)));
+        if let Some(share) = share
+            && share.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING_PER_ADDRESS
+        {
+            share.fetch_sub(1, Ordering::Relaxed);
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            self.left_out.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let who = match agent::parse(agent) {
             Some(report) => {
                 let mut group = report.feed_id.unwrap_or_else(|| document.to_string());
@@ -150,13 +176,16 @@ impl Recorder {
         };
         let fresh = Pending {
             feed: feed.into(),
-            source: peer.map(|peer| self.source(peer)),
+            source,
             at: AtomicI64::new(now),
             who,
         };
         if let Err(taken) = pending.try_insert(hash, fresh) {
             // Another request of the same poller was first.
             self.held.fetch_sub(1, Ordering::Relaxed);
+            if let Some(share) = share {
+                share.fetch_sub(1, Ordering::Relaxed);
+            }
             taken.current.at.fetch_max(now, Ordering::Relaxed);
         }
     }
@@ -190,6 +219,9 @@ impl Recorder {
                     who: p.who.clone(),
                 });
             }
+        }
+        if let Some(by_source) = &self.by_source {
+            by_source.pin().clear();
         }
         (seen, self.left_out.swap(0, Ordering::Relaxed))
     }
@@ -298,7 +330,7 @@ pub fn open(config: &Config) -> Option<(Arc<Subscribers>, Store)> {
     match opened {
         Ok((store, key, counts)) => {
             let subscribers = Subscribers {
-                recorder: Recorder::new(key),
+                recorder: Recorder::new(key, config.stats.per_address.is_some()),
                 counts: ArcSwap::from_pointee(counts),
                 index: ArcSwapOption::empty(),
                 rendering: Mutex::new(()),
@@ -455,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_poller_is_recorded_once_per_flush_and_an_aggregator_with_its_count() {
-        let r = Recorder::new([7; 16]);
+        let r = Recorder::new([7; 16], true);
         let here = Some(IpAddr::from([192, 0, 2, 1]));
         let there = Some(IpAddr::from([192, 0, 2, 2]));
         r.record("", "rss.xml", here, b"newsboat/2.36");
@@ -485,7 +517,7 @@ mod tests {
     #[test]
     fn the_hash_depends_on_the_key_and_never_holds_the_address() {
         let poller = |key| {
-            let r = Recorder::new(key);
+            let r = Recorder::new(key, true);
             r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 1])), b"x");
             match only(&r).pop().map(|s| s.who) {
                 Some(Who::Poller(hash)) => hash,
@@ -498,7 +530,7 @@ mod tests {
 
     #[test]
     fn pollers_beyond_the_bound_wait_for_the_next_flush() {
-        let r = Recorder::new([7; 16]);
+        let r = Recorder::new([7; 16], true);
         for i in 0..MAX_PENDING as u32 + 3 {
             r.record("", "rss.xml", Some(IpAddr::from(i.to_be_bytes())), b"x");
         }
@@ -525,7 +557,7 @@ mod tests {
 
     fn counting(counts: Counts) -> Subscribers {
         Subscribers {
-            recorder: Recorder::new([7; 16]),
+            recorder: Recorder::new([7; 16], true),
             counts: ArcSwap::from_pointee(counts),
             index: ArcSwapOption::empty(),
             rendering: Mutex::new(()),
@@ -558,8 +590,30 @@ mod tests {
     }
 
     #[test]
+    fn one_address_holds_a_share_of_the_pending_pollers() {
+        for shared in [true, false] {
+            let r = Recorder::new([7; 16], shared);
+            let here = Some(IpAddr::from([192, 0, 2, 1]));
+            for i in 0..MAX_PENDING_PER_ADDRESS + 10 {
+                r.record("", "rss.xml", here, format!("agent {i}").as_bytes());
+            }
+            r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 2])), b"a");
+            let (seen, left_out) = r.drain();
+            let expected = if shared {
+                (MAX_PENDING_PER_ADDRESS + 1, 10)
+            } else {
+                (MAX_PENDING_PER_ADDRESS + 11, 0)
+            };
+            assert_eq!((seen.len(), left_out), expected);
+            // The next minute the address has its share again.
+            r.record("", "rss.xml", here, b"agent 0");
+            assert_eq!(only(&r).len(), 1);
+        }
+    }
+
+    #[test]
     fn one_address_is_one_source_whatever_its_user_agent() {
-        let r = Recorder::new([7; 16]);
+        let r = Recorder::new([7; 16], true);
         let here = Some(IpAddr::from([192, 0, 2, 1]));
         r.record("", "rss.xml", here, b"a");
         r.record("", "rss.xml", here, b"b");
