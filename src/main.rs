@@ -140,13 +140,13 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
 }
 
 fn stats(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
-    let counts = refeed::subscribers::read(config).context("reading the subscriber counts")?;
+    let stored = refeed::subscribers::read(config).context("reading the subscriber counts")?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
-        refeed::subscribers::report::write_json(&counts, &mut out)?;
+        refeed::subscribers::report::write_json(&stored, &mut out)?;
     } else {
-        refeed::subscribers::report::write_table(&counts, &mut out)?;
+        refeed::subscribers::report::write_table(&stored, &mut out)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

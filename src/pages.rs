@@ -120,10 +120,16 @@ fn feed_item(out: &mut String, f: &FeedSummary, name: &str) {
 /// How many articles, when last updated and, when counted, how many
 /// subscribers.
 fn feed_facts(out: &mut String, f: &FeedSummary) {
-    let _ = write!(out, "{} articles, updated {}", f.count, date(f.updated));
+    let articles = counted(f.count as u64, "article");
+    let _ = write!(out, "{articles}, updated {}", date(f.updated));
     if let Some(n) = f.subscribers {
-        let _ = write!(out, ", {n} subscriber{}", if n == 1 { "" } else { "s" });
+        let _ = write!(out, ", {}", counted(n, "subscriber"));
     }
+}
+
+/// "1 article", "2 articles".
+fn counted(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 fn category_tree(out: &mut String, cats: &[&FeedSummary]) {
@@ -321,7 +327,14 @@ fn pager(out: &mut String, page: &FeedPage) {
 
 #[cfg(test)]
 mod tests {
-    use super::nested_lists;
+    use super::{counted, nested_lists};
+
+    #[test]
+    fn one_article_is_singular() {
+        assert_eq!(counted(1, "article"), "1 article");
+        assert_eq!(counted(0, "article"), "0 articles");
+        assert_eq!(counted(2, "subscriber"), "2 subscribers");
+    }
 
     #[test]
     fn nested_lists_open_inside_their_parent_item() {

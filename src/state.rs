@@ -65,12 +65,41 @@ fn default_dir_from(
 /// The state file under `dir` (created with `dir` when missing), opened
 /// as every user of it needs it: WAL, and a wait for the other writer.
 /// Each table belongs to one module and is written by one thread.
+///
+/// The file holds the key of the pollers' hashes next to the hashes, so
+/// it is for its owner only: a folder refeed creates is 0700, the file
+/// 0600 (an older one is narrowed to it when refeed owns it), and SQLite
+/// gives `-wal` and `-shm` the file's mode.
 pub fn connect(dir: &Path) -> Result<(Connection, PathBuf), StateError> {
-    std::fs::create_dir_all(dir).map_err(|source| StateError::Create {
-        path: dir.to_path_buf(),
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+    let create = |path: &Path, source| StateError::Create {
+        path: path.to_path_buf(),
         source,
-    })?;
+    };
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|e| create(dir, e))?;
     let path = dir.join(FILE);
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            if let Ok(meta) = std::fs::metadata(&path)
+                && meta.permissions().mode() & 0o077 != 0
+            {
+                // Another user's file is left as it is.
+                let narrowed = std::fs::Permissions::from_mode(meta.permissions().mode() & 0o700);
+                let _ = std::fs::set_permissions(&path, narrowed);
+            }
+        }
+        Err(e) => return Err(create(&path, e)),
+    }
     let sql = |source| StateError::Sql {
         path: path.clone(),
         source,
@@ -421,6 +450,28 @@ mod tests {
         let file = dir.path().join("not-a-folder");
         std::fs::write(&file, "x").unwrap();
         assert!(Store::open(&file, "/a").is_err());
+    }
+
+    #[test]
+    fn the_state_folder_and_file_are_for_their_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let home = tempfile::tempdir().unwrap();
+        let dir = home.path().join("state/refeed");
+        let mut store = Store::open(&dir, "/a").unwrap();
+        store
+            .save(&[("rss.xml".into(), v("h1", 1_600_000_000))])
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for name in [FILE, "refeed.sqlite3-wal", "refeed.sqlite3-shm"] {
+            assert_eq!(mode(&dir.join(name)), 0o600, "{name}");
+        }
+        drop(store);
+        // A file an earlier version made readable by all is narrowed.
+        let file = dir.join(FILE);
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Store::open(&dir, "/a").unwrap());
+        assert_eq!(mode(&file), 0o600);
     }
 
     #[test]

@@ -179,6 +179,9 @@ pub struct Stats {
     pub enabled: bool,
     /// Days over which distinct pollers are counted, at least 1.
     pub window_days: u32,
+    /// New pollers and aggregator groups one address may add to one feed
+    /// in one day (`stats.per_address`); `None` for no limit.
+    pub per_address: Option<u64>,
 }
 
 /// The WebSub hub (`websub.*`) and the hubs feeds advertise.

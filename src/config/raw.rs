@@ -89,6 +89,7 @@ pub(super) struct RawWatch {
 pub(super) struct RawStats {
     pub(super) enabled: bool,
     pub(super) window_days: u32,
+    pub(super) per_address: u32,
 }
 
 #[derive(Debug, Deserialize)]

@@ -322,6 +322,8 @@ impl RawStats {
         Ok(Stats {
             enabled: self.enabled,
             window_days: self.window_days,
+            // 0: every poller has a reverse proxy's address.
+            per_address: (self.per_address > 0).then_some(u64::from(self.per_address)),
         })
     }
 }
@@ -541,6 +543,9 @@ deploy:
         assert_eq!(c.stats.window_days, 7);
         let stats = with(&[("REFEED_STATS__WINDOW_DAYS", "30")], &[]).unwrap();
         assert_eq!(stats.stats.window_days, 30);
+        assert_eq!(c.stats.per_address, Some(16));
+        let proxied = with(&[("REFEED_STATS__PER_ADDRESS", "0")], &[]).unwrap();
+        assert_eq!(proxied.stats.per_address, None);
     }
 
     #[test]

@@ -45,6 +45,11 @@ const AGGREGATORS: &[(&str, &str)] = &[
 /// well within it, and the work per poller stays bounded.
 const MAX_READ: usize = 512;
 
+/// The largest count one aggregator's group is believed: the biggest
+/// aggregators report tens of thousands for the most followed feeds, so a
+/// larger number is a made-up one, refused rather than shown.
+pub const MAX_GROUP_SUBSCRIBERS: u64 = 10_000_000;
+
 /// "42 subscribers", "1 subscriber", Dreamwidth's "2 readers".
 static COUNT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i-u)\b([0-9]{1,15})\s*(?:subscribers?|readers?)\b").expect("a valid pattern")
@@ -64,8 +69,14 @@ pub fn parse(agent: &[u8]) -> Option<Report> {
         .iter()
         .find(|(needle, _)| memchr::memmem::find(&lower, needle.as_bytes()).is_some())
         .map(|(_, name)| *name)?;
-    let digits = COUNT.captures(agent)?.get(1)?.as_bytes();
-    let subscribers = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    let digits = COUNT.captures(agent)?.get(1)?;
+    if signed_or_grouped(&agent[..digits.start()]) {
+        return None;
+    }
+    let subscribers = std::str::from_utf8(digits.as_bytes()).ok()?.parse().ok()?;
+    if subscribers > MAX_GROUP_SUBSCRIBERS {
+        return None;
+    }
     let feed_id = FEED_ID
         .captures(agent)
         .and_then(|c| c.get(1))
@@ -75,6 +86,30 @@ pub fn parse(agent: &[u8]) -> Option<Report> {
         subscribers,
         feed_id,
     })
+}
+
+/// Whether the digits that follow `before` are not a count of their own:
+/// a sign (`-5`, `+77`), a decimal point, or the last group of a larger
+/// number (`1,234`, `1'234`, `1 234`, `1\u{202f}234`). Read as a count they
+/// would be a wrong one, so the whole count is refused.
+fn signed_or_grouped(before: &[u8]) -> bool {
+    const SEPARATORS: &[&[u8]] = &[
+        b"-",
+        b"+",
+        b",",
+        b".",
+        b"'",
+        b"_",
+        "\u{a0}".as_bytes(),
+        "\u{2009}".as_bytes(),
+        "\u{202f}".as_bytes(),
+        "\u{2019}".as_bytes(),
+    ];
+    if SEPARATORS.iter().any(|s| before.ends_with(s)) {
+        return true;
+    }
+    // A space between digits groups them too.
+    matches!(before, [.., b'0'..=b'9', b' '])
 }
 
 #[cfg(test)]
@@ -236,6 +271,31 @@ mod tests {
         }
         let long = format!("Feedly/1.0 ({}; 7 subscribers)", "x".repeat(1000));
         assert_eq!(parse(long.as_bytes()), None);
+    }
+
+    /// Spoofed or mis-formatted counts give no count, rather than a wrong
+    /// one (the second reading of "-1000000" was 1000000).
+    #[test]
+    fn signed_separated_and_implausible_counts_are_refused() {
+        for agent in [
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; -5 subscribers; )",
+            "NewsBlur Feed Fetcher - -1000000 subscribers - https://www.newsblur.com/site/1/x",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1,234 subscribers; )",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; +77 subscribers; )",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1.5 subscribers; )",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1'234 subscribers; )",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1 234 subscribers; )",
+            "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 1\u{202f}234 subscribers; )",
+            "Feedbin feed-id:1 - 99999999999999 subscribers",
+            "Feedbin feed-id:1 - 10000001 subscribers",
+        ] {
+            assert_eq!(parse(agent.as_bytes()), None, "{agent}");
+        }
+        let most = "Feedbin feed-id:1 - 10000000 subscribers";
+        assert_eq!(
+            parse(most.as_bytes()).map(|r| r.subscribers),
+            Some(10_000_000)
+        );
     }
 
     proptest::proptest! {

@@ -5,7 +5,8 @@
 //!
 //! A request costs one hash and one look-up in a concurrent map
 //! ([`Recorder::record`]); the first request of a poller since the last
-//! flush also parses its User-Agent and inserts it, up to
+//! flush also parses its User-Agent, hashes its address alone (what its
+//! address's share is kept by) and inserts it, up to
 //! [`MAX_PENDING`] pollers between flushes. Nothing on the request path
 //! touches SQLite or takes a lock: the stats thread ([`start`]) drains the
 //! map every [`FLUSH_EVERY`] and at shutdown into daily rows in the state
@@ -41,8 +42,20 @@ pub const FLUSH_EVERY: Duration = Duration::from_secs(60);
 /// each); beyond, new ones wait for the next interval.
 pub const MAX_PENDING: usize = 65_536;
 
+/// New pollers one address may add between two flushes, with
+/// `stats.per_address` set: one client with many made-up User-Agents
+/// fills at most this share of [`MAX_PENDING`], not all of it, each
+/// minute.
+pub const MAX_PENDING_PER_ADDRESS: usize = MAX_PENDING / 64;
+
 /// Longest aggregator group kept (a feed id, else the document path).
 const MAX_GROUP_BYTES: usize = 128;
+
+/// The most subscribers one feed is said to have: aggregators' groups are
+/// summed, and however many made-up ones get in, every place that shows a
+/// count (index, feed page, `refeed stats`, `/metrics`) shows this one
+/// value rather than an overflowed or differently clamped one.
+pub const MAX_TOTAL: u64 = 1_000_000_000;
 
 /// One feed's subscribers over the window.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -55,10 +68,12 @@ pub struct FeedCount {
 }
 
 impl FeedCount {
+    /// Aggregators and pollers together, at most [`MAX_TOTAL`].
     pub fn total(&self) -> u64 {
         self.aggregators
             .values()
             .fold(self.pollers, |sum, n| sum.saturating_add(*n))
+            .min(MAX_TOTAL)
     }
 }
 
@@ -79,6 +94,7 @@ fn unix_now() -> i64 {
 /// A poller seen since the last flush.
 struct Pending {
     feed: Box<str>,
+    source: Option<u64>,
     at: AtomicI64,
     who: Who,
 }
@@ -90,15 +106,21 @@ pub struct Recorder {
     pending: papaya::HashMap<u64, Pending>,
     held: AtomicUsize,
     left_out: AtomicU64,
+    /// New pollers held per address (by [`Recorder::source`]), when
+    /// addresses are kept to a share; at most one entry per held poller.
+    by_source: Option<papaya::HashMap<u64, AtomicUsize>>,
 }
 
 impl Recorder {
-    pub fn new(key: [u8; 16]) -> Self {
+    /// `shared`: each address is kept to [`MAX_PENDING_PER_ADDRESS`]
+    /// (`stats.per_address` set; not behind a reverse proxy).
+    pub fn new(key: [u8; 16], shared: bool) -> Self {
         Recorder {
             key,
             pending: papaya::HashMap::new(),
             held: AtomicUsize::new(0),
             left_out: AtomicU64::new(0),
+            by_source: shared.then(papaya::HashMap::new),
         }
     }
 
@@ -126,6 +148,20 @@ impl Recorder {
             self.left_out.fetch_add(1, Ordering::Relaxed);
             return;
         }
+        let source = peer.map(|peer| self.source(peer));
+        let by_source = self.by_source.as_ref().map(|m| m.pin());
+        let share = by_source
+            .as_ref()
+            .zip(source)
+            .map(|(m, source)| m.get_or_insert_with(source, || AtomicUsize::new(0)));
+        if let Some(share) = share
+            && share.fetch_add(1, Ordering::Relaxed) >= MAX_PENDING_PER_ADDRESS
+        {
+            share.fetch_sub(1, Ordering::Relaxed);
+            self.held.fetch_sub(1, Ordering::Relaxed);
+            self.left_out.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let who = match agent::parse(agent) {
             Some(report) => {
                 let mut group = report.feed_id.unwrap_or_else(|| document.to_string());
@@ -140,14 +176,31 @@ impl Recorder {
         };
         let fresh = Pending {
             feed: feed.into(),
+            source,
             at: AtomicI64::new(now),
             who,
         };
         if let Err(taken) = pending.try_insert(hash, fresh) {
             // Another request of the same poller was first.
             self.held.fetch_sub(1, Ordering::Relaxed);
+            if let Some(share) = share {
+                share.fetch_sub(1, Ordering::Relaxed);
+            }
             taken.current.at.fetch_max(now, Ordering::Relaxed);
         }
+    }
+
+    /// The keyed hash of an address alone, which an address's share of
+    /// each feed's day is kept by (`stats.per_address`). Its own
+    /// prefix keeps it apart from poller hashes.
+    fn source(&self, peer: IpAddr) -> u64 {
+        let mut h = SipHasher13::new_with_key(&self.key);
+        h.write(b"source\xff");
+        match peer {
+            IpAddr::V4(a) => h.write(&a.octets()),
+            IpAddr::V6(a) => h.write(&a.octets()),
+        }
+        h.finish()
     }
 
     /// Takes everything recorded so far, and how many pollers the bound
@@ -161,10 +214,14 @@ impl Recorder {
                 self.held.fetch_sub(1, Ordering::Relaxed);
                 seen.push(Seen {
                     feed: p.feed.clone(),
+                    source: p.source,
                     at: p.at.load(Ordering::Relaxed),
                     who: p.who.clone(),
                 });
             }
+        }
+        if let Some(by_source) = &self.by_source {
+            by_source.pin().clear();
         }
         (seen, self.left_out.swap(0, Ordering::Relaxed))
     }
@@ -264,7 +321,8 @@ pub fn open(config: &Config) -> Option<(Arc<Subscribers>, Store)> {
     }
     let opened = (|| -> Result<_, StoreError> {
         let dir = crate::state::dir(config)?;
-        let store = Store::open(&dir, &crate::state::scope(config))?;
+        let store = Store::open(&dir, &crate::state::scope(config))?
+            .with_per_address(config.stats.per_address);
         let key = store.key()?;
         let counts = store.counts(config.stats.window_days, store::day(unix_now()))?;
         Ok((store, key, counts))
@@ -272,7 +330,7 @@ pub fn open(config: &Config) -> Option<(Arc<Subscribers>, Store)> {
     match opened {
         Ok((store, key, counts)) => {
             let subscribers = Subscribers {
-                recorder: Recorder::new(key),
+                recorder: Recorder::new(key, config.stats.per_address.is_some()),
                 counts: ArcSwap::from_pointee(counts),
                 index: ArcSwapOption::empty(),
                 rendering: Mutex::new(()),
@@ -300,13 +358,13 @@ pub fn start(
     let thread = std::thread::Builder::new()
         .name("refeed-stats".into())
         .spawn(move || {
-            let mut failing = false;
+            let mut flushing = Flushing::default();
             loop {
                 let last = !matches!(
                     stopped.recv_timeout(FLUSH_EVERY),
                     Err(mpsc::RecvTimeoutError::Timeout)
                 );
-                flush(&subscribers, &mut store, window_days, &mut failing);
+                flushing.flush(&subscribers, &mut store, window_days);
                 if let Some(snap) = live.current() {
                     subscribers.refresh_index(&snap);
                 }
@@ -321,54 +379,100 @@ pub fn start(
     })
 }
 
-/// One flush. A write that fails loses that interval's pollers (logged
-/// once until writes succeed again): the counts are an estimate, and
-/// holding them would only grow memory while the disk is full.
-fn flush(subscribers: &Subscribers, store: &mut Store, window_days: u32, failing: &mut bool) {
-    let (seen, left_out) = subscribers.recorder.drain();
-    let today = store::day(unix_now());
-    let saved = store
-        .save(&seen, window_days, today)
-        .and_then(|capped| Ok((capped, store.counts(window_days, today)?)));
-    match saved {
-        Ok((capped, counts)) => {
-            if *failing {
-                tracing::info!("subscriber counts saved again");
-                *failing = false;
+/// What one flush did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Flushed {
+    Saved,
+    /// Saved, after writes that failed: what they held is in this one.
+    SavedAgain,
+    Failed,
+}
+
+/// The stats thread's memory between flushes: what a failed write held,
+/// written with the next flush. At most [`MAX_PENDING`] are held: while
+/// the disk stays full, the oldest are kept and the newest not counted.
+#[derive(Default)]
+struct Flushing {
+    unsaved: Vec<Seen>,
+    failing: bool,
+}
+
+impl Flushing {
+    /// One flush. A failed write keeps what it held (logged once until a
+    /// write succeeds again); "saved again" is said only once a write that
+    /// held it has committed.
+    fn flush(&mut self, subscribers: &Subscribers, store: &mut Store, window_days: u32) -> Flushed {
+        let (seen, mut left_out) = subscribers.recorder.drain();
+        let room = MAX_PENDING.saturating_sub(self.unsaved.len());
+        left_out += seen.len().saturating_sub(room) as u64;
+        self.unsaved.extend(seen.into_iter().take(room));
+        let today = store::day(unix_now());
+        let saved = store
+            .save(&self.unsaved, window_days, today)
+            .and_then(|capped| Ok((capped, store.counts(window_days, today)?)));
+        let (capped, counts) = match saved {
+            Ok(saved) => saved,
+            Err(e) => {
+                if !self.failing {
+                    tracing::warn!("cannot save subscriber counts, will retry each minute: {e}");
+                }
+                self.failing = true;
+                if left_out > 0 {
+                    tracing::debug!("{left_out} pollers not counted while counts cannot be saved");
+                }
+                return Flushed::Failed;
             }
-            if left_out + capped > 0 {
-                tracing::warn!(
-                    "{} pollers not counted: more than {MAX_PENDING} in a minute or {} in a day",
-                    left_out + capped,
-                    store::MAX_POLLERS_PER_DAY
-                );
-            }
-            if *subscribers.counts.load_full() != counts {
-                subscribers.counts.store(Arc::new(counts));
-            }
+        };
+        let held = std::mem::take(&mut self.unsaved);
+        let flushed = if self.failing && !held.is_empty() {
+            tracing::info!("subscriber counts saved again");
+            self.failing = false;
+            Flushed::SavedAgain
+        } else {
+            Flushed::Saved
+        };
+        if left_out + capped > 0 {
+            tracing::warn!(
+                "{} pollers not counted: more than {MAX_PENDING} in a minute, {} in a day, \
+                 or beyond an address's share of a feed's day (stats.per_address)",
+                left_out + capped,
+                store::MAX_ROWS_PER_DAY,
+            );
         }
-        Err(e) => {
-            if !*failing {
-                tracing::warn!("cannot save subscriber counts: {e}");
-            }
-            *failing = true;
+        if *subscribers.counts.load_full() != counts {
+            subscribers.counts.store(Arc::new(counts));
         }
+        flushed
     }
 }
 
-/// `refeed stats`: the counts in `state_dir`, read without a server.
-/// Nothing recorded yet (no state file) is no subscribers, not an error.
-pub fn read(config: &Config) -> Result<Counts, StoreError> {
+/// `refeed stats`: the counts in `state_dir`, read without a server. A
+/// state file that is missing or unusable is an error naming it: counts
+/// of nothing would look like a feed nobody reads.
+pub fn read(config: &Config) -> Result<report::Stored, StoreError> {
     let dir = crate::state::dir(config)?;
-    let window_days = config.stats.window_days;
-    if !dir.join(crate::state::FILE).is_file() {
-        return Ok(Counts {
-            window_days,
-            feeds: BTreeMap::new(),
-        });
+    let path = dir.join(crate::state::FILE);
+    if !path.is_file() {
+        let reason = match std::fs::metadata(&dir) {
+            Ok(meta) if !meta.is_dir() => "state_dir is not a folder",
+            Ok(_) => "`refeed serve` has not run with this state_dir",
+            Err(_) => "state_dir does not exist",
+        };
+        return Err(StoreError::Missing { path, reason });
     }
-    let store = Store::open(&dir, &crate::state::scope(config))?;
-    Ok(store.counts(window_days, store::day(unix_now()))?)
+    let source = crate::state::scope(config);
+    let store = Store::open(&dir, &source)?;
+    let counts = store.counts(config.stats.window_days, store::day(unix_now()))?;
+    let other_sources = if counts.feeds.is_empty() {
+        store.other_scopes()?
+    } else {
+        Vec::new()
+    };
+    Ok(report::Stored {
+        counts,
+        source,
+        other_sources,
+    })
 }
 
 #[cfg(test)]
@@ -383,7 +487,7 @@ mod tests {
 
     #[test]
     fn a_poller_is_recorded_once_per_flush_and_an_aggregator_with_its_count() {
-        let r = Recorder::new([7; 16]);
+        let r = Recorder::new([7; 16], true);
         let here = Some(IpAddr::from([192, 0, 2, 1]));
         let there = Some(IpAddr::from([192, 0, 2, 2]));
         r.record("", "rss.xml", here, b"newsboat/2.36");
@@ -413,7 +517,7 @@ mod tests {
     #[test]
     fn the_hash_depends_on_the_key_and_never_holds_the_address() {
         let poller = |key| {
-            let r = Recorder::new(key);
+            let r = Recorder::new(key, true);
             r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 1])), b"x");
             match only(&r).pop().map(|s| s.who) {
                 Some(Who::Poller(hash)) => hash,
@@ -426,7 +530,7 @@ mod tests {
 
     #[test]
     fn pollers_beyond_the_bound_wait_for_the_next_flush() {
-        let r = Recorder::new([7; 16]);
+        let r = Recorder::new([7; 16], true);
         for i in 0..MAX_PENDING as u32 + 3 {
             r.record("", "rss.xml", Some(IpAddr::from(i.to_be_bytes())), b"x");
         }
@@ -451,18 +555,101 @@ mod tests {
         }
     }
 
+    fn counting(counts: Counts) -> Subscribers {
+        Subscribers {
+            recorder: Recorder::new([7; 16], true),
+            counts: ArcSwap::from_pointee(counts),
+            index: ArcSwapOption::empty(),
+            rendering: Mutex::new(()),
+        }
+    }
+
+    /// A write that fails ("database or disk is full") keeps what it
+    /// held for the next; a write of nothing while the disk is still full
+    /// is no "saved again".
+    #[test]
+    fn a_failed_flush_keeps_its_counts_and_saved_again_means_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        let subscribers = counting(Counts::default());
+        let mut flushing = Flushing::default();
+        store.limit_pages(Some(1));
+        for i in 0..2000u32 {
+            let peer = Some(IpAddr::from(i.to_be_bytes()));
+            subscribers
+                .recorder
+                .record("", "rss.xml", peer, b"newsboat");
+        }
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Failed);
+        store.limit_pages(None);
+        let saved = flushing.flush(&subscribers, &mut store, 7);
+        assert_eq!(saved, Flushed::SavedAgain);
+        assert_eq!(subscribers.counts().feeds[""].pollers, 2000);
+        assert_eq!(flushing.flush(&subscribers, &mut store, 7), Flushed::Saved);
+    }
+
+    #[test]
+    fn one_address_holds_a_share_of_the_pending_pollers() {
+        for shared in [true, false] {
+            let r = Recorder::new([7; 16], shared);
+            let here = Some(IpAddr::from([192, 0, 2, 1]));
+            for i in 0..MAX_PENDING_PER_ADDRESS + 10 {
+                r.record("", "rss.xml", here, format!("agent {i}").as_bytes());
+            }
+            r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 2])), b"a");
+            let (seen, left_out) = r.drain();
+            let expected = if shared {
+                (MAX_PENDING_PER_ADDRESS + 1, 10)
+            } else {
+                (MAX_PENDING_PER_ADDRESS + 11, 0)
+            };
+            assert_eq!((seen.len(), left_out), expected);
+            // The next minute the address has its share again.
+            r.record("", "rss.xml", here, b"agent 0");
+            assert_eq!(only(&r).len(), 1);
+        }
+    }
+
+    #[test]
+    fn one_address_is_one_source_whatever_its_user_agent() {
+        let r = Recorder::new([7; 16], true);
+        let here = Some(IpAddr::from([192, 0, 2, 1]));
+        r.record("", "rss.xml", here, b"a");
+        r.record("", "rss.xml", here, b"b");
+        r.record("", "rss.xml", Some(IpAddr::from([192, 0, 2, 2])), b"a");
+        r.record("", "rss.xml", None, b"c");
+        let mut sources: Vec<Option<u64>> = only(&r).into_iter().map(|s| s.source).collect();
+        sources.sort();
+        sources.dedup();
+        assert_eq!(sources.len(), 3, "{sources:?}");
+        assert_eq!(sources[0], None);
+    }
+
+    /// Made-up counts summed past any integer show one value everywhere:
+    /// the index, feed pages, `refeed stats` and `/metrics` all show
+    /// `total()`.
+    #[test]
+    fn a_feed_total_is_capped_so_every_surface_agrees() {
+        let count = FeedCount {
+            aggregators: [
+                ("Feedly".to_string(), u64::MAX),
+                ("Inoreader".to_string(), 5),
+            ]
+            .into(),
+            pollers: 2,
+        };
+        assert_eq!(count.total(), MAX_TOTAL);
+        assert!(i64::try_from(MAX_TOTAL).is_ok(), "a gauge shows it exactly");
+    }
+
     #[test]
     fn the_index_shows_the_counts_of_its_snapshot_dated_forward() {
         let snap = snapshot();
-        let subscribers = Subscribers {
-            recorder: Recorder::new([7; 16]),
-            counts: ArcSwap::from_pointee(with_counts(FeedCount {
-                aggregators: [("Feedly".to_string(), 42)].into(),
-                pollers: 2,
-            })),
-            index: ArcSwapOption::empty(),
-            rendering: Mutex::new(()),
-        };
+        let subscribers = counting(with_counts(FeedCount {
+            aggregators: [("Feedly".to_string(), 42)].into(),
+            pollers: 2,
+        }));
         assert!(subscribers.index().is_none());
         subscribers.refresh_index(&snap);
         let first = subscribers.index().unwrap();

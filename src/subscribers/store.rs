@@ -1,7 +1,8 @@
 //! Subscriber counts in the state file (`crate::state`), as daily
 //! aggregates scoped by source folder: for each feed and day, the keyed
 //! hash of each distinct poller, and the latest count of each aggregator's
-//! group of subscribers. Written by the stats thread alone; read by it and
+//! group of subscribers; and how many of those each source address (its
+//! keyed hash) added. Written by the stats thread alone; read by it and
 //! by `refeed stats`. Rows older than the window are removed as it moves.
 
 use std::collections::BTreeMap;
@@ -12,10 +13,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 use super::{Counts, FeedCount};
 use crate::state::StateError;
 
-/// Distinct pollers kept per day (all feeds together): beyond, a day's
-/// new pollers are not counted, so a flood of made-up User-Agents cannot
-/// grow the file without bound.
-pub const MAX_POLLERS_PER_DAY: u64 = 100_000;
+/// Rows kept per day (all feeds together): distinct pollers plus
+/// aggregator groups. Beyond, a day's new pollers and groups are not
+/// counted, so a flood of made-up User-Agents cannot grow the file without
+/// bound.
+pub const MAX_ROWS_PER_DAY: u64 = 100_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -23,12 +25,18 @@ pub enum StoreError {
     State(#[from] StateError),
     #[error("cannot make the key that hashes pollers: {0}")]
     Random(getrandom::Error),
+    #[error("no state file at {}: {reason}", path.display())]
+    Missing { path: PathBuf, reason: &'static str },
 }
 
 /// One poller, or one aggregator group, seen since the last flush.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub feed: Box<str>,
+    /// Keyed hash of the source address alone (no User-Agent, no feed),
+    /// which an address's share (`stats.per_address`) is kept by; `None`
+    /// without an address.
+    pub source: Option<u64>,
     /// Unix seconds of the latest request.
     pub at: i64,
     pub who: Who,
@@ -56,8 +64,13 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     scope: String,
-    /// [`MAX_POLLERS_PER_DAY`]; smaller in tests.
+    /// [`MAX_ROWS_PER_DAY`]; smaller in tests.
     cap: u64,
+    /// New rows one address may add to one feed's day: enough for a
+    /// household or an office behind one address, small enough that one
+    /// client with many made-up User-Agents cannot use up the cap and
+    /// leave every real reader of the day uncounted.
+    per_address: u64,
 }
 
 impl Store {
@@ -81,6 +94,14 @@ impl Store {
                 seen INTEGER NOT NULL,
                 PRIMARY KEY (scope, day, feed, aggregator, grp)
             ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS stats_sources (
+                scope TEXT NOT NULL,
+                feed TEXT NOT NULL,
+                day INTEGER NOT NULL,
+                source INTEGER NOT NULL,
+                added INTEGER NOT NULL,
+                PRIMARY KEY (scope, day, feed, source)
+            ) WITHOUT ROWID;
             CREATE TABLE IF NOT EXISTS stats_key (
                 id INTEGER PRIMARY KEY CHECK (id = 0),
                 key BLOB NOT NULL
@@ -94,8 +115,16 @@ impl Store {
             conn,
             path,
             scope: scope.to_string(),
-            cap: MAX_POLLERS_PER_DAY,
+            cap: MAX_ROWS_PER_DAY,
+            per_address: u64::MAX,
         })
+    }
+
+    /// Keeps each address to `per_address` new rows per feed and day
+    /// (`stats.per_address`; `None`: no limit).
+    pub fn with_per_address(mut self, per_address: Option<u64>) -> Store {
+        self.per_address = per_address.unwrap_or(u64::MAX);
+        self
     }
 
     fn sql(&self, source: rusqlite::Error) -> StateError {
@@ -141,24 +170,43 @@ impl Store {
     }
 
     /// Stores what was seen in one transaction and removes the days that
-    /// left the window. Returns how many pollers the daily cap left out.
+    /// left the window. Returns how many new pollers and aggregator groups
+    /// the daily cap or an address's share left out. Nothing is written
+    /// unless it all is.
     pub fn save(&mut self, seen: &[Seen], window_days: u32, today: i64) -> Result<u64, StateError> {
         let tx = self.conn.transaction().map_err(|source| StateError::Sql {
             path: self.path.clone(),
             source,
         })?;
-        let (scope, cap) = (self.scope.as_str(), self.cap);
+        let (scope, cap, per_address) = (self.scope.as_str(), self.cap, self.per_address);
         let written = (|| {
             let mut left_out = 0;
             let mut room: BTreeMap<i64, u64> = BTreeMap::new();
             let mut count_day = tx.prepare_cached(
-                "SELECT COUNT(*) FROM stats_pollers WHERE scope = ?1 AND day = ?2",
+                "SELECT (SELECT COUNT(*) FROM stats_pollers WHERE scope = ?1 AND day = ?2)
+                      + (SELECT COUNT(*) FROM stats_aggregators WHERE scope = ?1 AND day = ?2)",
+            )?;
+            let mut share = tx.prepare_cached(
+                "SELECT added FROM stats_sources
+                 WHERE scope = ?1 AND day = ?2 AND feed = ?3 AND source = ?4",
+            )?;
+            let mut took = tx.prepare_cached(
+                "INSERT INTO stats_sources (scope, feed, day, source, added)
+                 VALUES (?1, ?2, ?3, ?4, 1)
+                 ON CONFLICT (scope, day, feed, source) DO UPDATE SET added = added + 1",
+            )?;
+            let mut poller_known = tx.prepare_cached(
+                "SELECT 1 FROM stats_pollers
+                 WHERE scope = ?1 AND day = ?2 AND feed = ?3 AND poller = ?4",
             )?;
             let mut poller = tx.prepare_cached(
-                "INSERT OR IGNORE INTO stats_pollers (scope, feed, day, poller)
-                 VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO stats_pollers (scope, feed, day, poller) VALUES (?1, ?2, ?3, ?4)",
             )?;
-            let mut aggregator = tx.prepare_cached(
+            let mut group_seen = tx.prepare_cached(
+                "SELECT seen FROM stats_aggregators
+                 WHERE scope = ?1 AND day = ?2 AND feed = ?3 AND aggregator = ?4 AND grp = ?5",
+            )?;
+            let mut group = tx.prepare_cached(
                 "INSERT INTO stats_aggregators (scope, feed, day, aggregator, grp, subscribers, seen)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
                  ON CONFLICT (scope, day, feed, aggregator, grp) DO UPDATE
@@ -167,44 +215,64 @@ impl Store {
             )?;
             for s in seen {
                 let d = day(s.at);
+                let feed = &*s.feed;
+                // A row already kept is updated (an aggregator's newer
+                // count) at no cost; only a new one takes room.
+                let known = match &s.who {
+                    // SQLite's integers are signed; the bits are the hash.
+                    Who::Poller(hash) => poller_known
+                        .query_row(params![scope, d, feed, *hash as i64], |_| Ok(()))
+                        .optional()?
+                        .is_some(),
+                    Who::Aggregator { name, group, .. } => group_seen
+                        .query_row(params![scope, d, feed, name, &**group], |_| Ok(()))
+                        .optional()?
+                        .is_some(),
+                };
+                if !known {
+                    let room = match room.entry(d) {
+                        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                        std::collections::btree_map::Entry::Vacant(e) => {
+                            let n: u64 = count_day.query_row(params![scope, d], |r| r.get(0))?;
+                            e.insert(cap.saturating_sub(n))
+                        }
+                    };
+                    let used = match s.source {
+                        Some(source) => share
+                            .query_row(params![scope, d, feed, source as i64], |r| {
+                                r.get::<_, u64>(0)
+                            })
+                            .optional()?
+                            .unwrap_or(0),
+                        None => 0,
+                    };
+                    if *room == 0 || used >= per_address {
+                        left_out += 1;
+                        continue;
+                    }
+                    *room -= 1;
+                    if let Some(source) = s.source {
+                        took.execute(params![scope, feed, d, source as i64])?;
+                    }
+                }
                 match &s.who {
                     Who::Poller(hash) => {
-                        let room = match room.entry(d) {
-                            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                            std::collections::btree_map::Entry::Vacant(e) => {
-                                let n: u64 =
-                                    count_day.query_row(params![scope, d], |r| r.get(0))?;
-                                e.insert(cap.saturating_sub(n))
-                            }
-                        };
-                        if *room == 0 {
-                            left_out += 1;
-                            continue;
+                        if !known {
+                            poller.execute(params![scope, feed, d, *hash as i64])?;
                         }
-                        // SQLite's integers are signed; the bits are the hash.
-                        let added = poller.execute(params![scope, &*s.feed, d, *hash as i64])?;
-                        *room -= added as u64;
                     }
                     Who::Aggregator {
                         name,
-                        group,
+                        group: grp,
                         subscribers,
                     } => {
                         let subscribers = i64::try_from(*subscribers).unwrap_or(i64::MAX);
-                        aggregator.execute(params![
-                            scope,
-                            &*s.feed,
-                            d,
-                            name,
-                            &**group,
-                            subscribers,
-                            s.at
-                        ])?;
+                        group.execute(params![scope, feed, d, name, &**grp, subscribers, s.at])?;
                     }
                 }
             }
             let oldest_kept = today - i64::from(window_days) + 1;
-            for table in ["stats_pollers", "stats_aggregators"] {
+            for table in ["stats_pollers", "stats_aggregators", "stats_sources"] {
                 tx.execute(
                     &format!("DELETE FROM {table} WHERE scope = ?1 AND day < ?2"),
                     params![scope, oldest_kept],
@@ -218,6 +286,33 @@ impl Store {
                 path: self.path.clone(),
                 source,
             })
+    }
+
+    /// The other source folders this state file has counts for, when this
+    /// one has none: what `refeed stats` names, so that a wrong `--source`
+    /// is told apart from a feed nobody polled.
+    pub fn other_scopes(&self) -> Result<Vec<String>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT scope FROM stats_pollers WHERE scope <> ?1
+                 UNION SELECT scope FROM stats_aggregators WHERE scope <> ?1
+                 ORDER BY 1",
+            )
+            .map_err(|e| self.sql(e))?;
+        let rows = stmt
+            .query_map(params![self.scope], |r| r.get::<_, String>(0))
+            .map_err(|e| self.sql(e))?;
+        rows.collect::<Result<_, _>>().map_err(|e| self.sql(e))
+    }
+
+    /// Makes the file as full as a full disk would (`None`: no limit).
+    #[cfg(test)]
+    pub fn limit_pages(&self, pages: Option<u32>) {
+        let pages = pages.unwrap_or(u32::MAX);
+        self.conn
+            .pragma_update(None, "max_page_count", pages)
+            .unwrap();
     }
 
     /// The counts of every feed over the `window_days` days up to `today`:
@@ -268,7 +363,9 @@ impl Store {
                 .aggregators
                 .entry(aggregator)
                 .or_default();
-            *sum = sum.saturating_add(u64::try_from(subscribers).unwrap_or(0));
+            *sum = sum
+                .saturating_add(u64::try_from(subscribers).unwrap_or(0))
+                .min(super::MAX_TOTAL);
         }
         Ok(Counts { window_days, feeds })
     }
@@ -281,6 +378,7 @@ mod tests {
     fn poller(feed: &str, at: i64, hash: u64) -> Seen {
         Seen {
             feed: feed.into(),
+            source: None,
             at,
             who: Who::Poller(hash),
         }
@@ -289,6 +387,7 @@ mod tests {
     fn feedly(feed: &str, at: i64, group: &str, subscribers: u64) -> Seen {
         Seen {
             feed: feed.into(),
+            source: None,
             at,
             who: Who::Aggregator {
                 name: "Feedly",
@@ -375,5 +474,63 @@ mod tests {
         let counts = store.counts(7, day(T0)).unwrap();
         assert_eq!(counts.feeds[""].pollers, 8);
         assert_eq!(counts.feeds["tags/x/"].pollers, 2);
+    }
+
+    fn from(source: u64, mut seen: Seen) -> Seen {
+        seen.source = Some(source);
+        seen
+    }
+
+    /// A flood of distinct aggregator groups (`Feedbin feed-id:{i}`) is
+    /// held to the same daily cap as pollers; a group already kept still
+    /// takes its newer count.
+    #[test]
+    fn aggregator_groups_count_against_the_daily_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Store::open(dir.path(), "/a").unwrap();
+        store.cap = 10;
+        let seen: Vec<Seen> = (0..4)
+            .map(|h| poller("", T0, h))
+            .chain((0..20).map(|g| feedly("", T0, &g.to_string(), 1)))
+            .collect();
+        assert_eq!(store.save(&seen, 7, day(T0)).unwrap(), 14);
+        let counts = store.counts(7, day(T0)).unwrap();
+        assert_eq!(counts.feeds[""].pollers, 4);
+        assert_eq!(counts.feeds[""].aggregators["Feedly"], 6);
+        let newer = [feedly("", T0 + 1, "0", 5), feedly("", T0 + 1, "new", 5)];
+        assert_eq!(store.save(&newer, 7, day(T0)).unwrap(), 1);
+        let counts = store.counts(7, day(T0)).unwrap();
+        assert_eq!(counts.feeds[""].aggregators["Feedly"], 10);
+        // The next day has room again.
+        let tomorrow = [feedly("", T0 + DAY, "new", 5)];
+        assert_eq!(store.save(&tomorrow, 7, day(T0 + DAY)).unwrap(), 0);
+    }
+
+    /// One address with many User-Agents fills its own share of a feed's
+    /// day, not the day: the others are still counted.
+    #[test]
+    fn one_address_cannot_use_up_the_daily_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        let kept = 16;
+        let mut store = Store::open(dir.path(), "/a")
+            .unwrap()
+            .with_per_address(Some(kept));
+        store.cap = 100;
+        let flood: Vec<Seen> = (0..50)
+            .map(|h| from(7, poller("", T0, h)))
+            .chain((0..50).map(|g| from(7, feedly("", T0, &g.to_string(), 1))))
+            .collect();
+        assert_eq!(store.save(&flood, 7, day(T0)).unwrap(), 100 - kept);
+        // Pollers already kept poll again at no cost; the same address
+        // has a share of another feed; other addresses are counted.
+        let more: Vec<Seen> = (0..kept)
+            .map(|h| from(7, poller("", T0, h)))
+            .chain((0..3).map(|h| from(7, poller("tags/x/", T0, h))))
+            .chain((1000..1020).map(|h| from(h, poller("", T0, h))))
+            .collect();
+        assert_eq!(store.save(&more, 7, day(T0)).unwrap(), 0);
+        let counts = store.counts(7, day(T0)).unwrap();
+        assert_eq!(counts.feeds[""].pollers, kept + 20);
+        assert_eq!(counts.feeds["tags/x/"].pollers, 3);
     }
 }
