@@ -4,6 +4,7 @@
 //! carry a character XML 1.0 forbids.
 
 mod atom;
+pub mod convert;
 mod json;
 pub mod opml;
 pub mod query;

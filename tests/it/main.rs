@@ -23,6 +23,7 @@ mod live_reload;
 mod loader;
 mod malicious;
 mod metrics;
+mod opencc;
 mod packaging;
 mod properties;
 mod serve_faults;
