@@ -8,7 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 
 use crate::article::Content;
 use crate::catalog::Entry;
-use crate::feed::Channel;
+use crate::feed::{Channel, Item};
 use crate::site::keys::category_keys;
 use crate::site::{FeedKey, Format, Masthead, Scheme, layout};
 use crate::text::escape_html as esc;
@@ -82,12 +82,27 @@ pub fn index<'a>(site: &Masthead, feeds: impl IntoIterator<Item = FeedSummary<'a
         let _ = writeln!(out, "<p>{}</p>", esc(&site.description));
     }
     out.push_str("<h2>All articles</h2>\n<ul>\n");
-    let (cats, tags): (Vec<&FeedSummary>, Vec<&FeedSummary>) = feeds
+    let (configured, named): (Vec<&FeedSummary>, Vec<&FeedSummary>) = feeds
         .iter()
         .filter(|f| f.channel.key != FeedKey::Site)
+        .partition(|f| matches!(f.channel.key, FeedKey::Configured(_)));
+    let (cats, tags): (Vec<&FeedSummary>, Vec<&FeedSummary>) = named
+        .into_iter()
         .partition(|f| matches!(f.channel.key, FeedKey::Category(_)));
     for f in feeds.iter().filter(|f| f.channel.key == FeedKey::Site) {
         feed_line(&mut out, f, &site.title);
+    }
+    for f in configured {
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\">{}</a> <small>({} articles, updated {})</small>",
+            esc(&f.channel.home_url),
+            esc(&f.channel.title),
+            f.count,
+            date(f.updated)
+        );
+        feed_links(&mut out, f.channel);
+        out.push_str("</li>\n");
     }
     out.push_str("</ul>\n<h2>Categories</h2>\n");
     category_tree(&mut out, &cats);
@@ -98,6 +113,37 @@ pub fn index<'a>(site: &Masthead, feeds: impl IntoIterator<Item = FeedSummary<'a
         }
     }
     out.push_str("</ul>\n<p><small><a href=\"opml.xml\">OPML of every feed</a></small></p>\n</body>\n</html>\n");
+    out
+}
+
+/// A configured feed's page: its title and description, links to its
+/// documents, and its items with their dates.
+pub fn feed_page(site: &Masthead, channel: &Channel, items: &[Item]) -> String {
+    let mut out = String::new();
+    head(&mut out, &channel.title, &site.language);
+    autodiscovery(&mut out, channel);
+    let _ = write!(out, "</head>\n<body>\n<h1>{}</h1>\n", esc(&channel.title));
+    if channel.description != channel.title {
+        let _ = writeln!(out, "<p>{}</p>", esc(&channel.description));
+    }
+    out.push_str("<p>");
+    feed_links(&mut out, channel);
+    out.push_str("</p>\n<ul>\n");
+    for item in items {
+        let _ = writeln!(
+            out,
+            "<li><a href=\"{}\">{}</a> <small>{}</small></li>",
+            esc(&item.url),
+            esc(&item.entry.article.title),
+            date(item.entry.article.date)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "</ul>\n<p><small><a href=\"{}\">{}</a></small></p>\n</body>\n</html>",
+        esc(site.url.as_str()),
+        esc(&site.title)
+    );
     out
 }
 

@@ -4,6 +4,7 @@
 //! (`validate`), so that nothing downstream re-checks a time zone or a URL
 //! or reads a number as seconds.
 
+mod feeds;
 mod layers;
 mod origin;
 mod raw;
@@ -19,6 +20,7 @@ use chrono::NaiveDate;
 
 use crate::date::{CstMeaning, DateContext};
 
+pub use feeds::{ConfiguredFeed, DEFAULT_DEDUP_WINDOW, Selection};
 pub use layers::{Flag, Sources};
 pub use origin::Origin;
 
@@ -69,6 +71,8 @@ pub struct Config {
     pub feed: Feed,
     pub server: Server,
     pub watch: Watch,
+    /// Configured feeds (`feeds:`), in the order written.
+    pub feeds: Vec<ConfiguredFeed>,
 }
 
 #[derive(Debug, Clone)]

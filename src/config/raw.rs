@@ -34,6 +34,8 @@ pub(super) struct RawConfig {
     pub(super) feed: RawFeed,
     pub(super) server: RawServer,
     pub(super) watch: RawWatch,
+    #[serde(default)]
+    pub(super) feeds: Vec<super::feeds::RawConfiguredFeed>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -170,6 +170,15 @@ async fn serve(
                 conditional::respond(req, doc, &state.policy),
             );
         }
+        Route::Page(key) => {
+            let Some(doc) = snap.feeds.get(key).and_then(|f| f.page.as_ref()) else {
+                return (RouteKind::Index, plain(StatusCode::NOT_FOUND, "not found"));
+            };
+            return (
+                RouteKind::Index,
+                conditional::respond(req, doc, &state.policy),
+            );
+        }
         Route::Article(rel) => {
             let encoding = conditional::negotiate_request(req);
             let od = &state.ondemand;

@@ -32,9 +32,16 @@ pub struct Scheme {
     pub ids: IdScheme,
     /// `server.max_url_bytes`: every feed URL must be requestable.
     pub max_url_bytes: usize,
+    /// The configured feeds (`feeds:`): their names and what they select.
+    pub configured: Vec<crate::config::ConfiguredFeed>,
 }
 
 impl Scheme {
+    /// The configured feed with this slug.
+    pub fn configured(&self, slug: &str) -> Option<&crate::config::ConfiguredFeed> {
+        self.configured.iter().find(|f| f.slug == slug)
+    }
+
     /// The post's path below the site root, not percent-encoded.
     pub fn permalink(&self, post: &Post) -> String {
         self.permalinks.path(post, &self.slugs)

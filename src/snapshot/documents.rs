@@ -76,7 +76,7 @@ impl Render<'_> {
             .map(|(key, entries)| {
                 let count = self.catalog.count(&key);
                 let docs =
-                    (count > 0 || key == FeedKey::Site).then(|| self.feed(&key, entries, count));
+                    (count > 0 || key.always_served()).then(|| self.feed(&key, entries, count));
                 (key, docs)
             })
             .collect();
@@ -133,8 +133,15 @@ impl Render<'_> {
                     .date(doc, old, || layout::feed_path(&dir, format)),
             )
         };
+        let page = matches!(key, FeedKey::Configured(_)).then(|| {
+            let html = crate::pages::feed_page(self.site, &channel, &items);
+            let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", updated);
+            let old = previous.and_then(|p| p.page.as_deref());
+            Arc::new(self.dating.date(doc, old, || format!("{dir}{INDEX_PATH}")))
+        });
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
+            page,
             channel,
             count,
             updated,
