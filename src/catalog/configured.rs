@@ -99,7 +99,12 @@ fn selected_keys(selection: &Selection) -> impl Iterator<Item = FeedKey> + '_ {
         .categories
         .iter()
         .map(|p| FeedKey::Category(p.as_slice().into()));
-    categories.chain(selection.tags.iter().map(|t| FeedKey::Tag(t.as_str().into())))
+    categories.chain(
+        selection
+            .tags
+            .iter()
+            .map(|t| FeedKey::Tag(t.as_str().into())),
+    )
 }
 
 fn excluded(def: &ConfiguredFeed, article: &Article) -> bool {

@@ -118,7 +118,13 @@ pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed
                         .size_limit(REGEX_SIZE_LIMIT)
                         .build()
                         .map_err(|e| {
-                            let why = e.to_string().lines().last().unwrap_or("").trim().to_string();
+                            let why = e
+                                .to_string()
+                                .lines()
+                                .last()
+                                .unwrap_or("")
+                                .trim()
+                                .to_string();
                             Invalid::at(key("exclude.title"), format!("`{t}`: {why}"))
                         })
                 })
@@ -216,11 +222,20 @@ mod tests {
     #[test]
     fn errors_name_the_key() {
         for (yaml, key) in [
-            ("- {slug: a, title: t, exclude: {title: '('}}", "feeds[0].exclude.title"),
+            (
+                "- {slug: a, title: t, exclude: {title: '('}}",
+                "feeds[0].exclude.title",
+            ),
             ("- {slug: rss.xml, title: t}", "feeds[0].slug"),
-            ("- {slug: a, title: t}\n- {slug: a, title: u}", "feeds[1].slug"),
+            (
+                "- {slug: a, title: t}\n- {slug: a, title: u}",
+                "feeds[1].slug",
+            ),
             ("- {slug: a/b, title: t}", "feeds[0].slug"),
-            ("- {slug: a, title: t, dedup_window: soon}", "feeds[0].dedup_window"),
+            (
+                "- {slug: a, title: t, dedup_window: soon}",
+                "feeds[0].dedup_window",
+            ),
         ] {
             let e = validate(raw(yaml)).unwrap_err();
             assert_eq!(e.key, key, "{yaml}: {}", e.reason);

@@ -9,6 +9,7 @@ mod common;
 
 mod build_output;
 mod config_errors;
+mod configured_feeds;
 mod corpus;
 mod cut_short;
 mod dates;
