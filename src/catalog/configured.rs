@@ -153,11 +153,102 @@ fn normalized(title: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::time::Duration;
+
     use super::*;
+    use crate::catalog::listed_article;
+    use crate::config::Config;
+
+    fn scheme(window_hours: u64) -> Arc<crate::site::Scheme> {
+        let mut config = Config::default_embedded().unwrap();
+        config.feeds = vec![ConfiguredFeed {
+            slug: "mix".into(),
+            title: "Mix".into(),
+            description: String::new(),
+            include: Selection {
+                categories: vec![vec!["A".into()], vec!["C".into()]],
+                tags: vec!["t".into()],
+            },
+            exclude: Selection {
+                categories: vec![vec!["A".into(), "X".into()]],
+                tags: vec!["ad".into()],
+            },
+            exclude_title: Some(regex::Regex::new("live").unwrap()),
+            merge_includes: true,
+            dedup_titles: true,
+            dedup_window: Duration::from_secs(window_hours * 3600),
+        }];
+        Arc::new(crate::setup::scheme(&config))
+    }
+
+    fn titled(rel: &str, title: &str, day: u32, cats: &[&[&str]], tags: &[&str]) -> Arc<Article> {
+        let mut a = listed_article(rel, day, cats, tags);
+        a.title = title.into();
+        Arc::new(a)
+    }
+
+    fn sample() -> Vec<Arc<Article>> {
+        vec![
+            titled("1.md", "Story", 1, &[&["A", "B"]], &["t"]),
+            titled("2.md", "story!", 2, &[&["C"]], &[]),
+            titled("3.md", "Other", 3, &[&["C"]], &["t"]),
+            titled("4.md", "excluded", 4, &[&["A", "X", "Y"]], &[]),
+            titled("5.md", "ad", 5, &[&["C"]], &["ad"]),
+            titled("6.md", "live now", 6, &[&["C"]], &[]),
+            titled("7.md", "elsewhere", 7, &[&["D"]], &[]),
+        ]
+    }
+
+    fn mix(c: &Catalog) -> Vec<String> {
+        let key = FeedKey::Configured("mix".into());
+        let n = c.count(&key);
+        c.newest(&key, n)
+            .iter()
+            .map(|e| e.article.rel.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn includes_merge_excludes_hold_and_a_story_shows_once() {
+        let c = Catalog::build(scheme(48), sample());
+        assert_eq!(mix(&c), ["3.md", "1.md"]);
+        // Outside the window, the story filed again is news again.
+        let c = Catalog::build(scheme(12), sample());
+        assert_eq!(mix(&c), ["3.md", "2.md", "1.md"]);
+    }
+
+    #[test]
+    fn changes_one_by_one_give_what_a_bulk_build_gives() {
+        let mut c = Catalog::new(scheme(48));
+        for a in sample() {
+            c.upsert(a);
+        }
+        assert_eq!(mix(&c), mix(&Catalog::build(scheme(48), sample())));
+        // The first filing goes: the later one is the story now.
+        let touched = c.remove("1.md");
+        assert!(touched.contains(&FeedKey::Configured("mix".into())));
+        assert_eq!(mix(&c), ["3.md", "2.md"]);
+        // A change outside every include leaves the feed alone.
+        let touched = c.upsert(titled("7.md", "moved", 8, &[&["D"]], &[]));
+        assert!(!touched.contains(&FeedKey::Configured("mix".into())));
+    }
 
     #[test]
     fn titles_normalize_across_forms_and_punctuation() {
         assert_eq!(normalized("Ａ股 大涨！"), normalized("a股大涨"));
         assert_ne!(normalized("A股大涨"), normalized("A股大跌"));
+    }
+
+    #[test]
+    fn missing_names_are_warnings() {
+        let c = Catalog::build(scheme(48), vec![titled("1.md", "s", 1, &[&["A"]], &[])]);
+        let warnings = c.configured_warnings().join("\n");
+        assert!(
+            warnings.contains("include.categories names `C`"),
+            "{warnings}"
+        );
+        assert!(warnings.contains("include.tags names `t`"), "{warnings}");
+        assert!(!warnings.contains("`A`"), "{warnings}");
     }
 }
