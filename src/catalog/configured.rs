@@ -11,7 +11,7 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::{Catalog, FeedKey, ItemKey, Touched};
 use crate::article::Article;
-use crate::config::{ConfiguredFeed, Selection};
+use crate::site::configured::{ConfiguredFeed, Selection};
 
 impl Catalog {
     /// Recomputes the configured feeds whose includes `touched` names

@@ -5,10 +5,11 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use regex::{Regex, RegexBuilder};
+use regex::RegexBuilder;
 use serde::Deserialize;
 
 use super::validate::Invalid;
+use crate::site::configured::{ConfiguredFeed, DEFAULT_DEDUP_WINDOW, Selection};
 
 /// Bound on the compiled `exclude.title` program, as for `filter*`.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -67,36 +68,6 @@ struct RawExclusion {
     #[serde(default)]
     title: Option<String>,
 }
-
-/// Categories (each a path of names, root first, meaning its whole
-/// subtree) and tags.
-#[derive(Debug, Clone, Default)]
-pub struct Selection {
-    pub categories: Vec<Vec<String>>,
-    pub tags: Vec<String>,
-}
-
-/// One configured feed, validated.
-#[derive(Debug, Clone)]
-pub struct ConfiguredFeed {
-    pub slug: String,
-    pub title: String,
-    pub description: String,
-    pub include: Selection,
-    pub exclude: Selection,
-    /// Articles whose title this matches are left out.
-    pub exclude_title: Option<Regex>,
-    /// An article several includes match is one item (`false`: one item
-    /// per include that matches it).
-    pub merge_includes: bool,
-    /// Of two articles whose normalized titles are equal within
-    /// `dedup_window`, only the earliest is shown.
-    pub dedup_titles: bool,
-    pub dedup_window: Duration,
-}
-
-/// `dedup_window` when a feed does not set it.
-pub const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(48 * 3600);
 
 pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed>, Invalid> {
     let mut slugs = BTreeSet::new();

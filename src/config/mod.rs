@@ -20,7 +20,6 @@ use chrono::NaiveDate;
 
 use crate::date::{CstMeaning, DateContext};
 
-pub use feeds::{ConfiguredFeed, DEFAULT_DEDUP_WINDOW, Selection};
 pub use layers::{Flag, Sources};
 pub use origin::Origin;
 
@@ -72,7 +71,7 @@ pub struct Config {
     pub server: Server,
     pub watch: Watch,
     /// Configured feeds (`feeds:`), in the order written.
-    pub feeds: Vec<ConfiguredFeed>,
+    pub feeds: Vec<crate::site::ConfiguredFeed>,
 }
 
 #[derive(Debug, Clone)]

@@ -50,7 +50,7 @@ const CONFIG: &str = "feeds:
 /// excluded ones and one outside every include.
 fn source() -> tempfile::TempDir {
     let seed = std::fs::read_to_string(common::fixtures().join(SEED)).expect("seed fixture");
-    let dir = common::tree(&[
+    common::tree(&[
         ("posts/金融/seed.md", &seed),
         (
             "posts/财经/again.md",
@@ -87,8 +87,7 @@ fn source() -> tempfile::TempDir {
             &post("芯片", "2021-06-28 08:00:00", "[科技]", "[]"),
         ),
         ("refeed.yaml", CONFIG),
-    ]);
-    dir
+    ])
 }
 
 const EXPECTED: &[&str] = &["出口数据超预期", SEED_TITLE];
