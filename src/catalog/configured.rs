@@ -178,6 +178,7 @@ mod tests {
             merge_includes: true,
             dedup_titles: true,
             dedup_window: Duration::from_secs(window_hours * 3600),
+            opencc: None,
         }];
         Arc::new(crate::setup::scheme(&config))
     }

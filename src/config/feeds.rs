@@ -9,6 +9,7 @@ use regex::RegexBuilder;
 use serde::Deserialize;
 
 use super::validate::Invalid;
+use crate::opencc::Conversion;
 use crate::site::configured::{ConfiguredFeed, DEFAULT_DEDUP_WINDOW, Selection};
 
 /// Bound on the compiled `exclude.title` program, as for `filter*`.
@@ -43,6 +44,8 @@ pub(super) struct RawConfiguredFeed {
     dedup_titles: bool,
     #[serde(default)]
     dedup_window: Option<String>,
+    #[serde(default)]
+    opencc: Option<String>,
 }
 
 fn yes() -> bool {
@@ -107,6 +110,19 @@ pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed
                     Invalid::at(key("dedup_window"), why)
                 })?,
             };
+            let opencc = f
+                .opencc
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    let c = Conversion::from_name(&o).ok_or_else(|| {
+                        let why = format!("`{o}`: expected one of {}", Conversion::names());
+                        Invalid::at(key("opencc"), why)
+                    })?;
+                    c.converter()
+                        .map_err(|e| Invalid::at(key("opencc"), e.to_string()))?;
+                    Ok(c)
+                })
+                .transpose()?;
             if f.title.trim().is_empty() {
                 return Err(Invalid::at(key("title"), "must not be empty"));
             }
@@ -126,6 +142,7 @@ pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed
                 merge_includes: f.merge_includes,
                 dedup_titles: f.dedup_titles,
                 dedup_window,
+                opencc,
             })
         })
         .collect()
@@ -207,6 +224,7 @@ mod tests {
                 "- {slug: a, title: t, dedup_window: soon}",
                 "feeds[0].dedup_window",
             ),
+            ("- {slug: a, title: t, opencc: zh}", "feeds[0].opencc"),
         ] {
             let e = validate(raw(yaml)).unwrap_err();
             assert_eq!(e.key, key, "{yaml}: {}", e.reason);

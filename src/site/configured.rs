@@ -31,6 +31,9 @@ pub struct ConfiguredFeed {
     /// `dedup_window`, only the earliest is shown.
     pub dedup_titles: bool,
     pub dedup_window: Duration,
+    /// The conversion the feed is published in (`opencc:`), so that a
+    /// built site, which has no query strings, can carry one.
+    pub opencc: Option<crate::opencc::Conversion>,
 }
 
 /// `dedup_window` when a feed does not set it.

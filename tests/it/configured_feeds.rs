@@ -14,6 +14,7 @@ use serde_json::Value;
 const SEED: &str =
     "reference/金融/新浪财经/新浪财经－国內/工信部召开部分省市上半年工业经济运行情况座谈会.md";
 const SEED_TITLE: &str = "工信部召开部分省市上半年工业经济运行情况座谈会";
+const SEED_TITLE_S2T: &str = "工信部召開部分省市上半年工業經濟運行情況座談會";
 
 fn post(title: &str, date: &str, categories: &str, tags: &str) -> String {
     format!(
@@ -43,6 +44,14 @@ const CONFIG: &str = "feeds:
     title: Nothing yet
     include:
       tags: [不存在]
+  - slug: china-economy-hant
+    title: 中国经济（繁体）
+    include:
+      categories: [[金融, 新浪财经], [财经]]
+      tags: [宏观]
+    exclude:
+      title: '(?i)直播'
+    opencc: s2t
 ";
 
 /// The seed article, the same story filed again a day later under another
@@ -164,7 +173,9 @@ fn serve_merges_excludes_and_dedups_with_everything_feeds_have() {
     let s2t = server
         .get("/feeds/china-economy/feed.json?opencc=s2t")
         .text();
-    assert!(s2t.contains("工信部召開部分省市上半年工業經濟運行情況座談會"));
+    assert!(s2t.contains(SEED_TITLE_S2T));
+    let hant = server.get("/feeds/china-economy-hant/rss.xml").text();
+    assert!(hant.contains(SEED_TITLE_S2T) && !hant.contains(SEED_TITLE));
     assert!(s2t.contains("中國經濟"));
 
     let empty = server.titles("/feeds/nothing-yet/atom.xml");
@@ -225,6 +236,29 @@ fn build_writes_the_configured_feed_and_check_warns() {
     for file in ["rss.xml", "atom.xml", "index.html", "rss.xml.gz"] {
         assert!(built.join(file).is_file(), "{file}");
     }
+
+    // A feed published converted: what a built site, without query
+    // strings, offers instead of `?opencc=`.
+    let hant = dir.path().join("out/feeds/china-economy-hant/feed.json");
+    let hant: Value = serde_json::from_slice(&std::fs::read(hant).unwrap()).unwrap();
+    assert_eq!(hant["title"], "中國經濟（繁體）");
+    let seed = |f: &Value| {
+        f["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["url"].as_str().unwrap().contains("%E9%87%91%E8%9E%8D"))
+            .cloned()
+            .expect("the seed item")
+    };
+    let (converted, plain) = (seed(&hant), seed(&feed));
+    assert_eq!(converted["title"], SEED_TITLE_S2T);
+    assert_eq!(converted["authors"][0]["name"], "新浪財經");
+    assert_eq!(converted["url"], plain["url"], "links untouched");
+    assert_eq!(converted["id"], plain["id"]);
+    assert_eq!(converted["image"], plain["image"]);
+    let html = converted["content_html"].as_str().unwrap();
+    assert!(html.contains("工業和信息化部"), "{html}");
 
     let out = refeed(dir.path(), &["check", "--source", "posts"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
