@@ -12,7 +12,10 @@
 //!   built with `snapshot::Pipeline` over `examples/posts` (the site feed),
 //!   and, when `REFEED_BENCH_SOURCE` names a folder of posts (the suite
 //!   passes its generated corpus), of that folder's most popular category
-//!   with 50 items.
+//!   with 50 items;
+//! - `feed/opencc_s2t_<feed>`: `?opencc=s2t` on those items and their
+//!   channel (`feed::convert`), the work a converted representation adds
+//!   to rendering (target: at most 5 ms for the 50-item feed).
 //!
 //! ```text
 //! cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3
@@ -28,8 +31,9 @@ use refeed::article::front_matter;
 use refeed::catalog::FeedKey;
 use refeed::config::{Config, Sources};
 use refeed::date::{DateContext, parse_date};
-use refeed::feed::{self, Format, Item};
+use refeed::feed::{self, Format, Item, convert};
 use refeed::html::{Cleaner, markdown_to_html};
+use refeed::opencc::Conversion;
 use refeed::snapshot::{Pipeline, Snapshot};
 
 const REFERENCE_ARTICLE: &str = "tests/fixtures/reference/金融/新浪财经/新浪财经－国內/工信部召开部分省市上半年工业经济运行情况座谈会.md";
@@ -180,6 +184,18 @@ fn feed_bench(c: &mut Criterion) {
                 b.iter(|| feed::render(&snap.site, &docs.channel, black_box(&items), format))
             });
         }
+        let s2t = Conversion::S2t.converter().expect("bundled s2t");
+        let id = format!("opencc_s2t_{name}_{}items", items.len());
+        g.throughput(Throughput::Elements(items.len() as u64));
+        g.bench_function(id, |b| {
+            b.iter(|| {
+                let converted: Vec<Item> = black_box(&items)
+                    .iter()
+                    .map(|i| convert::item(s2t, i))
+                    .collect();
+                (converted, convert::channel(s2t, &docs.channel))
+            })
+        });
     }
     g.finish();
 }

@@ -68,6 +68,9 @@ pub fn write(
         for format in layout::Format::ALL {
             feeds.push((layout::feed_path(dir, format), docs.doc(format)));
         }
+        if let Some(page) = &docs.page {
+            feeds.push((format!("{dir}{INDEX_PATH}"), page));
+        }
     }
     let lists = [
         (layout::OPML_PATH.to_string(), &*snap.opml),

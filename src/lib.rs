@@ -30,6 +30,7 @@ pub mod html;
 pub mod live;
 pub mod metrics;
 pub mod ondemand;
+pub mod opencc;
 pub mod pages;
 pub mod render;
 pub mod routes;

@@ -231,8 +231,15 @@ fn check(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(stdout.lock());
     if json {
         refeed::check::write_json(&reports, &catalog, &mut out)?;
+        // Not a file's report: JSON lines stay one per file.
+        for warning in catalog.configured_warnings() {
+            tracing::warn!("{warning}");
+        }
     } else {
         refeed::check::write_summary(&reports, &mut out)?;
+        for warning in catalog.configured_warnings() {
+            writeln!(out, "warning: {warning}")?;
+        }
     }
     out.flush()?;
     let rejected = reports.iter().any(|r| r.status() == Status::Rejected);

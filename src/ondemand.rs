@@ -1,11 +1,12 @@
 //! Documents a request selects that no snapshot precomputes: a feed under
-//! query parameters (`limit`, `filter*`, `brief`, `format`) and article
+//! query parameters (`limit`, `filter*`, `brief`, `format`, `opencc`) and article
 //! pages. The snapshot holds everything they are made of, so rendering one
 //! reads nothing from the disk; it runs on a bounded blocking pool, never
 //! on an async worker, and what it produces is kept in one process-wide
 //! cache bounded in bytes, so no stream of distinct queries can grow
 //! memory or take the workers from the plain feeds.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,10 +21,10 @@ use crate::article::Content;
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::feed::query::Query;
-use crate::feed::{self, Format, Item};
+use crate::feed::{self, Format, Item, convert};
 use crate::render::{Document, Earlier, Encoding};
 use crate::routes::FeedRoutes;
-use crate::site::FeedKey;
+use crate::site::{FeedKey, Masthead};
 use crate::snapshot::{FeedDocs, Pipeline, Snapshot};
 
 /// Renders on-demand documents from a snapshot alone: no cache, no disk.
@@ -101,7 +102,8 @@ impl Renderer {
     }
 
     /// The representation a query selects: up to `feed.max_limit` newest
-    /// items, filtered, limited, briefed, in the requested format.
+    /// items, filtered, limited, briefed, converted, in the requested
+    /// format. Filters see the text as written, as RSSHub's do.
     pub fn variant(
         &self,
         snap: &Snapshot,
@@ -125,8 +127,18 @@ impl Renderer {
                 });
             }
         }
-        let channel = feed.channel.with_query(query.cache_key());
-        let bytes = feed::render_capped(p.site(), &channel, &items, format, self.max_bytes);
+        let mut channel = feed.channel.with_query(query.cache_key());
+        let mut site: Cow<Masthead> = Cow::Borrowed(p.site());
+        if let Some(conversion) = query.opencc {
+            let c = conversion.converter().map_err(|e| {
+                tracing::error!(error = %e, "a bundled conversion does not load");
+                Unavailable::Broken
+            })?;
+            items = items.iter().map(|i| convert::item(c, i)).collect();
+            channel = convert::channel(c, &channel);
+            site = Cow::Owned(convert::masthead(c, &site));
+        }
+        let bytes = feed::render_capped(&site, &channel, &items, format, self.max_bytes);
         // A query representation changes exactly when its feed does.
         let modified = feed.doc(path_format).last_modified;
         Ok(Document::new(bytes, format.content_type(), modified))
@@ -248,6 +260,8 @@ pub enum Unavailable {
     Busy,
     /// A body it shows cannot be read back (the log says which and why).
     Lost,
+    /// A bundled OpenCC dictionary does not load: this build is broken.
+    Broken,
 }
 
 /// The cache and the bounded pool in front of [`Renderer`].

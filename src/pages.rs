@@ -85,12 +85,27 @@ pub fn index<'a>(site: &Masthead, feeds: impl IntoIterator<Item = FeedSummary<'a
         let _ = writeln!(out, "<p>{}</p>", esc(&site.description));
     }
     out.push_str("<h2>All articles</h2>\n<ul>\n");
-    let (cats, tags): (Vec<&FeedSummary>, Vec<&FeedSummary>) = feeds
+    let (configured, named): (Vec<&FeedSummary>, Vec<&FeedSummary>) = feeds
         .iter()
         .filter(|f| f.channel.key != FeedKey::Site)
+        .partition(|f| matches!(f.channel.key, FeedKey::Configured(_)));
+    let (cats, tags): (Vec<&FeedSummary>, Vec<&FeedSummary>) = named
+        .into_iter()
         .partition(|f| matches!(f.channel.key, FeedKey::Category(_)));
     for f in feeds.iter().filter(|f| f.channel.key == FeedKey::Site) {
         feed_line(&mut out, f, &site.title);
+    }
+    for f in configured {
+        let _ = write!(
+            out,
+            "<li><a href=\"{}\">{}</a> <small>({} articles, updated {})</small>",
+            esc(&f.channel.home_url),
+            esc(&f.channel.title),
+            f.count,
+            date(f.updated)
+        );
+        feed_links(&mut out, f.channel);
+        out.push_str("</li>\n");
     }
     out.push_str("</ul>\n<h2>Categories</h2>\n");
     category_tree(&mut out, &cats);

@@ -90,6 +90,7 @@ fn parent_dir(scheme: &Scheme, dirs: &HashMap<FeedKey, Arc<str>>, key: &FeedKey)
         }
         FeedKey::Category(_) => layout::CATEGORIES.to_string(),
         FeedKey::Tag(_) => layout::TAGS.to_string(),
+        FeedKey::Configured(_) => layout::FEEDS.to_string(),
         FeedKey::Site => String::new(),
     }
 }
@@ -104,7 +105,7 @@ fn unclaimed(taken: &HashSet<Arc<str>>, wanted: String, key: &FeedKey) -> String
     let name = match key {
         FeedKey::Site => "",
         FeedKey::Category(names) => names.last().map_or("", String::as_str),
-        FeedKey::Tag(name) => name,
+        FeedKey::Tag(name) | FeedKey::Configured(name) => name,
     };
     let base = format!("{}-{}", wanted.trim_end_matches('/'), short_hash(name));
     (1u64..)
@@ -273,7 +274,7 @@ impl Routes {
                 self.articles.claim(&e.path, rel);
             }
         }
-        let exists = |k: &FeedKey| *k == FeedKey::Site || new.count(k) > 0;
+        let exists = |k: &FeedKey| k.always_served() || new.count(k) > 0;
         if touched
             .iter()
             .all(|k| exists(k) == self.feeds.dirs.contains_key(k))
@@ -313,7 +314,7 @@ impl Routes {
     /// fit the URL limit, or moved aside by a sibling with the same slug.
     pub fn feed_warnings(&self, scheme: &Scheme, key: &FeedKey) -> Vec<Message> {
         let (field, map, name, cut) = match key {
-            FeedKey::Site => return Vec::new(),
+            FeedKey::Site | FeedKey::Configured(_) => return Vec::new(),
             FeedKey::Category(names) => {
                 let name = names.last().map_or("", String::as_str);
                 let cut = scheme.slugs.cut_category(name);

@@ -34,6 +34,7 @@ pub fn scheme(config: &Config) -> Scheme {
         slugs: Slugs::new(site.category_map.clone(), site.tag_map.clone()),
         ids: IdScheme::new(&config.feed.id_authority, config.feed.id_date),
         max_url_bytes: config.server.max_url_bytes,
+        configured: config.feeds.clone(),
     }
 }
 

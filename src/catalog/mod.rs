@@ -19,6 +19,8 @@ use crate::site::Scheme;
 use crate::site::keys::{self, nodes};
 use crate::site::permalink::Post;
 
+mod configured;
+
 /// What the catalog's feeds are keyed by, defined with the rest of the
 /// site's names.
 pub use crate::site::FeedKey;
@@ -29,6 +31,9 @@ pub use crate::site::FeedKey;
 struct ItemKey {
     date: Reverse<DateTime<Utc>>,
     rel: Arc<str>,
+    /// Which copy of the article: above 0 only in a configured feed that
+    /// shows an article once per include it matches.
+    copy: u32,
 }
 
 /// A published article with what the catalog derived for it.
@@ -73,12 +78,14 @@ pub struct Catalog {
 
 impl Catalog {
     pub fn new(scheme: Arc<Scheme>) -> Self {
-        Catalog {
+        let mut catalog = Catalog {
             scheme,
             entries: HashMap::new(),
             claims: HashMap::new(),
             feeds: OrdMap::new(),
-        }
+        };
+        catalog.refresh_configured(&mut Touched::new(), true);
+        catalog
     }
 
     /// How the site names what the catalog holds.
@@ -141,8 +148,14 @@ impl Catalog {
 
     /// Adds or replaces an article; drafts and pages are removed instead.
     pub fn upsert(&mut self, article: Arc<Article>) -> Touched {
+        let mut touched = self.upsert_listed(article);
+        self.refresh_configured(&mut touched, false);
+        touched
+    }
+
+    fn upsert_listed(&mut self, article: Arc<Article>) -> Touched {
         let rel = article.rel.clone();
-        let mut touched = self.remove(&rel);
+        let mut touched = self.remove_listed(&rel);
         if !listed(&article) {
             return touched;
         }
@@ -164,6 +177,12 @@ impl Catalog {
 
     /// Removes an article (if present), handing its id to the next claimant.
     pub fn remove(&mut self, rel: &str) -> Touched {
+        let mut touched = self.remove_listed(rel);
+        self.refresh_configured(&mut touched, false);
+        touched
+    }
+
+    fn remove_listed(&mut self, rel: &str) -> Touched {
         let mut touched = Touched::new();
         let Some(entry) = self.entries.remove(rel) else {
             return touched;
@@ -332,6 +351,7 @@ impl Plan {
             .into_iter()
             .map(|e| (e.article.rel.clone(), e))
             .collect();
+        catalog.refresh_configured(&mut Touched::new(), true);
         catalog
     }
 }
@@ -345,6 +365,7 @@ fn item_key(article: &Article) -> ItemKey {
     ItemKey {
         date: Reverse(article.date),
         rel: article.rel.clone(),
+        copy: 0,
     }
 }
 

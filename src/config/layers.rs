@@ -118,8 +118,9 @@ impl Sources {
         let config = raw
             .validate()
             .map_err(|Invalid { key, reason }| ConfigError::At {
-                origin: self.origin(key, file.as_ref()),
-                key: key.to_string(),
+                // `feeds[2].slug` is found by its mapping key, `feeds`.
+                origin: self.origin(key.split('[').next().unwrap_or(&key), file.as_ref()),
+                key,
                 reason,
             })?;
         Ok((config, typos))

@@ -4,6 +4,7 @@
 //! (`validate`), so that nothing downstream re-checks a time zone or a URL
 //! or reads a number as seconds.
 
+mod feeds;
 mod layers;
 mod origin;
 mod raw;
@@ -71,6 +72,8 @@ pub struct Config {
     pub watch: Watch,
     pub stats: Stats,
     pub websub: WebSub,
+    /// Configured feeds (`feeds:`), in the order written.
+    pub feeds: Vec<crate::site::ConfiguredFeed>,
 }
 
 #[derive(Debug, Clone)]

@@ -36,6 +36,8 @@ pub(super) struct RawConfig {
     pub(super) watch: RawWatch,
     pub(super) stats: RawStats,
     pub(super) websub: RawWebSub,
+    #[serde(default)]
+    pub(super) feeds: Vec<super::feeds::RawConfiguredFeed>,
 }
 
 #[derive(Debug, Deserialize)]

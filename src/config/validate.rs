@@ -18,15 +18,21 @@ const DEFAULT_CATEGORY: &str = "uncategorized";
 /// it was set.
 #[derive(Debug)]
 pub(super) struct Invalid {
-    pub(super) key: &'static str,
+    pub(super) key: String,
     pub(super) reason: String,
 }
 
-fn invalid(key: &'static str, reason: impl Into<String>) -> Invalid {
-    Invalid {
-        key,
-        reason: reason.into(),
+impl Invalid {
+    pub(super) fn at(key: String, reason: impl Into<String>) -> Invalid {
+        Invalid {
+            key,
+            reason: reason.into(),
+        }
     }
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> Invalid {
+    Invalid::at(key.to_string(), reason)
 }
 
 /// An empty `timezone` is Hexo's "not set" (`hexo init` writes
@@ -94,6 +100,7 @@ impl RawConfig {
             watch: self.watch.validate(),
             stats: self.stats.validate()?,
             websub: self.websub.validate()?,
+            feeds: super::feeds::validate(self.feeds)?,
         })
     }
 }

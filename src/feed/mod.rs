@@ -4,6 +4,7 @@
 //! carry a character XML 1.0 forbids.
 
 mod atom;
+pub mod convert;
 mod json;
 pub mod opml;
 pub mod query;
@@ -63,7 +64,7 @@ fn terms(entry: &Entry, scheme: &Scheme) -> Vec<Term> {
     let mut out: Vec<Term> = Vec::new();
     for key in filed_under(&article.categories, &article.tags) {
         let (name, label) = match &key {
-            FeedKey::Site => continue,
+            FeedKey::Site | FeedKey::Configured(_) => continue,
             FeedKey::Category(path) => {
                 let name = path.last().cloned().unwrap_or_default();
                 (name, path.join(" / "))
@@ -116,6 +117,10 @@ impl Channel {
                 let d = format!("Articles tagged {tag} on {}", site.title);
                 (format!("{} · #{tag}", site.title), d)
             }
+            FeedKey::Configured(slug) => match scheme.configured(slug) {
+                Some(f) => (f.title.clone(), f.description.clone()),
+                None => (slug.to_string(), String::new()),
+            },
         };
         let description = if description.trim().is_empty() {
             title.clone()

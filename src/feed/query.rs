@@ -1,11 +1,12 @@
 //! Feed query parameters in the manner of RSSHub: `limit`, `format`,
-//! `filter*`, `filterout*`, `filter_case_sensitive`, `brief`. Parsed once
+//! `filter*`, `filterout*`, `filter_case_sensitive`, `brief`, `opencc`. Parsed once
 //! into a typed [`Query`] whose canonical form is the cache key of the
 //! representation it selects.
 
 use regex::{Regex, RegexBuilder};
 
 use super::{Format, Item};
+use crate::opencc::Conversion;
 
 /// Parameters that select items by a regular expression, with the text
 /// each one is matched against.
@@ -57,6 +58,9 @@ pub struct Query {
     pub limit: usize,
     pub format: Option<Format>,
     pub brief: Option<usize>,
+    /// Simplified/Traditional conversion of the representation's text,
+    /// applied to the items that the filters kept.
+    pub opencc: Option<Conversion>,
     filters: Vec<(String, Regex)>,
     /// The recognised parameters, sorted and URL-encoded: the cache key, and
     /// the query of the representation's self links.
@@ -96,6 +100,16 @@ impl Query {
         let brief = get("brief")
             .map(|v| bounded(v, "brief", 1, MAX_BRIEF))
             .transpose()?;
+        let opencc = match get("opencc") {
+            None => None,
+            Some(v) => Some(Conversion::from_name(v).ok_or_else(|| {
+                err("opencc", format!("expected one of {}", Conversion::names()))
+            })?),
+        };
+        // `S2T` and `s2t` are one representation.
+        if let (Some(c), Some(pair)) = (opencc, pairs.iter_mut().find(|(k, _)| k == "opencc")) {
+            pair.1 = c.name().to_string();
+        }
         let mut filters = Vec::new();
         for (k, v) in pairs.iter().filter(|(k, _)| FILTERS.contains(&k.as_str())) {
             filters.push((k.clone(), compile(k, v, case_sensitive, limits)?));
@@ -107,6 +121,7 @@ impl Query {
             limit,
             format,
             brief,
+            opencc,
             filters,
             canonical,
         })
@@ -136,7 +151,11 @@ impl Query {
 }
 
 fn is_known(k: &str) -> bool {
-    FILTERS.contains(&k) || matches!(k, "limit" | "format" | "brief" | "filter_case_sensitive")
+    FILTERS.contains(&k)
+        || matches!(
+            k,
+            "limit" | "format" | "brief" | "filter_case_sensitive" | "opencc"
+        )
 }
 
 fn bounded(v: &str, param: &str, min: usize, max: usize) -> Result<usize, QueryError> {
@@ -234,10 +253,22 @@ mod tests {
                 "filter_title",
             ),
             ("filter_case_sensitive=maybe", "filter_case_sensitive"),
+            ("opencc=s2x", "opencc"),
         ] {
             let e = parse(q).unwrap_err();
             assert_eq!(e.param, param, "{q}: {e}");
         }
+    }
+
+    #[test]
+    fn opencc_names_its_valid_values_and_is_case_insensitive() {
+        let e = parse("opencc=zh").unwrap_err();
+        assert!(e.reason.contains("s2t, t2s, s2tw, s2twp"), "{e}");
+        assert!(e.reason.contains("jp2t"), "{e}");
+        let a = parse("opencc=S2TW").unwrap();
+        assert_eq!(a.opencc, Some(Conversion::S2tw));
+        assert_eq!(a.cache_key(), parse("opencc=s2tw").unwrap().cache_key());
+        assert_ne!(a.cache_key(), parse("opencc=s2t").unwrap().cache_key());
     }
 
     #[test]

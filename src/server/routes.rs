@@ -219,6 +219,10 @@ async fn serve(
         Ok(Some(doc)) => conditional::respond(req, &doc, &state.policy),
         Ok(None) => plain(StatusCode::NOT_FOUND, "not found"),
         Err(Unavailable::Busy) => busy(),
+        Err(Unavailable::Broken) => plain(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "this build of refeed cannot load the conversion asked for",
+        ),
         Err(Unavailable::Lost) => plain(
             StatusCode::SERVICE_UNAVAILABLE,
             "this document's text cannot be read back from the state folder's disk",

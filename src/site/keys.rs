@@ -11,6 +11,16 @@ pub enum FeedKey {
     /// A category node as its path of names, root first.
     Category(Arc<[String]>),
     Tag(Arc<str>),
+    /// A configured feed (`feeds:`), by its slug.
+    Configured(Arc<str>),
+}
+
+impl FeedKey {
+    /// Served even with no article: the site's feed and configured feeds
+    /// exist because the configuration says so.
+    pub fn always_served(&self) -> bool {
+        matches!(self, FeedKey::Site | FeedKey::Configured(_))
+    }
 }
 
 /// Every node of one category hierarchy, root first: `[A]`, `[A, B]`, …

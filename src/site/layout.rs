@@ -64,11 +64,15 @@ pub fn dir(scheme: &Scheme, key: &FeedKey) -> String {
             category_child(scheme, &parent, node)
         }),
         FeedKey::Tag(name) => tag_child(scheme, TAGS, name),
+        FeedKey::Configured(slug) => format!("{FEEDS}{slug}/"),
     }
 }
 
 pub const CATEGORIES: &str = "categories/";
 pub const TAGS: &str = "tags/";
+/// Configured feeds; their slugs are checked when the configuration is
+/// read, and `feeds/` is a reserved folder no article takes.
+pub const FEEDS: &str = "feeds/";
 
 /// The folder of `key` inside `parent`, the folder its parent node was
 /// given (`categories/` or `tags/` at the top).
@@ -77,6 +81,7 @@ pub fn child_dir(scheme: &Scheme, parent: &str, key: &FeedKey) -> String {
         FeedKey::Site => String::new(),
         FeedKey::Category(names) => category_child(scheme, parent, names),
         FeedKey::Tag(name) => tag_child(scheme, parent, name),
+        FeedKey::Configured(_) => dir(scheme, key),
     }
 }
 
@@ -125,7 +130,7 @@ pub fn fits(scheme: &Scheme, dir: &str) -> bool {
 /// would have made a URL longer than `server.max_url_bytes`.
 pub fn hashed(scheme: &Scheme, key: &FeedKey) -> bool {
     let whole = match key {
-        FeedKey::Site => return false,
+        FeedKey::Site | FeedKey::Configured(_) => return false,
         FeedKey::Category(names) => {
             format!("{CATEGORIES}{}/", scheme.slugs.categories(names).join("/"))
         }
@@ -145,7 +150,7 @@ pub fn feed_url(scheme: &Scheme, dir: &str, format: Format) -> String {
 }
 
 /// The site's HTML page for the feed: the home page, or Hexo's category or
-/// tag page.
+/// tag page; for a configured feed, its folder (the index links to it).
 pub fn page_url(scheme: &Scheme, key: &FeedKey) -> String {
     absolute(&scheme.url, &dir(scheme, key))
 }

@@ -7,6 +7,7 @@
 //! configuration becomes a [`Scheme`] and a [`Masthead`] once, in
 //! `crate::setup`; nothing here reads it.
 
+pub mod configured;
 pub mod ids;
 pub mod keys;
 pub mod layout;
@@ -16,6 +17,7 @@ pub mod slug;
 
 use chrono::{DateTime, Utc};
 
+pub use configured::ConfiguredFeed;
 pub use ids::IdScheme;
 pub use keys::FeedKey;
 pub use layout::Format;
@@ -32,9 +34,16 @@ pub struct Scheme {
     pub ids: IdScheme,
     /// `server.max_url_bytes`: every feed URL must be requestable.
     pub max_url_bytes: usize,
+    /// The configured feeds (`feeds:`): their names and what they select.
+    pub configured: Vec<ConfiguredFeed>,
 }
 
 impl Scheme {
+    /// The configured feed with this slug.
+    pub fn configured(&self, slug: &str) -> Option<&ConfiguredFeed> {
+        self.configured.iter().find(|f| f.slug == slug)
+    }
+
     /// The post's path below the site root, not percent-encoded.
     pub fn permalink(&self, post: &Post) -> String {
         self.permalinks.path(post, &self.slugs)

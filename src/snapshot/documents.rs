@@ -2,6 +2,7 @@
 //! lists of every feed (OPML, index), each dated after the version it
 //! replaces.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -12,7 +13,8 @@ use rayon::prelude::*;
 use super::{FeedDocs, INDEX_PATH, Snapshot};
 use crate::article::Content;
 use crate::catalog::{Catalog, Entry, FeedKey};
-use crate::feed::{self, Channel, Format, Item};
+use crate::feed::{self, Channel, Format, Item, convert};
+use crate::opencc::Converter;
 use crate::render::{Document, Earlier};
 use crate::routes::FeedRoutes;
 use crate::site::{Masthead, Scheme, layout};
@@ -76,7 +78,7 @@ impl Render<'_> {
             .map(|(key, entries)| {
                 let count = self.catalog.count(&key);
                 let docs =
-                    (count > 0 || key == FeedKey::Site).then(|| self.feed(&key, entries, count));
+                    (count > 0 || key.always_served()).then(|| self.feed(&key, entries, count));
                 (key, docs)
             })
             .collect();
@@ -106,7 +108,7 @@ impl Render<'_> {
     }
 
     fn feed(&self, key: &FeedKey, entries: Vec<Arc<Entry>>, count: usize) -> FeedDocs {
-        let items: Vec<Item> = entries
+        let mut items: Vec<Item> = entries
             .into_iter()
             .map(|e| {
                 let content = self
@@ -121,11 +123,18 @@ impl Render<'_> {
             Some(d) => d.to_string(),
             None => layout::dir(self.settings, key),
         };
-        let channel = Channel::new(self.site, self.settings, key, &dir);
-        let updated = feed::last_updated(self.site, &items);
+        let mut channel = Channel::new(self.site, self.settings, key, &dir);
+        let mut site = Cow::Borrowed(self.site);
+        if let Some(c) = self.conversion(key) {
+            items = items.iter().map(|i| convert::item(c, i)).collect();
+            channel = convert::channel(c, &channel);
+            site = Cow::Owned(convert::masthead(c, self.site));
+        }
+        let site = &*site;
+        let updated = feed::last_updated(site, &items);
         let previous = self.previous.and_then(|p| p.feeds.get(key));
         let doc = |format: Format| {
-            let bytes = feed::render_capped(self.site, &channel, &items, format, self.max_bytes);
+            let bytes = feed::render_capped(site, &channel, &items, format, self.max_bytes);
             let doc = Document::new(bytes, format.content_type(), updated);
             let old = previous.map(|p| p.doc(format).as_ref());
             Arc::new(
@@ -133,13 +142,43 @@ impl Render<'_> {
                     .date(doc, old, || layout::feed_path(&dir, format)),
             )
         };
+        // What `refeed build` writes at a configured feed's folder (`serve`
+        // renders every feed's page on request, with paging and counts).
+        let page = matches!(key, FeedKey::Configured(_)).then(|| {
+            let summary = crate::pages::FeedSummary {
+                channel: &channel,
+                count,
+                updated,
+                subscribers: None,
+            };
+            let one = crate::pages::FeedPage {
+                summary,
+                page: 1,
+                pages: 1,
+            };
+            let html = crate::pages::feed(site, &one, &items);
+            let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", updated);
+            let old = previous.and_then(|p| p.page.as_deref());
+            Arc::new(self.dating.date(doc, old, || format!("{dir}{INDEX_PATH}")))
+        });
         FeedDocs {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
+            page,
             channel,
             count,
             updated,
             id: FEED_RENDERS.fetch_add(1, Ordering::Relaxed),
         }
+    }
+
+    /// The conversion a configured feed is published in (`opencc:`); the
+    /// configuration checked that it loads.
+    fn conversion(&self, key: &FeedKey) -> Option<Converter> {
+        let FeedKey::Configured(slug) = key else {
+            return None;
+        };
+        let conversion = self.settings.configured(slug)?.opencc?;
+        conversion.converter().ok()
     }
 
     /// When any feed last changed, for the pages that list them all.

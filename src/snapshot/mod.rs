@@ -29,6 +29,9 @@ pub struct FeedDocs {
     pub count: usize,
     pub updated: DateTime<Utc>,
     docs: [Arc<Document>; 3],
+    /// The HTML page of a configured feed (served at its folder); other
+    /// feeds mirror a page of the site itself.
+    pub page: Option<Arc<Document>>,
     /// Unique in the process for each rendering of a feed, so that what is
     /// derived from these documents (query representations) can be keyed
     /// by it and never outlive a change of the feed.

@@ -246,6 +246,9 @@ impl Pipeline {
         );
         let mut touched: Touched = catalog.feeds().map(|(key, _)| key).collect();
         touched.insert(FeedKey::Site);
+        for warning in catalog.configured_warnings() {
+            tracing::warn!("{warning}");
+        }
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "catalog built");
         let delta = Delta {
             catalog,

@@ -9,6 +9,7 @@ mod common;
 
 mod build_output;
 mod config_errors;
+mod configured_feeds;
 mod corpus;
 mod cut_short;
 mod dates;
@@ -24,6 +25,7 @@ mod live_reload;
 mod loader;
 mod malicious;
 mod metrics;
+mod opencc;
 mod packaging;
 mod properties;
 mod serve_faults;

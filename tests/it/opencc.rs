@@ -1,0 +1,158 @@
+//! `?opencc=` through `refeed serve`: the seed article converted, code and
+//! URLs left alone, every format, its own ETag, unknown values refused.
+
+use crate::common;
+use crate::common::server::Refeed;
+
+use serde_json::Value;
+
+const SEED: &str =
+    "reference/金融/新浪财经/新浪财经－国內/工信部召开部分省市上半年工业经济运行情况座谈会.md";
+const SEED_S2T: &str = "工信部召開部分省市上半年工業經濟運行情況座談會";
+
+const CODE_POST: &str = "---
+title: 软件发展
+date: 2021-06-01 10:00:00
+categories: [技术]
+tags: [软件]
+author: 张三
+description: 经济发展的软件
+---
+经济发展见 <a href=\"https://example.com/经济/软件?发=1\" title=\"经济\">软件链接</a>。
+
+```
+let 软件 = \"经济发展\";
+```
+
+行内 <code>发展代码</code> 之后
+";
+
+fn source() -> tempfile::TempDir {
+    let seed = std::fs::read_to_string(common::fixtures().join(SEED)).expect("seed fixture");
+    common::tree(&[("金融/seed.md", &seed), ("技术/code.md", CODE_POST)])
+}
+
+fn json(server: &Refeed, path: &str) -> Value {
+    let r = server.get(path);
+    assert_eq!(r.status, 200, "{path}: {}", r.text());
+    serde_json::from_slice(&r.body).expect("JSON Feed")
+}
+
+fn item<'a>(feed: &'a Value, url_part: &str) -> &'a Value {
+    feed["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .find(|i| i["url"].as_str().unwrap_or("").contains(url_part))
+        .unwrap_or_else(|| panic!("no item at {url_part}"))
+}
+
+/// Every `href="…"` and `src="…"` value, in order.
+fn urls(html: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for attr in ["href=\"", "src=\""] {
+        for part in html.split(attr).skip(1) {
+            out.push(part.split('"').next().unwrap_or("").to_string());
+        }
+    }
+    out
+}
+
+#[test]
+fn s2t_converts_text_and_leaves_code_and_urls() {
+    let dir = source();
+    let server = Refeed::start(dir.path(), &[]);
+    let plain = json(&server, "/feed.json?limit=10");
+    let s2t = json(&server, "/feed.json?opencc=s2t");
+    assert_eq!(s2t["title"], plain["title"], "an ASCII site title stays");
+
+    let seed = item(&s2t, "seed");
+    assert_eq!(seed["title"], SEED_S2T);
+    assert_eq!(seed["authors"][0]["name"], "新浪財經");
+    assert!(
+        seed["tags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t == "新浪財經")
+    );
+    let summary = seed["summary"].as_str().unwrap();
+    assert!(summary.contains("工業和信息化部"), "{summary}");
+
+    let plain_code = item(&plain, "code");
+    let code = item(&s2t, "code");
+    assert_eq!(code["title"], "軟件發展");
+    assert_eq!(code["summary"], "經濟發展的軟件");
+    assert_eq!(code["authors"][0]["name"], "張三");
+    let html = code["content_html"].as_str().unwrap();
+    assert!(html.contains("經濟發展見"), "{html}");
+    assert!(html.contains("軟件鏈接"), "{html}");
+    assert!(html.contains("title=\"经济\""), "attributes stay: {html}");
+    assert!(
+        html.contains("let 软件 = &quot;经济发展&quot;;")
+            || html.contains("let 软件 = \"经济发展\";")
+    );
+    assert!(html.contains("<code>发展代码</code>"), "{html}");
+    assert!(html.contains("之後"), "{html}");
+    let plain_html = plain_code["content_html"].as_str().unwrap();
+    assert!(!urls(plain_html).is_empty());
+    assert_eq!(urls(html), urls(plain_html), "URLs untouched");
+    for key in ["url", "id"] {
+        assert_eq!(code[key], plain_code[key], "{key}");
+    }
+    let self_link = s2t["feed_url"].as_str().unwrap();
+    assert!(self_link.ends_with("/feed.json?opencc=s2t"), "{self_link}");
+}
+
+#[test]
+fn every_format_converts_and_each_conversion_is_its_own_representation() {
+    let dir = source();
+    let server = Refeed::start(dir.path(), &[]);
+    for path in [
+        "/rss.xml?opencc=s2t",
+        "/atom.xml?opencc=s2t",
+        "/rss.xml?opencc=S2T&format=atom",
+    ] {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        let text = r.text();
+        assert!(text.contains(SEED_S2T), "{path}");
+        assert!(!text.contains("工业经济"), "{path}: unconverted text");
+        common::assert_well_formed(&r.body);
+    }
+    let rss_tw = server.get("/rss.xml?opencc=s2twp").text();
+    assert!(rss_tw.contains("軟體發展"), "s2twp uses Taiwan's phrases");
+
+    let etags: Vec<String> = ["", "?opencc=s2t", "?opencc=s2tw", "?opencc=s2t&limit=1"]
+        .iter()
+        .map(|q| server.get(&format!("/rss.xml{q}")).etag())
+        .collect();
+    for (i, a) in etags.iter().enumerate() {
+        for b in &etags[i + 1..] {
+            assert_ne!(a, b);
+        }
+    }
+    let again = server.request(
+        "GET",
+        "/rss.xml?opencc=s2t",
+        &[("If-None-Match", &etags[1])],
+    );
+    assert_eq!(again.status, 304);
+    let gz = server.request("GET", "/rss.xml?opencc=s2t", &[("Accept-Encoding", "gzip")]);
+    assert_eq!(gz.header("content-encoding"), Some("gzip"));
+}
+
+#[test]
+fn unknown_conversions_are_refused_with_the_valid_ones() {
+    let dir = source();
+    let server = Refeed::start(dir.path(), &[]);
+    let r = server.get("/feed.json?opencc=zh-hant");
+    assert_eq!(r.status, 400);
+    let text = r.text();
+    for name in [
+        "s2t", "t2s", "s2tw", "s2twp", "tw2s", "tw2sp", "s2hk", "hk2s", "t2tw", "t2hk", "t2jp",
+        "jp2t",
+    ] {
+        assert!(text.contains(name), "{name} missing from: {text}");
+    }
+}
