@@ -365,7 +365,7 @@ http {
 EOF
 start_bg nginx "$tmp/nginx.out" "${server_pin[@]}" nginx -p "$ngx" -c "$ngx/nginx.conf" -e "$ngx/logs/error.log"
 rport=$(freeport)
-start_bg refeed "$tmp/serve-bench.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 \
+start_bg refeed "$tmp/serve-bench.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 REFEED_WEBSUB__ENABLED=false \
   "${server_pin[@]}" "$refeed" serve --source "$small_dir" --listen "127.0.0.1:$rport" --log warn
 h wait-ready --port "$rport" --log "$tmp/serve-bench.log" --timeout 300
 for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$nport/" && break; sleep 0.05; done
@@ -407,7 +407,7 @@ plain_bytes=$(wc -c < "$v/ref.xml"); gz_bytes=$(wc -c < "$v/ref.gz"); ngx_gz_byt
 echo "  feed $feed_path ($cat_name, $cat_posts posts): $plain_bytes bytes, gzip $gz_bytes (nginx's .gz $ngx_gz_bytes, $gzip_same)"
 echo "  ETags: refeed $ref_etag / $ref_etag_gz, nginx $ngx_etag / $ngx_etag_gz"
 
-meta serve_setup "Corpus of $posts_small posts; feed \`$feed_path\` (category $cat_name, $cat_posts posts; 50 items, $plain_bytes bytes, $gz_bytes gzipped). refeed: \`REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 refeed serve\` (one actix worker). nginx $(nginx -v 2>&1 | sed 's/^nginx version: //'): \`worker_processes 1\`, \`sendfile on\`, \`etag on\`, \`gzip_static on\` (serving the \`.gz\` siblings \`REFEED_FEED__LIMIT=50 refeed build\` wrote), \`access_log off\`, on the build output. Both listen on 127.0.0.1; $pin_note. \`wrk -t2 -cN -d$wrk_duration --latency\`. Cases: *plain* = no Accept-Encoding; *gzip* = \`Accept-Encoding: gzip\`; *304* = \`Accept-Encoding: gzip\` + \`If-None-Match\` with the gzip ETag each server sent (a polling feed reader; refeed \`$ref_etag_gz\`, nginx \`$ngx_etag_gz\`). Verified first: identical plain bodies (\`cmp\`), both gzip bodies decompress to them (the two .gz are $gzip_same), 304 for each server's own ETag, plain and gzip."
+meta serve_setup "Corpus of $posts_small posts; feed \`$feed_path\` (category $cat_name, $cat_posts posts; 50 items, $plain_bytes bytes, $gz_bytes gzipped). refeed: \`REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 REFEED_WEBSUB__ENABLED=false refeed serve\` (one actix worker; no hub of its own, so that its bytes are the static files', which advertise none). nginx $(nginx -v 2>&1 | sed 's/^nginx version: //'): \`worker_processes 1\`, \`sendfile on\`, \`etag on\`, \`gzip_static on\` (serving the \`.gz\` siblings \`REFEED_FEED__LIMIT=50 refeed build\` wrote), \`access_log off\`, on the build output. Both listen on 127.0.0.1; $pin_note. \`wrk -t2 -cN -d$wrk_duration --latency\`. Cases: *plain* = no Accept-Encoding; *gzip* = \`Accept-Encoding: gzip\`; *304* = \`Accept-Encoding: gzip\` + \`If-None-Match\` with the gzip ETag each server sent (a polling feed reader; refeed \`$ref_etag_gz\`, nginx \`$ngx_etag_gz\`). Verified first: identical plain bodies (\`cmp\`), both gzip bodies decompress to them (the two .gz are $gzip_same), 304 for each server's own ETag, plain and gzip."
 
 run_wrk() { # SERVER CASE CONNS URL [HEADER...]
   local server=$1 case=$2 conns=$3 url=$4; shift 4
@@ -433,7 +433,7 @@ done
 # (the default) and false, measured in turns so both see the same noise.
 for on in true false; do
   port=$(freeport)
-  start_bg refeed "$tmp/serve-stats-$on.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 \
+  start_bg refeed "$tmp/serve-stats-$on.log" env REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 REFEED_WEBSUB__ENABLED=false \
     REFEED_STATS__ENABLED=$on REFEED_STATE_DIR="$tmp/state-stats-$on" \
     "${server_pin[@]}" "$refeed" serve --source "$small_dir" --listen "127.0.0.1:$port" --log warn
   h wait-ready --port "$port" --log "$tmp/serve-stats-$on.log" --timeout 300
@@ -451,7 +451,7 @@ for rep in 1 2 3; do
 done
 cmd "REFEED_STATS__ENABLED={true,false} REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 taskset -c 0 refeed serve ...   # 304s as above, 3 turns each"
 cmd "REFEED_FEED__LIMIT=50 refeed build --source CORPUS_SMALL --out WWW; nginx -p NGX -c NGX/nginx.conf   # on core 0"
-cmd "REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 taskset -c 0 refeed serve --source CORPUS_SMALL --listen 127.0.0.1:PORT"
+cmd "REFEED_FEED__LIMIT=50 REFEED_SERVER__WORKERS=1 REFEED_WEBSUB__ENABLED=false taskset -c 0 refeed serve --source CORPUS_SMALL --listen 127.0.0.1:PORT"
 cmd "taskset -c 1 wrk -t2 -c{32,256} -d$wrk_duration --latency [-H 'Accept-Encoding: gzip'] [-H 'If-None-Match: ETAG'] http://127.0.0.1:PORT$feed_path"
 kill_ours
 
