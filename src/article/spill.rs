@@ -15,11 +15,17 @@ use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Spill {
     file: File,
-    end: AtomicU64,
+    /// Bodies appended and not yet written. One loading thread appends to
+    /// a spill, so the lock is never contended; it makes each write a
+    /// whole batch, so that each page of the file is written once, not
+    /// once per body that touches it. After a failed write it keeps the
+    /// batch, which reads are then answered from.
+    pending: Mutex<Pending>,
     /// Set by the first failed write, or when the disk runs low: the
     /// bodies after it stay in memory, and those before it are moved there
     /// once the load is done (see [`crate::article::Packed::settle`]), so
@@ -27,12 +33,18 @@ pub struct Spill {
     failed: AtomicBool,
 }
 
+struct Pending {
+    /// Where `bytes` go in the file.
+    at: u64,
+    bytes: Vec<u8>,
+}
+
 /// Free space a spill leaves on its disk: the state file beside it (each
 /// feed's `Last-Modified`, the subscriber counts) must stay writable.
 const RESERVE: u64 = 64 << 20;
 
-/// How many bytes a spill appends between two looks at the free space.
-const CHECK_EVERY: u64 = 8 << 20;
+/// Bytes a spill gathers before it writes them.
+const BATCH: usize = 1 << 20;
 
 impl Spill {
     /// A new, empty, unlinked file in `dir`, if its disk has more than
@@ -45,29 +57,51 @@ impl Spill {
         }
         Ok(Arc::new(Spill {
             file,
-            end: AtomicU64::new(0),
+            pending: Mutex::new(Pending {
+                at: 0,
+                bytes: Vec::new(),
+            }),
             failed: AtomicBool::new(false),
         }))
     }
 
     /// Appends `bytes` and says where they start; `None` once a write has
-    /// failed or the disk runs low, the first time logged.
+    /// failed or the disk runs low.
     pub fn append(&self, bytes: &[u8]) -> Option<u64> {
         if self.failed() {
             return None;
         }
-        let len = bytes.len() as u64;
-        let at = self.end.fetch_add(len, Ordering::Relaxed);
-        let written = if at / CHECK_EVERY != (at + len) / CHECK_EVERY {
-            match free_bytes(&self.file) {
-                Ok(free) if free < RESERVE + len => Err(low_on_space()),
-                _ => self.file.write_all_at(bytes, at),
-            }
-        } else {
-            self.file.write_all_at(bytes, at)
+        let mut pending = self.pending();
+        let at = pending.at + pending.bytes.len() as u64;
+        pending.bytes.extend_from_slice(bytes);
+        if pending.bytes.len() >= BATCH {
+            self.write_out(&mut pending);
+        }
+        Some(at)
+    }
+
+    /// Writes what is gathered: called once the load is done, before any
+    /// body is read back.
+    pub fn finish(&self) {
+        let mut pending = self.pending();
+        if !self.failed() && !pending.bytes.is_empty() {
+            self.write_out(&mut pending);
+        }
+    }
+
+    /// Writes the batch, if the disk keeps [`RESERVE`] free after it; a
+    /// failure (logged the first time) keeps the batch for reading.
+    fn write_out(&self, pending: &mut Pending) {
+        let len = pending.bytes.len() as u64;
+        let written = match free_bytes(&self.file) {
+            Ok(free) if free < RESERVE + len => Err(low_on_space()),
+            _ => self.file.write_all_at(&pending.bytes, pending.at),
         };
         match written {
-            Ok(()) => Some(at),
+            Ok(()) => {
+                pending.at += len;
+                pending.bytes.clear();
+            }
             Err(e) => {
                 if !self.failed.swap(true, Ordering::Relaxed) {
                     tracing::warn!(
@@ -75,7 +109,6 @@ impl Spill {
                         "cannot write post bodies to the state folder; keeping them in memory"
                     );
                 }
-                None
             }
         }
     }
@@ -86,11 +119,26 @@ impl Spill {
         self.failed.load(Ordering::Relaxed)
     }
 
-    /// The `len` bytes at `at`.
+    /// The `len` bytes at `at`: from the batch not written, else the file.
     pub fn read(&self, at: u64, len: usize) -> io::Result<Vec<u8>> {
+        {
+            let pending = self.pending();
+            if let Some(from) = at.checked_sub(pending.at) {
+                let from = from as usize;
+                return pending
+                    .bytes
+                    .get(from..from + len)
+                    .map(<[u8]>::to_vec)
+                    .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof));
+            }
+        }
         let mut bytes = vec![0; len];
         self.file.read_exact_at(&mut bytes, at)?;
         Ok(bytes)
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
+        self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -121,9 +169,15 @@ mod tests {
             .iter()
             .map(|t| (*t, Packed::spilled(&spill, t)))
             .collect();
-        for (text, packed) in &bodies {
-            assert_eq!(packed.text().unwrap(), *text);
-            assert_eq!(packed.stored_bytes(), 0, "{packed:?} is in memory");
+        // Read back from the batch, then from the file once written.
+        for finished in [false, true] {
+            if finished {
+                spill.finish();
+            }
+            for (text, packed) in &bodies {
+                assert_eq!(packed.text().unwrap(), *text, "finished: {finished}");
+                assert_eq!(packed.stored_bytes(), 0, "{packed:?} is in memory");
+            }
         }
         // Unlinked: the folder shows nothing of it.
         assert_eq!(
@@ -145,7 +199,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let spill = Spill::create(dir.path()).unwrap();
         let before = Packed::spilled(&spill, "written before");
+        spill.finish();
+        let kept = Packed::spilled(&spill, "in a batch whose write failed");
         spill.failed.store(true, Ordering::Relaxed);
+        let kept = kept.settle();
+        assert_eq!(kept.text().unwrap(), "in a batch whose write failed");
+        assert!(kept.stored_bytes() > 0);
         let after = Packed::spilled(&spill, "kept anyway");
         assert_eq!(after.text().unwrap(), "kept anyway");
         assert!(after.stored_bytes() > 0);

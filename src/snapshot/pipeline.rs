@@ -103,6 +103,29 @@ fn report_maps(reports: Vec<FileReport>) -> (ReportMap, ReportMap, ReportMap) {
     (all, rejected, linked)
 }
 
+/// Where a first load's bodies go (see [`Pipeline::keeper`]).
+struct Keeper {
+    spills: Vec<Arc<Spill>>,
+}
+
+impl Keeper {
+    fn keep(&self, body: &str) -> Packed {
+        // The last spill is for a thread outside the pool.
+        let last = self.spills.len().saturating_sub(1);
+        let thread = rayon::current_thread_index().unwrap_or(last);
+        match self.spills.get(thread) {
+            Some(spill) => Packed::spilled(spill, body),
+            None => Packed::new(body),
+        }
+    }
+
+    fn finish(self) {
+        for spill in &self.spills {
+            spill.finish();
+        }
+    }
+}
+
 /// The bodies of the loaded files, by path.
 fn body_map(loaded: &mut [article::WithBody]) -> HashMap<Arc<str>, Packed> {
     loaded
@@ -184,10 +207,13 @@ impl Pipeline {
         after_load: impl FnOnce() -> T + Send,
     ) -> Result<(Snapshot, T), BuildError> {
         let started = Instant::now();
-        let keep = self.keeper();
-        let mut loaded = self.loader.load_folder_with_bodies(&self.root, &keep)?;
-        // The spills are held from here on by the bodies they hold alone.
-        drop(keep);
+        let keeper = self.keeper();
+        let mut loaded = self
+            .loader
+            .load_folder_with_bodies(&self.root, &|body| keeper.keep(body))?;
+        // Written out before any body is read back; held from here on by
+        // the bodies they hold alone.
+        keeper.finish();
         tracing::debug!(ms = started.elapsed().as_millis() as u64, "files loaded");
         let bodies = body_map(&mut loaded);
         let reports = loaded.into_iter().map(|(r, _)| r).collect();
@@ -205,7 +231,7 @@ impl Pipeline {
     /// of the pool that reads the files (threads appending to one file
     /// wait on its lock), else (a state folder that cannot hold them) in
     /// memory.
-    fn keeper(&self) -> impl Fn(&str) -> Packed + Sync + use<> {
+    fn keeper(&self) -> Keeper {
         let spills = (0..=rayon::current_num_threads())
             .map(|_| Spill::create(&self.spill_dir))
             .collect::<Result<Vec<_>, _>>()
@@ -217,14 +243,7 @@ impl Pipeline {
                 )
             })
             .unwrap_or_default();
-        move |body| {
-            // The last one is for a thread outside the pool.
-            let thread = rayon::current_thread_index().unwrap_or(spills.len().saturating_sub(1));
-            match spills.get(thread) {
-                Some(spill) => Packed::spilled(spill, body),
-                None => Packed::new(body),
-            }
-        }
+        Keeper { spills }
     }
 
     fn initial_from(
