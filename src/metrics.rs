@@ -118,6 +118,9 @@ pub struct Metrics {
     rejected: Gauge,
     query_cache_bytes: Gauge,
     subscribers: Family<[(&'static str, String); 1], Gauge>,
+    websub_subscriptions: Gauge,
+    websub_pending: Gauge,
+    websub_failed: Counter,
 }
 
 impl Default for Metrics {
@@ -182,8 +185,27 @@ impl Metrics {
             "Subscribers of each feed, by its path",
             subscribers.clone(),
         );
+        let websub_subscriptions = gauge(
+            &mut registry,
+            "websub_subscriptions",
+            "Verified subscriptions of the WebSub hub",
+        );
+        let websub_pending = gauge(
+            &mut registry,
+            "websub_pending_deliveries",
+            "Deliveries the WebSub hub owes, waiting or being retried",
+        );
+        let websub_failed = Counter::default();
+        registry.register(
+            "websub_failed_deliveries",
+            "Deliveries the WebSub hub gave up after websub.max_attempts, since start",
+            websub_failed.clone(),
+        );
         Metrics {
             registry,
+            websub_subscriptions,
+            websub_pending,
+            websub_failed,
             requests,
             request_counters: Default::default(),
             bytes,
@@ -234,6 +256,15 @@ impl Metrics {
                 .get_or_create(&[("feed", format!("/{folder}"))])
                 .set(gauge_value(count.total()));
         }
+    }
+
+    /// Sets the WebSub hub's figures, as `/healthz` shows them. Called per
+    /// scrape; the hub keeps them in atomics.
+    pub fn websub(&self, subscriptions: u64, pending: u64, failed: u64) {
+        self.websub_subscriptions.set(gauge_value(subscriptions));
+        self.websub_pending.set(gauge_value(pending));
+        self.websub_failed
+            .inc_by(failed.saturating_sub(self.websub_failed.get()));
     }
 
     /// The whole registry in the Prometheus text format, with the query

@@ -14,6 +14,10 @@ pub fn respond(state: &State, metrics: &Metrics) -> HttpResponse {
     if let Some(subscribers) = &state.subscribers {
         metrics.subscribers(&subscribers.counts());
     }
+    if let Some(hub) = state.hub.as_ref().filter(|h| h.path().is_some()) {
+        let (subscriptions, pending, failed) = hub.counts().read();
+        metrics.websub(subscriptions, pending, failed);
+    }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)))
         .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))

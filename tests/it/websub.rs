@@ -397,6 +397,7 @@ fn deliveries_are_given_up_after_max_attempts() {
             PRIVATE_OK,
             QUICK_RETRY,
             ("REFEED_WEBSUB__MAX_ATTEMPTS", "2"),
+            ("REFEED_SERVER__METRICS", "true"),
         ],
     );
     subscribed(&server, &sub, "cb", &[]);
@@ -404,6 +405,15 @@ fn deliveries_are_given_up_after_max_attempts() {
     wait_count(&server, "failed_deliveries", 1);
     wait_count(&server, "pending_deliveries", 0);
     assert_eq!(sub.posts().len(), 2);
+    // `/metrics` says what `/healthz` says.
+    let metrics = server.get("/metrics").text();
+    for line in [
+        "refeed_websub_subscriptions 1",
+        "refeed_websub_pending_deliveries 0",
+        "refeed_websub_failed_deliveries_total 1",
+    ] {
+        assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
+    }
 }
 
 #[test]
