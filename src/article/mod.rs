@@ -262,7 +262,9 @@ impl Loader {
         if let Some(w) = self.body_cut(text, body_start) {
             messages.push(w);
         }
-        if split.yaml.is_some() && split.body.trim().is_empty() {
+        // Pages (a Hexo `source/about/index.md`) often are front matter
+        // alone, their layout making the page.
+        if file.role != Role::Page && split.yaml.is_some() && split.body.trim().is_empty() {
             // What a file cut right after its front matter looks like: while
             // serving, the last good version is kept; at start-up there is
             // none, so it is published, and says so (found by the fourth

@@ -50,12 +50,19 @@ fn every_post_is_accounted_for() {
         m
     });
     assert_eq!(by_status.get("Rejected"), None, "{by_status:?}");
-    // The only warnings are posts with no date anywhere (Hexo doc pages).
+    // The only warnings are posts with no date anywhere and, of those, the
+    // ones with nothing after their front matter (Hexo doc pages, which
+    // their layout makes).
     for r in reports.iter().filter(|r| r.status() == Status::Warning) {
+        let dateless = r
+            .messages
+            .iter()
+            .any(|m| m.field.as_deref() == Some("date"));
+        let expected = |m: &&refeed::article::Message| {
+            m.field.as_deref() == Some("date") || (dateless && m.text.starts_with("empty body"))
+        };
         assert!(
-            r.messages
-                .iter()
-                .all(|m| m.field.as_deref() == Some("date")),
+            r.messages.iter().all(|m| expected(&m)),
             "{}: {:?}",
             r.rel,
             r.messages
