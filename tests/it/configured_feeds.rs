@@ -293,3 +293,37 @@ fn a_bad_regex_or_a_reserved_slug_is_a_config_error_naming_the_key() {
         assert!(stderr.contains("refeed.yaml"), "{stderr}");
     }
 }
+
+/// Found by the fifth attack: an edit to an article a configured feed
+/// already held (same file, same date, so the same members) never reached
+/// that feed, nor its WebSub subscribers.
+#[test]
+fn an_edit_to_a_member_reaches_the_configured_feed() {
+    let dir = source();
+    let config = dir.path().join("refeed.yaml");
+    let server = Launch::new(&dir.path().join("posts"))
+        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
+        .start();
+    let path = "/feeds/china-economy/feed.json";
+    assert_eq!(
+        titles(&serde_json::from_slice(&server.get(path).body).unwrap()),
+        EXPECTED
+    );
+    common::server::write_atomically(
+        &dir.path().join("posts/财经/both.md"),
+        &post(
+            "出口数据超预期 改标题",
+            "2021-06-24 08:00:00",
+            "[财经]",
+            "[宏观]",
+        ),
+    );
+    server.wait_for(
+        "the edit in the configured feed",
+        common::server::PATIENCE,
+        |s| {
+            let feed: Value = serde_json::from_slice(&s.get(path).body).unwrap();
+            titles(&feed).first().map(String::as_str) == Some("出口数据超预期 改标题")
+        },
+    );
+}
