@@ -304,6 +304,26 @@ impl Hub {
             callback = host,
             "websub: verified"
         );
+        // The limits are checked again here, where a subscription is made:
+        // at request time, verifications still under way are not counted
+        // (found by the fifth attack: 20 at once all became subscriptions
+        // past a limit of 3).
+        if let Mode::Subscribe { .. } = request.mode
+            && let Some(reason) = self.over_limit(&request)
+        {
+            tracing::info!(
+                topic = request.topic,
+                callback = host,
+                reason,
+                "websub: denied"
+            );
+            let _ = self.jobs.send(Job::Deny {
+                topic: request.topic,
+                callback: request.callback,
+                reason,
+            });
+            return;
+        }
         let callback = request.callback.to_string();
         match request.mode {
             Mode::Subscribe { lease, secret } => {

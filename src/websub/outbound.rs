@@ -194,11 +194,25 @@ pub fn signature(secret: &Secret, body: &[u8]) -> String {
     format!("sha256={}", super::hex(&mac.finalize().into_bytes()))
 }
 
-/// A failed request in a line, without the body of any answer.
+/// A failed request in a line, without the body of any answer and
+/// without the callback's URL, whose userinfo and query are often its
+/// credentials (found by the fifth attack: FreshRSS's `?k=` key in the
+/// log); the log names the host beside it.
 fn describe(e: ureq::Error) -> String {
     match e {
         ureq::Error::Status(code, _) => format!("answered {code}"),
-        ureq::Error::Transport(t) => t.to_string(),
+        ureq::Error::Transport(t) => {
+            let cause = std::error::Error::source(&t).map(ToString::to_string);
+            [
+                Some(t.kind().to_string()),
+                t.message().map(str::to_string),
+                cause,
+            ]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(": ")
+        }
     }
 }
 
@@ -225,36 +239,83 @@ impl ureq::Resolver for Guard {
     }
 }
 
-/// Whether an address is on the public internet: not loopback, private
-/// (RFC 1918, fc00::/7), shared (100.64/10), link-local, multicast,
-/// broadcast, unspecified or reserved; IPv4-mapped IPv6 as its IPv4.
+/// IPv4 blocks that are not globally reachable (IANA's special-purpose
+/// registry): this network, private, shared, loopback, link-local, IETF
+/// protocol assignments, documentation, 6to4 relay anycast, benchmarking,
+/// multicast, reserved and broadcast.
+const V4_NOT_GLOBAL: &[(u32, u32)] = &[
+    (0x0000_0000, 8),
+    (0x0a00_0000, 8),
+    (0x6440_0000, 10),
+    (0x7f00_0000, 8),
+    (0xa9fe_0000, 16),
+    (0xac10_0000, 12),
+    (0xc000_0000, 24),
+    (0xc000_0200, 24),
+    (0xc058_6300, 24),
+    (0xc0a8_0000, 16),
+    (0xc612_0000, 15),
+    (0xc633_6400, 24),
+    (0xcb00_7100, 24),
+    (0xe000_0000, 4),
+    (0xf000_0000, 4),
+];
+
+/// IPv6 blocks refused whatever they carry: unspecified and loopback (in
+/// `::/96`, the deprecated IPv4-compatible form), local-use NAT64, discard,
+/// IETF protocol assignments (Teredo among them), documentation, unique
+/// local, site-local, link-local and multicast.
+const V6_NOT_GLOBAL: &[(u128, u32)] = &[
+    (0, 96),
+    (0x0064_ff9b_0001 << 80, 48),
+    (0x0100 << 112, 64),
+    (0x2001 << 112, 23),
+    (0x2001_0db8 << 96, 32),
+    (0xfc00 << 112, 7),
+    (0xfec0 << 112, 10),
+    (0xfe80 << 112, 10),
+    (0xff00 << 112, 8),
+];
+
+fn in_block<T>(addr: T, (base, len): (T, u32)) -> bool
+where
+    T: Copy + std::ops::Shr<u32, Output = T> + PartialEq + Default,
+{
+    let width = (std::mem::size_of::<T>() * 8) as u32;
+    len == 0 || addr >> (width - len) == base >> (width - len)
+}
+
+/// Whether an address is globally reachable, as IANA's special-purpose
+/// registries say; an IPv6 address that carries an IPv4 one (mapped,
+/// SIIT, NAT64, 6to4) is judged by that address (found by the fifth
+/// attack: NAT64 and 6to4 forms of 169.254.169.254 passed).
 pub fn is_public(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => {
-            let [a, b, ..] = v4.octets();
-            !(v4.is_loopback()
-                || v4.is_private()
-                || v4.is_link_local()
-                || v4.is_multicast()
-                || v4.is_broadcast()
-                || v4.is_unspecified()
-                || v4.is_documentation()
-                || a == 0
-                || a >= 240
-                || (a == 100 && (64..128).contains(&b)))
+            let bits = u32::from(v4);
+            !V4_NOT_GLOBAL.iter().any(|&b| in_block(bits, b))
         }
         IpAddr::V6(v6) => {
-            if let Some(v4) = v6.to_ipv4_mapped() {
+            if let Some(v4) = embedded_v4(v6) {
                 return is_public(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (first & 0xfe00) == 0xfc00
-                || (first & 0xffc0) == 0xfe80)
+            let bits = u128::from(v6);
+            !V6_NOT_GLOBAL.iter().any(|&b| in_block(bits, b))
         }
     }
+}
+
+/// The IPv4 address an IPv6 one stands for: IPv4-mapped (`::ffff:0:0/96`),
+/// SIIT (`::ffff:0:0:0/96`), NAT64 (`64:ff9b::/96`) and 6to4
+/// (`2002::/16`, bits 16 to 48).
+fn embedded_v4(v6: std::net::Ipv6Addr) -> Option<std::net::Ipv4Addr> {
+    let bits = u128::from(v6);
+    let low = std::net::Ipv4Addr::from(bits as u32);
+    let prefix96 = bits >> 32;
+    if prefix96 == 0xffff || prefix96 == 0xffff_0000 || prefix96 == 0x0064_ff9b << 64 {
+        return Some(low);
+    }
+    (bits >> 112 == 0x2002).then(|| std::net::Ipv4Addr::from((bits >> 80) as u32))
 }
 
 #[cfg(test)]
@@ -277,6 +338,21 @@ mod tests {
             "fd00::1",
             "ff02::1",
             "::ffff:127.0.0.1",
+            // Found by the fifth attack.
+            "198.18.0.1",
+            "192.0.0.1",
+            "192.88.99.1",
+            "64:ff9b::a9fe:a9fe",
+            "64:ff9b::7f00:1",
+            "2002:a9fe:a9fe::1",
+            "::127.0.0.1",
+            "::ffff:0:127.0.0.1",
+            "2001::1",
+            "100::1",
+            "fec0::1",
+            "2001:db8::1",
+            "255.255.255.255",
+            "240.0.0.1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }
@@ -284,6 +360,10 @@ mod tests {
             "93.184.216.34",
             "2606:2800:220:1::1",
             "::ffff:93.184.216.34",
+            "64:ff9b::5db8:d822",
+            "2002:5db8:d822::1",
+            "1.1.1.1",
+            "2a00:1450:4001::1",
         ] {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }

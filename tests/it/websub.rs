@@ -450,6 +450,9 @@ fn private_callbacks_are_refused_after_dns() {
         sub.received().is_empty(),
         "the hub reached a loopback address"
     );
+    // The log names the callback's host, never its URL: its query is
+    // often its key (found by the fifth attack).
+    assert!(!server.log_text().contains("token=abc"), "{}", server.log_text());
 }
 
 #[test]
@@ -613,4 +616,36 @@ fn private_callbacks_are_refused_at_delivery_too() {
     wait_count(&server, "failed_deliveries", 1);
     assert!(server.log_text().contains("loopback, private, link-local"));
     assert!(sub.posts().is_empty(), "the hub reached a loopback address");
+}
+
+/// Found by the fifth attack: the limits were checked when a request came
+/// in, against verified subscriptions only, so requests whose
+/// verifications overlapped all became subscriptions past them.
+#[test]
+fn limits_hold_for_requests_verified_at_once() {
+    let dir = source_copy();
+    let sub = Subscriber::start(Behaviour::default());
+    let server = Refeed::start(
+        dir.path(),
+        &[PRIVATE_OK, ("REFEED_WEBSUB__MAX_PER_CALLBACK_HOST", "3")],
+    );
+    for i in 0..10 {
+        assert_eq!(
+            subscribe(&server, &sub.callback(&format!("cb{i}")), &[]),
+            202
+        );
+    }
+    // Every callback hears back: a verification or a denial.
+    server.wait_for("an answer to each request", PATIENCE, |_| {
+        let mut heard: Vec<String> = (sub.received().iter())
+            .map(|r| r.target.split('?').next().unwrap_or_default().to_string())
+            .collect();
+        heard.sort();
+        heard.dedup();
+        heard.len() == 10
+    });
+    server.wait_for("the hub to settle", PATIENCE, |s| {
+        hub_count(s, "subscriptions") <= 3 && s.log_text().matches("websub: denied").count() >= 7
+    });
+    assert_eq!(hub_count(&server, "subscriptions"), 3);
 }
