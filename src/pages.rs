@@ -315,18 +315,21 @@ fn feed_page_item(out: &mut String, item: &Item) {
     out.push_str("</li>\n");
 }
 
-/// Links to the newer and older pages (`?page=N`; the first has none).
+/// Links to the newer and older pages (`?page=N`; the first has none),
+/// absolute: the page may have been asked for without its trailing slash
+/// (found by the fifth attack: `./` then left the feed's folder).
 fn pager(out: &mut String, page: &FeedPage) {
+    let home = &page.summary.channel.home_url;
     let link = |n: usize| match n {
-        1 => "./".to_string(),
-        n => format!("?page={n}"),
+        1 => home.clone(),
+        n => format!("{home}?page={n}"),
     };
     out.push_str("<p>");
     if page.page > 1 {
         let _ = write!(
             out,
             "<a rel=\"prev\" href=\"{}\">newer</a> ",
-            link(page.page - 1)
+            esc(&link(page.page - 1))
         );
     }
     let _ = write!(out, "<small>page {} of {}</small>", page.page, page.pages);
@@ -334,7 +337,7 @@ fn pager(out: &mut String, page: &FeedPage) {
         let _ = write!(
             out,
             " <a rel=\"next\" href=\"{}\">older</a>",
-            link(page.page + 1)
+            esc(&link(page.page + 1))
         );
     }
     out.push_str("</p>\n");

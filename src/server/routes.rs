@@ -238,7 +238,11 @@ fn page_number(query: &str) -> Option<usize> {
     let value = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "page");
     match value {
         None => Some(1),
-        Some((_, v)) => v.parse().ok().filter(|&n| n >= 1),
+        // Too large for a number is past the last page, as any other.
+        Some((_, v)) if !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()) => {
+            Some(v.parse().unwrap_or(usize::MAX)).filter(|&n| n >= 1)
+        }
+        Some(_) => None,
     }
 }
 
@@ -292,15 +296,13 @@ mod tests {
         use super::page_number;
         assert_eq!(page_number(""), Some(1));
         assert_eq!(page_number("utm_source=x&page=3&page=9"), Some(3));
-        for bad in [
-            "page=0",
-            "page=-1",
-            "page=x",
-            "page=",
-            "page=99999999999999999999999",
-        ] {
+        for bad in ["page=0", "page=-1", "page=x", "page=", "page=+2"] {
             assert_eq!(page_number(bad), None, "{bad}");
         }
+        // Past the last page, whatever its size (found by the fifth attack:
+        // one too large for a number was a 400).
+        let huge = page_number("page=99999999999999999999999");
+        assert_eq!(huge, Some(usize::MAX));
     }
 
     #[test]

@@ -461,7 +461,18 @@ pub fn read(config: &Config) -> Result<report::Stored, StoreError> {
         return Err(StoreError::Missing { path, reason });
     }
     let source = crate::state::scope(config);
-    let store = Store::open(&dir, &source)?;
+    let store = Store::read_only(&dir, &source)?;
+    if !store.has_counts()? {
+        let counts = Counts {
+            window_days: config.stats.window_days,
+            ..Counts::default()
+        };
+        return Ok(report::Stored {
+            counts,
+            source,
+            other_sources: Vec::new(),
+        });
+    }
     let counts = store.counts(config.stats.window_days, store::day(unix_now()))?;
     let other_sources = if counts.feeds.is_empty() {
         store.other_scopes()?

@@ -120,6 +120,44 @@ impl Store {
         })
     }
 
+    /// The counts in the state file under `dir`, for reading alone (`refeed
+    /// stats`): nothing is created, written or chmodded (found by the
+    /// fifth attack: reading a copy changed it).
+    pub fn read_only(dir: &Path, scope: &str) -> Result<Store, StateError> {
+        let path = dir.join(crate::state::FILE);
+        let flags =
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = rusqlite::Connection::open_with_flags(&path, flags)
+            .and_then(|conn| {
+                conn.busy_timeout(std::time::Duration::from_secs(5))?;
+                Ok(conn)
+            })
+            .map_err(|source| StateError::Sql {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Store {
+            conn,
+            path,
+            scope: scope.to_string(),
+            cap: MAX_ROWS_PER_DAY,
+            per_address: u64::MAX,
+        })
+    }
+
+    /// Whether the file holds the counts' tables: a `serve` with
+    /// `stats.enabled: false` never made them.
+    pub fn has_counts(&self) -> Result<bool, StateError> {
+        self.conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'stats_pollers'",
+                [],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.sql(e))
+    }
+
     /// Keeps each address to `per_address` new rows per feed and day
     /// (`stats.per_address`; `None`: no limit).
     pub fn with_per_address(mut self, per_address: Option<u64>) -> Store {

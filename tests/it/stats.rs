@@ -97,6 +97,16 @@ fn aggregators_and_distinct_readers_are_counted_and_survive_a_restart() {
     stop(server);
     let again = stats(state.path());
     assert_eq!(site_feed(&again), Some(site), "{again}");
+    // Reading changes nothing (found by the fifth attack: it wrote the
+    // schema into a copy and narrowed its mode).
+    use std::os::unix::fs::PermissionsExt;
+    let file = state.path().join("refeed.sqlite3");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let before = std::fs::read(&file).unwrap();
+    stats(state.path());
+    assert_eq!(std::fs::read(&file).unwrap(), before);
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
 }
 
 #[test]

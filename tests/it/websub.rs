@@ -452,7 +452,11 @@ fn private_callbacks_are_refused_after_dns() {
     );
     // The log names the callback's host, never its URL: its query is
     // often its key (found by the fifth attack).
-    assert!(!server.log_text().contains("token=abc"), "{}", server.log_text());
+    assert!(
+        !server.log_text().contains("token=abc"),
+        "{}",
+        server.log_text()
+    );
 }
 
 #[test]
