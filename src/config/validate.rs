@@ -347,7 +347,17 @@ impl RawWebSub {
                 format!("`{path}` must be a path such as /websub"),
             ));
         }
-        if SERVER_PATHS.contains(&path.as_str()) {
+        // Not a path a feed, a feed's page or a document of refeed's own
+        // may have (found by the fifth attack: `/rss.xml` took the site
+        // feed over).
+        let inner = path.trim_start_matches('/');
+        let feed_like = ["rss.xml", "atom.xml", "feed.json", "opml.xml", "index.html"]
+            .iter()
+            .any(|name| inner.rsplit('/').next() == Some(name))
+            || ["categories/", "tags/", "feeds/"]
+                .iter()
+                .any(|dir| inner.starts_with(dir));
+        if SERVER_PATHS.contains(&path.as_str()) || feed_like {
             return Err(invalid("websub.path", format!("`{path}` is refeed's own")));
         }
         let hubs = self
@@ -626,6 +636,13 @@ deploy:
             ),
             ("REFEED_WEBSUB__PATH", "websub", "websub.path"),
             ("REFEED_WEBSUB__PATH", "/healthz", "websub.path"),
+            ("REFEED_WEBSUB__PATH", "/rss.xml", "websub.path"),
+            (
+                "REFEED_WEBSUB__PATH",
+                "/categories/Notes/rss.xml",
+                "websub.path",
+            ),
+            ("REFEED_WEBSUB__PATH", "/feeds/x/", "websub.path"),
             (
                 "REFEED_WEBSUB__MIN_LEASE_SECONDS",
                 "0",

@@ -48,12 +48,18 @@ pub async fn respond(
             .insert_header((header::CACHE_CONTROL, "no-store"))
             .finish(),
         Err(why) => {
-            let status = match why {
-                Refused::TooMany => StatusCode::TOO_MANY_REQUESTS,
-                Refused::Busy => StatusCode::SERVICE_UNAVAILABLE,
-                _ => StatusCode::BAD_REQUEST,
+            let (status, retry) = match why {
+                // A minute's allowance: it is back within a minute.
+                Refused::TooMany => (StatusCode::TOO_MANY_REQUESTS, Some("60")),
+                Refused::Busy => (StatusCode::SERVICE_UNAVAILABLE, Some("1")),
+                _ => (StatusCode::BAD_REQUEST, None),
             };
-            plain(status, &why.to_string())
+            let mut res = plain(status, &why.to_string());
+            if let Some(after) = retry {
+                res.headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from_static(after));
+            }
+            res
         }
     }
 }

@@ -185,6 +185,10 @@ fn serve_one(
 
 /// POSTs a form to the hub; the status.
 fn hub_request(server: &Refeed, pairs: &[(&str, &str)]) -> u16 {
+    hub_response(server, pairs).status
+}
+
+fn hub_response(server: &Refeed, pairs: &[(&str, &str)]) -> common::server::Response {
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();
@@ -199,7 +203,7 @@ fn hub_request(server: &Refeed, pairs: &[(&str, &str)]) -> u16 {
     .unwrap();
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).unwrap();
-    parse_response(&raw).expect("a response").status
+    parse_response(&raw).expect("a response")
 }
 
 fn subscribe(server: &Refeed, callback: &str, extra: &[(&str, &str)]) -> u16 {
@@ -532,7 +536,10 @@ fn limits_deny_and_refuse() {
         400
     );
     // The fifth request of this address in a minute.
-    assert_eq!(hub_request(&server, &pairs(TOPIC)), 429);
+    let too_many = hub_response(&server, &pairs(TOPIC));
+    assert_eq!(too_many.status, 429);
+    // When to come back (found by the fifth attack: it had no date).
+    assert_eq!(too_many.header("retry-after"), Some("60"));
     assert_eq!(hub_count(&server, "subscriptions"), 1);
 }
 
