@@ -111,13 +111,17 @@ impl Store {
             path: path.clone(),
             source,
         })?;
-        Ok(Store {
+        Ok(Store::over(conn, path, scope))
+    }
+
+    fn over(conn: rusqlite::Connection, path: std::path::PathBuf, scope: &str) -> Store {
+        Store {
             conn,
             path,
             scope: scope.to_string(),
             cap: MAX_ROWS_PER_DAY,
             per_address: u64::MAX,
-        })
+        }
     }
 
     /// The counts in the state file under `dir`, for reading alone (`refeed
@@ -136,13 +140,7 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        Ok(Store {
-            conn,
-            path,
-            scope: scope.to_string(),
-            cap: MAX_ROWS_PER_DAY,
-            per_address: u64::MAX,
-        })
+        Ok(Store::over(conn, path, scope))
     }
 
     /// Whether the file holds the counts' tables: a `serve` with

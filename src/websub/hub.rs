@@ -242,23 +242,28 @@ impl Hub {
         }
     }
 
+    /// Tells the callback it is not subscribed, and why.
+    fn deny(&self, request: Request, reason: &'static str) {
+        let host = request.callback.host_str().unwrap_or("");
+        tracing::info!(
+            topic = request.topic,
+            callback = host,
+            reason,
+            "websub: denied"
+        );
+        let _ = self.jobs.send(Job::Deny {
+            topic: request.topic,
+            callback: request.callback,
+            reason,
+        });
+    }
+
     fn request(&mut self, request: Request) {
         let host = request.callback.host_str().unwrap_or("").to_string();
         if let Mode::Subscribe { .. } = request.mode
             && let Some(reason) = self.over_limit(&request)
         {
-            tracing::info!(
-                topic = request.topic,
-                callback = host,
-                reason,
-                "websub: denied"
-            );
-            let _ = self.jobs.send(Job::Deny {
-                topic: request.topic,
-                callback: request.callback,
-                reason,
-            });
-            return;
+            return self.deny(request, reason);
         }
         if request.mode == Mode::Unsubscribe
             && !self.exists(&request.topic, request.callback.as_str())
@@ -311,18 +316,7 @@ impl Hub {
         if let Mode::Subscribe { .. } = request.mode
             && let Some(reason) = self.over_limit(&request)
         {
-            tracing::info!(
-                topic = request.topic,
-                callback = host,
-                reason,
-                "websub: denied"
-            );
-            let _ = self.jobs.send(Job::Deny {
-                topic: request.topic,
-                callback: request.callback,
-                reason,
-            });
-            return;
+            return self.deny(request, reason);
         }
         let callback = request.callback.to_string();
         match request.mode {
