@@ -316,3 +316,15 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<std::net::TcpListener> 
     socket.bind(addr)?;
     socket.listen(BACKLOG)?.into_std()
 }
+
+/// A short text answer that no cache keeps: errors, refusals, waits.
+pub(super) fn plain(status: actix_web::http::StatusCode, message: &str) -> actix_web::HttpResponse {
+    use actix_web::http::header::{self, HeaderValue};
+    actix_web::HttpResponse::build(status)
+        .insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/plain; charset=utf-8"),
+        ))
+        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .body(format!("{message}\n"))
+}

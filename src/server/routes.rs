@@ -9,7 +9,7 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::{State, conditional, health, scrape, websub};
+use super::{State, conditional, health, plain, scrape, websub};
 use crate::feed::query::Query;
 use crate::metrics::{Metrics, RouteKind};
 use crate::ondemand::Unavailable;
@@ -275,16 +275,6 @@ fn busy() -> HttpResponse {
     res.headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
     res
-}
-
-pub(super) fn plain(status: StatusCode, message: &str) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; charset=utf-8"),
-        ))
-        .insert_header((header::CACHE_CONTROL, HeaderValue::from_static("no-store")))
-        .body(format!("{message}\n"))
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 
-use super::routes::plain;
+use super::plain;
 use crate::websub::request::MAX_BODY_BYTES;
 use crate::websub::{Hub, Refused};
 
