@@ -470,6 +470,15 @@ fn replicas_on_one_source_serve_identical_bytes_and_etags() {
     // own start, so only the ETags would agree.
     let seeded = tempfile::tempdir().unwrap();
     stop(Launch::new(&examples()).state_dir(seeded.path()).start());
+    // The seed dated its documents no earlier than its start, rounded up
+    // to a whole second; until that second has come, a replica caps
+    // `Last-Modified` at now (never in the future), so two replicas
+    // answering on either side of it would differ by a second.
+    let into_second = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    std::thread::sleep(Duration::from_nanos(1_050_000_000 - u64::from(into_second)));
     let (state_a, state_b) = (copy_dir(seeded.path()), copy_dir(seeded.path()));
     let a = Launch::new(&examples()).state_dir(state_a.path()).start();
     let b = Launch::new(&examples()).state_dir(state_b.path()).start();
