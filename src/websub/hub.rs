@@ -70,17 +70,7 @@ struct Hub {
 pub fn spawn(config: &Config, store: Option<Store>, counts: Arc<Counts>) -> SyncSender<Command> {
     let (commands, inbox) = std::sync::mpsc::sync_channel(QUEUE);
     let jobs = outbound::start(&config.websub, commands.clone());
-    let mut hub = Hub {
-        config: config.websub.clone(),
-        store,
-        subs: HashMap::new(),
-        owed: HashMap::new(),
-        verifying: 0,
-        delivering: 0,
-        snap: None,
-        jobs,
-        counts,
-    };
+    let mut hub = Hub::new(config, store, jobs, counts);
     hub.restore();
     let spawned = std::thread::Builder::new()
         .name("websub-hub".into())
@@ -104,6 +94,21 @@ fn logged(result: rusqlite::Result<()>) {
 }
 
 impl Hub {
+    /// A hub with no subscription yet, before [`Hub::restore`].
+    fn new(config: &Config, store: Option<Store>, jobs: Sender<Job>, counts: Arc<Counts>) -> Hub {
+        Hub {
+            config: config.websub.clone(),
+            store,
+            subs: HashMap::new(),
+            owed: HashMap::new(),
+            verifying: 0,
+            delivering: 0,
+            snap: None,
+            jobs,
+            counts,
+        }
+    }
+
     fn restore(&mut self) {
         let Some(store) = &self.store else { return };
         let (rows, owed) = match store.load() {
@@ -546,17 +551,7 @@ mod tests {
                 .unwrap(),
         );
         let (jobs, queue) = std::sync::mpsc::channel();
-        let mut hub = Hub {
-            config: config.websub.clone(),
-            store: None,
-            subs: HashMap::new(),
-            owed: HashMap::new(),
-            verifying: 0,
-            delivering: 0,
-            snap: None,
-            jobs,
-            counts: Arc::default(),
-        };
+        let mut hub = Hub::new(&config, None, jobs, Arc::default());
         let sub = Sub {
             callback: Url::parse(CALLBACK).unwrap(),
             secret: None,

@@ -18,29 +18,9 @@ set -euo pipefail
 refeed=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 src="$repo/examples/posts"
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$work"/*.log "$work"/nginx/error.log; do
-    [ -f "$log" ] && { echo "--- $log" >&2; tail -n 30 "$log" >&2; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-# No request may hang the script.
-curl() { command curl --max-time 10 "$@"; }
-
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=tests/interop/lib.sh
+source "$repo/tests/interop/lib.sh"
+extra_logs=("$work/nginx/error.log")
 
 # start_refeed NAME [VAR=VALUE...]: runs `refeed serve` on a port the system
 # picks, with a request log in $work/NAME.log; sets $url to its base URL once

@@ -10,27 +10,8 @@ set -euo pipefail
 [ $# -eq 1 ] || { echo "usage: $0 path/to/refeed" >&2; exit 2; }
 refeed=$(realpath "$1")
 repo=$(cd "$(dirname "$0")/../.." && pwd)
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-fail() {
-  echo "FAIL: $*" >&2
-  for log in "$work"/*.log; do
-    [ -f "$log" ] && { echo "--- $log" >&2; tail -n 30 "$log" >&2; }
-  done
-  exit 1
-}
-ok() { echo "ok: $*"; }
-curl() { command curl --max-time 10 "$@"; }
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# shellcheck source=tests/interop/lib.sh
+source "$repo/tests/interop/lib.sh"
 # wait_for WHAT COMMAND...: polls for 15 s at most.
 wait_for() {
   local what=$1

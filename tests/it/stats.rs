@@ -49,6 +49,14 @@ fn stats(state: &Path) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).expect("stats --json is JSON")
 }
 
+/// A server counting into `state`, with `/metrics` on, over the examples.
+fn counting_server(state: &Path) -> Refeed {
+    Launch::new(&examples())
+        .state_dir(state)
+        .env(&[("REFEED_SERVER__METRICS", "true")])
+        .start()
+}
+
 fn site_feed(stats: &serde_json::Value) -> Option<&serde_json::Value> {
     let feeds = stats["feeds"].as_array().expect("a list of feeds");
     feeds.iter().find(|f| f["feed"] == "/")
@@ -57,12 +65,7 @@ fn site_feed(stats: &serde_json::Value) -> Option<&serde_json::Value> {
 #[test]
 fn aggregators_and_distinct_readers_are_counted_and_survive_a_restart() {
     let state = tempfile::tempdir().unwrap();
-    let start = || {
-        Launch::new(&examples())
-            .state_dir(state.path())
-            .env(&[("REFEED_SERVER__METRICS", "true")])
-            .start()
-    };
+    let start = || counting_server(state.path());
     let server = start();
     poll(&server, "/rss.xml", FEEDLY);
     poll(&server, "/rss.xml", NEWSBOAT);
@@ -188,12 +191,7 @@ fn stats_names_the_sources_a_state_file_has_counts_for() {
 #[test]
 fn spoofed_counts_and_one_address_floods_are_held_and_every_surface_agrees() {
     let state = tempfile::tempdir().unwrap();
-    let start = || {
-        Launch::new(&examples())
-            .state_dir(state.path())
-            .env(&[("REFEED_SERVER__METRICS", "true")])
-            .start()
-    };
+    let start = || counting_server(state.path());
     let server = start();
     for agent in [
         "Feedly/1.0 (+http://www.feedly.com/fetcher.html; -5 subscribers; )",
