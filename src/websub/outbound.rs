@@ -60,6 +60,11 @@ pub fn start(config: &WebSub, results: SyncSender<Command>) -> Sender<Job> {
     let agent = ureq::AgentBuilder::new()
         .timeout(config.timeout)
         .redirects(0)
+        // A fan-out to many callbacks on one host reuses a connection per
+        // thread instead of opening one per delivery; an idle connection was
+        // made to an address the resolver allowed, so reuse keeps the check.
+        .max_idle_connections(config.concurrency * 4)
+        .max_idle_connections_per_host(config.concurrency)
         .user_agent(concat!(
             "refeed/",
             env!("CARGO_PKG_VERSION"),
