@@ -1,14 +1,16 @@
 //! Simplified/Traditional Chinese conversion (`?opencc=`, as RSSHub names
-//! it) with OpenCC's own dictionaries and phrase rules, bundled in
-//! `ferrous-opencc`. Converts text, and the text nodes of HTML outside
-//! code; never markup, attributes or URLs.
+//! it) with OpenCC's own dictionaries and phrase rules (`chain`, over the
+//! dictionaries ferrous-opencc ships). Converts text, and the text nodes of
+//! HTML outside code; never markup, attributes or URLs.
+
+mod chain;
+mod data;
 
 use std::cell::Cell;
 use std::rc::Rc;
 use std::sync::OnceLock;
 
-use ferrous_opencc::OpenCC;
-use ferrous_opencc::config::BuiltinConfig;
+use chain::Chain;
 use lol_html::html_content::{ContentType, Element, TextChunk};
 use lol_html::{DocumentContentHandlers, ElementContentHandlers, RewriteStrSettings, Selector};
 
@@ -75,31 +77,13 @@ impl Conversion {
         Self::ALL.map(Conversion::name).join(", ")
     }
 
-    fn builtin(self) -> BuiltinConfig {
-        match self {
-            Conversion::S2t => BuiltinConfig::S2t,
-            Conversion::T2s => BuiltinConfig::T2s,
-            Conversion::S2tw => BuiltinConfig::S2tw,
-            Conversion::Tw2s => BuiltinConfig::Tw2s,
-            Conversion::S2twp => BuiltinConfig::S2twp,
-            Conversion::Tw2sp => BuiltinConfig::Tw2sp,
-            Conversion::S2hk => BuiltinConfig::S2hk,
-            Conversion::Hk2s => BuiltinConfig::Hk2s,
-            Conversion::T2tw => BuiltinConfig::T2tw,
-            Conversion::T2hk => BuiltinConfig::T2hk,
-            Conversion::T2jp => BuiltinConfig::T2jp,
-            Conversion::Jp2t => BuiltinConfig::Jp2t,
-        }
-    }
-
     /// The converter, built from the bundled dictionaries on first use
-    /// (each is a few milliseconds of work, done once per process).
+    /// (up to a tenth of a second for the ones with the phrase list, done
+    /// once per process).
     pub fn converter(self) -> Result<Converter, ConversionError> {
-        static BUILT: [OnceLock<Result<OpenCC, String>>; 12] = [const { OnceLock::new() }; 12];
+        static BUILT: [OnceLock<Result<Chain, String>>; 12] = [const { OnceLock::new() }; 12];
         let slot = Self::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        match BUILT[slot]
-            .get_or_init(|| OpenCC::from_config(self.builtin()).map_err(|e| e.to_string()))
-        {
+        match BUILT[slot].get_or_init(|| Chain::load(self.name())) {
             Ok(opencc) => Ok(Converter(opencc)),
             Err(reason) => Err(ConversionError {
                 conversion: self.name(),
@@ -120,7 +104,7 @@ pub struct ConversionError {
 
 /// A loaded conversion.
 #[derive(Clone, Copy)]
-pub struct Converter(&'static OpenCC);
+pub struct Converter(&'static Chain);
 
 /// Elements whose text is code, kept as written.
 const VERBATIM: &str = "code, pre, kbd, samp";
