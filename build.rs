@@ -62,16 +62,34 @@ fn files(dir: &Path, extension: &str) -> Result<Vec<PathBuf>, String> {
     Ok(paths)
 }
 
-/// Where cargo unpacked ferrous-opencc, by `cargo metadata` (registry,
-/// vendored or git source alike), offline: the outer build has fetched it.
+/// Where cargo unpacked ferrous-opencc (registry, vendored or git source
+/// alike), asked of `cargo metadata` offline: the outer build has fetched
+/// it. The question is put about a manifest of its own, which depends on
+/// ferrous-opencc alone: metadata about refeed's would need every
+/// development dependency on disk, which `cargo build` does not fetch.
 fn ferrous_opencc_dir() -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").map_err(|e| format!("CARGO: {e}"))?;
-    let manifest = std::env::var("CARGO_MANIFEST_DIR").map_err(|e| e.to_string())?;
-    let target = std::env::var("TARGET").map_err(|e| e.to_string())?;
+    let out = PathBuf::from(std::env::var("OUT_DIR").map_err(|e| e.to_string())?);
+    let probe = out.join("ferrous-opencc-probe");
+    std::fs::create_dir_all(&probe).map_err(|e| e.to_string())?;
+    let version = locked_version("ferrous-opencc").unwrap_or_else(|| "0.4".into());
+    let manifest = format!(
+        "[package]\nname = \"probe\"\nversion = \"0.0.0\"\nedition = \"2021\"\n\
+         [lib]\npath = \"lib.rs\"\n\
+         [dependencies]\nferrous-opencc = {{ version = \"={version}\", default-features = false, \
+         features = [\"japanese-conversion\"] }}\n[workspace]\n"
+    );
+    std::fs::write(probe.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
+    std::fs::write(probe.join("lib.rs"), "").map_err(|e| e.to_string())?;
     let output = Command::new(cargo)
-        .args(["metadata", "--format-version", "1", "--offline"])
-        .args(["--filter-platform", &target, "--manifest-path"])
-        .arg(Path::new(&manifest).join("Cargo.toml"))
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--offline",
+            "--manifest-path",
+        ])
+        .arg(probe.join("Cargo.toml"))
         .output()
         .map_err(|e| format!("cargo metadata: {e}"))?;
     if !output.status.success() {
@@ -90,4 +108,14 @@ fn ferrous_opencc_dir() -> Result<PathBuf, String> {
         .parent()
         .map(Path::to_path_buf)
         .ok_or_else(|| format!("{manifest_path} has no folder"))
+}
+
+/// The version of `name` that Cargo.lock pins, when there is one.
+fn locked_version(name: &str) -> Option<String> {
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").ok()?;
+    let lock = std::fs::read_to_string(Path::new(&manifest_dir).join("Cargo.lock")).ok()?;
+    let mut lines = lock.lines();
+    lines.find(|l| *l == format!("name = \"{name}\""))?;
+    let version = lines.next()?.strip_prefix("version = \"")?;
+    Some(version.trim_end_matches('"').to_string())
 }
