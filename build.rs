@@ -81,14 +81,11 @@ fn ferrous_opencc_dir() -> Result<PathBuf, String> {
     );
     std::fs::write(probe.join("Cargo.toml"), manifest).map_err(|e| e.to_string())?;
     std::fs::write(probe.join("lib.rs"), "").map_err(|e| e.to_string())?;
+    // Built for the host, so fetched for the host's platform only.
+    let host = std::env::var("HOST").map_err(|e| e.to_string())?;
     let output = Command::new(cargo)
-        .args([
-            "metadata",
-            "--format-version",
-            "1",
-            "--offline",
-            "--manifest-path",
-        ])
+        .args(["metadata", "--format-version", "1", "--offline"])
+        .args(["--filter-platform", &host, "--manifest-path"])
         .arg(probe.join("Cargo.toml"))
         .output()
         .map_err(|e| format!("cargo metadata: {e}"))?;
