@@ -121,6 +121,7 @@ pub struct Metrics {
     websub_subscriptions: Gauge,
     websub_pending: Gauge,
     websub_failed: Counter,
+    websub_unsaved: Gauge,
 }
 
 impl Default for Metrics {
@@ -195,6 +196,11 @@ impl Metrics {
             "websub_pending_deliveries",
             "Deliveries the WebSub hub owes, waiting or being retried",
         );
+        let websub_unsaved = gauge(
+            &mut registry,
+            "websub_unsaved_subscriptions",
+            "Subscriptions of the WebSub hub whose last change the state file does not have",
+        );
         let websub_failed = Counter::default();
         registry.register(
             "websub_failed_deliveries",
@@ -206,6 +212,7 @@ impl Metrics {
             websub_subscriptions,
             websub_pending,
             websub_failed,
+            websub_unsaved,
             requests,
             request_counters: Default::default(),
             bytes,
@@ -260,11 +267,13 @@ impl Metrics {
 
     /// Sets the WebSub hub's figures, as `/healthz` shows them. Called per
     /// scrape; the hub keeps them in atomics.
-    pub fn websub(&self, subscriptions: u64, pending: u64, failed: u64) {
-        self.websub_subscriptions.set(gauge_value(subscriptions));
-        self.websub_pending.set(gauge_value(pending));
+    pub fn websub(&self, hub: &crate::websub::Figures) {
+        self.websub_subscriptions
+            .set(gauge_value(hub.subscriptions));
+        self.websub_pending.set(gauge_value(hub.pending));
+        self.websub_unsaved.set(gauge_value(hub.unsaved));
         self.websub_failed
-            .inc_by(failed.saturating_sub(self.websub_failed.get()));
+            .inc_by(hub.failed.saturating_sub(self.websub_failed.get()));
     }
 
     /// The whole registry in the Prometheus text format, with the query

@@ -40,6 +40,10 @@ struct Hub {
     pending_deliveries: u64,
     /// Given up after `websub.max_attempts`, since start.
     failed_deliveries: u64,
+    /// Subscriptions whose last change (made, renewed, ended, a delivery
+    /// owed) the state file does not have: a restart would lose it. Above
+    /// 0, `status` is `degraded`.
+    unsaved_subscriptions: u64,
 }
 
 #[derive(Serialize)]
@@ -59,11 +63,15 @@ pub fn respond(state: &State) -> HttpResponse {
         SourceHealth::Unavailable(why) => Some(why.as_str()),
     };
     let lost_bodies = state.ondemand.lost_bodies();
+    let hub = state.hub.as_ref().filter(|h| h.path().is_some());
+    let websub = hub.map(|hub| hub.counts().read());
+    let unsaved = websub.map_or(0, |f| f.unsaved);
     let (status, code) = match (&snap, source_error) {
         (None, _) => ("loading", StatusCode::SERVICE_UNAVAILABLE),
         (Some(_), Some(_)) => ("source-unavailable", StatusCode::SERVICE_UNAVAILABLE),
-        // Feeds still serve; the pages that need a lost body do not.
-        (Some(_), None) if lost_bodies > 0 => ("degraded", StatusCode::OK),
+        // Feeds still serve; the pages that need a lost body do not, and
+        // unsaved subscriptions would not outlive a restart.
+        (Some(_), None) if lost_bodies > 0 || unsaved > 0 => ("degraded", StatusCode::OK),
         (Some(_), None) => ("ok", StatusCode::OK),
     };
     let body = Health {
@@ -95,18 +103,12 @@ pub fn respond(state: &State) -> HttpResponse {
         uptime_s: state.started.elapsed().unwrap_or_default().as_secs(),
         query_cache_bytes: state.ondemand.cache_bytes(),
         lost_bodies,
-        websub: state
-            .hub
-            .as_ref()
-            .filter(|h| h.path().is_some())
-            .map(|hub| {
-                let (subscriptions, pending_deliveries, failed_deliveries) = hub.counts().read();
-                Hub {
-                    subscriptions,
-                    pending_deliveries,
-                    failed_deliveries,
-                }
-            }),
+        websub: websub.map(|f| Hub {
+            subscriptions: f.subscriptions,
+            pending_deliveries: f.pending,
+            failed_deliveries: f.failed,
+            unsaved_subscriptions: f.unsaved,
+        }),
     };
     HttpResponse::build(code)
         .insert_header(("Cache-Control", "no-store"))

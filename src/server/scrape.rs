@@ -15,8 +15,7 @@ pub fn respond(state: &State, metrics: &Metrics) -> HttpResponse {
         metrics.subscribers(&subscribers.counts());
     }
     if let Some(hub) = state.hub.as_ref().filter(|h| h.path().is_some()) {
-        let (subscriptions, pending, failed) = hub.counts().read();
-        metrics.websub(subscriptions, pending, failed);
+        metrics.websub(&hub.counts().read());
     }
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE)))

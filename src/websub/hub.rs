@@ -1,9 +1,11 @@
 //! The hub thread: the one owner of the subscriptions and of what is owed
 //! to them, in memory and in the store. It takes requests, verification
 //! and delivery outcomes and published snapshots as messages, hands
-//! outbound work to the pool, and wakes for retries and lease ends.
+//! outbound work to the pool as each callback host's turn and room allow
+//! (`fair`), saves what changed (`saving`), and wakes for retries, lease
+//! ends and saves that failed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -11,12 +13,16 @@ use std::time::Duration;
 
 use url::Url;
 
-use super::outbound::{self, Delivered, Delivery, Job};
+use super::fair::{self, Hosts};
+use super::outbound::{self, Delivered, Job};
 use super::request::{Mode, Request, Secret};
+use super::saving::{Current, Saving};
 use super::store::{Owed, Row, Store};
-use super::{Counts, QUEUE, topics};
+use super::{Counts, Key, QUEUE};
 use crate::config::{Config, WebSub};
 use crate::snapshot::Snapshot;
+
+mod delivery;
 
 pub enum Command {
     /// A parsed subscription request, answered 202 already.
@@ -24,6 +30,10 @@ pub enum Command {
     /// A snapshot was published; these topics' bytes changed.
     Published(Arc<Snapshot>, Vec<String>),
     Verified(Request, Result<(), String>),
+    /// A denial was sent to a callback on `host`, or failed.
+    Denied {
+        host: String,
+    },
     Delivered {
         topic: String,
         callback: Url,
@@ -52,16 +62,21 @@ struct Owe {
     again: bool,
 }
 
-type Key = (String, String);
-
 struct Hub {
     config: WebSub,
-    store: Option<Store>,
+    /// `None` when the state file is unusable: every subscription is then
+    /// unsaved.
+    saving: Option<Saving>,
     /// By topic, then callback.
     subs: HashMap<String, HashMap<String, Sub>>,
     owed: HashMap<Key, Owe>,
+    /// Verifications and denials waiting for their host's room, oldest
+    /// first.
+    asking: VecDeque<Job>,
+    /// Verifications and denials waiting here or in the pool.
     verifying: usize,
     delivering: usize,
+    hosts: Hosts,
     snap: Option<Arc<Snapshot>>,
     jobs: Sender<Job>,
     counts: Arc<Counts>,
@@ -85,24 +100,18 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// A failed write is logged: memory stays right for this
-/// process, and the next write of the row tries again.
-fn logged(result: rusqlite::Result<()>) {
-    if let Err(e) = result {
-        tracing::warn!("websub: cannot write state: {e}");
-    }
-}
-
 impl Hub {
     /// A hub with no subscription yet, before [`Hub::restore`].
     fn new(config: &Config, store: Option<Store>, jobs: Sender<Job>, counts: Arc<Counts>) -> Hub {
         Hub {
             config: config.websub.clone(),
-            store,
+            saving: store.map(Saving::new),
             subs: HashMap::new(),
             owed: HashMap::new(),
+            asking: VecDeque::new(),
             verifying: 0,
             delivering: 0,
+            hosts: Hosts::new(config.websub.concurrency),
             snap: None,
             jobs,
             counts,
@@ -110,8 +119,8 @@ impl Hub {
     }
 
     fn restore(&mut self) {
-        let Some(store) = &self.store else { return };
-        let (rows, owed) = match store.load() {
+        let Some(saving) = &self.saving else { return };
+        let (rows, owed) = match saving.load() {
             Ok(loaded) => loaded,
             Err(e) => {
                 tracing::warn!("websub: cannot read state: {e}");
@@ -168,7 +177,11 @@ impl Hub {
             }
             let now = now_ms();
             self.expire(now);
+            // What is owed is saved before it is sent; what sending settles
+            // (a feed gone) is saved after.
+            self.save(now);
             self.dispatch(now);
+            self.save(now);
             self.count();
         }
     }
@@ -179,37 +192,81 @@ impl Hub {
 
     fn count(&self) {
         let c = &self.counts;
+        let subscriptions = self.subscriptions();
+        let unsaved = self.saving.as_ref().map_or(subscriptions, Saving::unsaved);
         c.subscriptions
-            .store(self.subscriptions() as u64, Ordering::Relaxed);
+            .store(subscriptions as u64, Ordering::Relaxed);
         c.pending.store(self.owed.len() as u64, Ordering::Relaxed);
+        c.unsaved.store(unsaved as u64, Ordering::Relaxed);
     }
 
-    /// Deliveries queued for the pool at most: a few rounds of it, so that
-    /// memory stays bounded by the concurrency, not the subscribers.
-    fn most_delivering(&self) -> usize {
-        self.config.concurrency * 4
+    fn sub(&self, (topic, callback): &Key) -> Option<&Sub> {
+        self.subs.get(topic)?.get(callback)
     }
 
-    /// The next retry or lease end, Unix milliseconds. Retries count only
-    /// when they could be sent: before the first snapshot, or with the
-    /// queue full, the thread waits for a message rather than spinning.
+    /// Writes what changed to the store; see [`Saving::save`].
+    fn save(&mut self, now: i64) {
+        let Some(saving) = &mut self.saving else {
+            return;
+        };
+        let (subs, owed) = (&self.subs, &self.owed);
+        saving.save(now, |key| Current {
+            subscription: (subs.get(&key.0)).and_then(|s| s.get(&key.1)).map(|s| Row {
+                topic: key.0.clone(),
+                callback: key.1.clone(),
+                secret: s.secret.as_ref().map(|s| s.0.clone()),
+                expires: s.expires,
+            }),
+            owed: owed.get(key).map(|o| Owed {
+                topic: key.0.clone(),
+                callback: key.1.clone(),
+                attempts: o.attempts,
+                due_ms: o.due_ms,
+            }),
+        });
+    }
+
+    fn subscription_changed(&mut self, key: &Key) {
+        if let Some(saving) = &mut self.saving {
+            saving.subscription_changed(key);
+        }
+    }
+
+    fn owed_changed(&mut self, key: &Key) {
+        if let Some(saving) = &mut self.saving {
+            saving.owed_changed(key);
+        }
+    }
+
+    /// The next retry, lease end or save, Unix milliseconds. Retries
+    /// count only when they could be sent: before the first snapshot, with
+    /// the queue full or their host's room taken, the thread waits for a
+    /// message rather than spinning.
     fn next_wake(&self) -> Option<i64> {
         let sendable = self.snap.is_some() && self.delivering < self.most_delivering();
-        let retries = (self.owed.values())
-            .filter(|o| sendable && !o.in_flight)
-            .map(|o| o.due_ms);
+        let retries = (self.owed.iter())
+            .filter(|(key, o)| {
+                let room = |s: &Sub| self.hosts.room(fair::host(&s.callback)) > 0;
+                sendable && !o.in_flight && self.sub(key).is_none_or(room)
+            })
+            .map(|(_, o)| o.due_ms);
         let leases = self
             .subs
             .values()
             .flat_map(HashMap::values)
             .map(|s| s.expires.saturating_mul(1000));
-        retries.chain(leases).min()
+        let save = self.saving.as_ref().and_then(Saving::next_retry);
+        retries.chain(leases).chain(save).min()
     }
 
     fn handle(&mut self, command: Command) {
         match command {
             Command::Request(request) => self.request(request),
             Command::Verified(request, outcome) => self.verified(request, outcome),
+            Command::Denied { host } => {
+                self.verifying = self.verifying.saturating_sub(1);
+                self.hosts.done(&host);
+            }
             Command::Published(snap, topics) => self.published(snap, topics),
             Command::Delivered {
                 topic,
@@ -248,23 +305,38 @@ impl Hub {
     }
 
     /// Tells the callback it is not subscribed, and why.
-    fn deny(&self, request: Request, reason: &'static str) {
-        let host = request.callback.host_str().unwrap_or("");
+    fn deny(&mut self, request: Request, reason: &'static str) {
+        let host = fair::host(&request.callback);
         tracing::info!(
             topic = request.topic,
             callback = host,
             reason,
             "websub: denied"
         );
-        let _ = self.jobs.send(Job::Deny {
+        self.ask(Job::Deny {
             topic: request.topic,
             callback: request.callback,
             reason,
         });
     }
 
+    /// Queues a verification or denial for its host's turn. Beyond
+    /// `concurrency` × 64 waiting or under way, it is dropped: the
+    /// subscriber asks again when it hears nothing.
+    fn ask(&mut self, job: Job) {
+        if self.verifying >= self.config.concurrency * 64 {
+            let host = job.callback().map_or("", fair::host);
+            tracing::warn!(
+                callback = host,
+                "websub: too many verifications under way; dropped"
+            );
+            return;
+        }
+        self.verifying += 1;
+        self.asking.push_back(job);
+    }
+
     fn request(&mut self, request: Request) {
-        let host = request.callback.host_str().unwrap_or("").to_string();
         if let Mode::Subscribe { .. } = request.mode
             && let Some(reason) = self.over_limit(&request)
         {
@@ -275,28 +347,19 @@ impl Hub {
         {
             return;
         }
-        // Verifications waiting beyond this are dropped: the subscriber
-        // asks again when it hears nothing.
-        if self.verifying >= self.config.concurrency * 64 {
-            tracing::warn!(
-                callback = host,
-                "websub: too many verifications under way; dropped"
-            );
-            return;
-        }
         let mut bytes = [0u8; 24];
         if let Err(e) = getrandom::fill(&mut bytes) {
             tracing::error!("websub: no randomness for a challenge: {e}");
             return;
         }
         let challenge = super::hex(&bytes);
-        self.verifying += 1;
-        let _ = self.jobs.send(Job::Verify { request, challenge });
+        self.ask(Job::Verify { request, challenge });
     }
 
     fn verified(&mut self, request: Request, outcome: Result<(), String>) {
         self.verifying = self.verifying.saturating_sub(1);
-        let host = request.callback.host_str().unwrap_or("");
+        let host = fair::host(&request.callback);
+        self.hosts.done(host);
         let mode = request.mode.name();
         if let Err(why) = outcome {
             tracing::info!(
@@ -327,14 +390,7 @@ impl Hub {
         match request.mode {
             Mode::Subscribe { lease, secret } => {
                 let expires = chrono::Utc::now().timestamp() + lease.as_secs() as i64;
-                if let Some(store) = &self.store {
-                    logged(store.subscribe(&Row {
-                        topic: request.topic.clone(),
-                        callback: callback.clone(),
-                        secret: secret.as_ref().map(|s| s.0.clone()),
-                        expires,
-                    }));
-                }
+                self.subscription_changed(&(request.topic.clone(), callback.clone()));
                 let sub = Sub {
                     callback: request.callback,
                     secret,
@@ -357,119 +413,10 @@ impl Hub {
                 self.subs.remove(topic);
             }
         }
-        self.owed.remove(&(topic.to_string(), callback.to_string()));
-        if let Some(store) = &mut self.store {
-            logged(store.unsubscribe(topic, callback));
-        }
-    }
-
-    fn published(&mut self, snap: Arc<Snapshot>, topics: Vec<String>) {
-        self.snap = Some(snap);
-        let now = now_ms();
-        let mut fresh = Vec::new();
-        for topic in topics {
-            for hub in &self.config.hubs {
-                let _ = self.jobs.send(Job::Ping {
-                    hub: hub.clone(),
-                    topic: topic.clone(),
-                });
-            }
-            let Some(subs) = self.subs.get(&topic) else {
-                continue;
-            };
-            for callback in subs.keys() {
-                let key = (topic.clone(), callback.clone());
-                match self.owed.get_mut(&key) {
-                    Some(owe) if owe.in_flight => owe.again = true,
-                    _ => {
-                        fresh.push(Owed {
-                            topic: topic.clone(),
-                            callback: callback.clone(),
-                            attempts: 0,
-                            due_ms: now,
-                        });
-                        let owe = Owe {
-                            attempts: 0,
-                            due_ms: now,
-                            in_flight: false,
-                            again: false,
-                        };
-                        self.owed.insert(key, owe);
-                    }
-                }
-            }
-        }
-        if let Some(store) = &mut self.store
-            && !fresh.is_empty()
-        {
-            logged(store.owe(&fresh));
-        }
-    }
-
-    fn delivered(&mut self, topic: String, callback: Url, outcome: Delivered) {
-        self.delivering = self.delivering.saturating_sub(1);
-        let key = (topic, callback.to_string());
-        let host = callback.host_str().unwrap_or("");
-        let Some(owe) = self.owed.get_mut(&key) else {
-            return;
-        };
-        owe.in_flight = false;
-        let now = now_ms();
-        match outcome {
-            Delivered::Ok if owe.again => {
-                *owe = Owe {
-                    attempts: 0,
-                    due_ms: now,
-                    in_flight: false,
-                    again: false,
-                };
-            }
-            Delivered::Ok => {
-                self.owed.remove(&key);
-                if let Some(store) = &self.store {
-                    logged(store.settled(&key.0, &key.1));
-                }
-            }
-            Delivered::Gone => {
-                tracing::info!(
-                    topic = key.0,
-                    callback = host,
-                    "websub: 410 Gone; unsubscribed"
-                );
-                self.end(&key.0, &key.1);
-            }
-            Delivered::Failed(why) => {
-                owe.attempts += 1;
-                let attempts = owe.attempts;
-                tracing::warn!(
-                    topic = key.0,
-                    callback = host,
-                    attempts,
-                    why,
-                    "websub: delivery failed"
-                );
-                if attempts >= self.config.max_attempts {
-                    tracing::warn!(topic = key.0, callback = host, "websub: delivery given up");
-                    self.counts.failed.fetch_add(1, Ordering::Relaxed);
-                    self.owed.remove(&key);
-                    if let Some(store) = &self.store {
-                        logged(store.settled(&key.0, &key.1));
-                    }
-                    return;
-                }
-                let delay = self.config.retry_delay.as_millis() as i64;
-                owe.due_ms = now + delay.saturating_mul(1 << (attempts - 1).min(20));
-                let row = Owed {
-                    topic: key.0.clone(),
-                    callback: key.1.clone(),
-                    attempts,
-                    due_ms: owe.due_ms,
-                };
-                if let Some(store) = &mut self.store {
-                    logged(store.owe(&[row]));
-                }
-            }
-        }
+        let key = (topic.to_string(), callback.to_string());
+        self.owed.remove(&key);
+        self.subscription_changed(&key);
+        self.owed_changed(&key);
     }
 
     /// Ends the subscriptions whose lease has run out.
@@ -486,167 +433,180 @@ impl Hub {
         }
     }
 
-    /// Hands what is due to the pool, up to [`Hub::most_delivering`].
+    /// Hands the pool what its hosts have room for: verifications and
+    /// denials first, oldest first, then what is due.
     fn dispatch(&mut self, now: i64) {
-        let Some(snap) = self.snap.clone() else {
-            return;
-        };
-        let most = self.most_delivering();
-        let due: Vec<Key> = (self.owed.iter())
-            .filter(|(_, o)| !o.in_flight && o.due_ms <= now)
-            .map(|(k, _)| k.clone())
-            .take(most.saturating_sub(self.delivering))
-            .collect();
-        let mut documents: HashMap<&str, _> = HashMap::new();
-        for key in &due {
-            let Some(sub) = self.subs.get(&key.0).and_then(|s| s.get(&key.1)) else {
-                self.owed.remove(key);
-                continue;
+        for _ in 0..self.asking.len() {
+            let Some(job) = self.asking.pop_front() else {
+                break;
             };
-            let doc = documents
-                .entry(key.0.as_str())
-                .or_insert_with(|| topics::document(&snap, &key.0));
-            let Some((doc, link)) = doc.clone() else {
-                // The feed is gone: nothing left to deliver.
-                self.owed.remove(key);
-                if let Some(store) = &self.store {
-                    logged(store.settled(&key.0, &key.1));
-                }
-                continue;
-            };
-            let job = Job::Deliver(Delivery {
-                topic: key.0.clone(),
-                callback: sub.callback.clone(),
-                secret: sub.secret.clone(),
-                body: doc.identity().clone(),
-                content_type: doc.content_type,
-                link,
-            });
-            if self.jobs.send(job).is_ok()
-                && let Some(owe) = self.owed.get_mut(key)
-            {
-                owe.in_flight = true;
-                self.delivering += 1;
+            let host = job.callback().map_or("", fair::host).to_string();
+            if self.hosts.room(&host) == 0 {
+                self.asking.push_back(job);
+            } else if self.jobs.send(job).is_ok() {
+                self.hosts.took(&host);
+            } else {
+                self.verifying = self.verifying.saturating_sub(1);
             }
         }
+        self.deliver(now);
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use std::sync::mpsc::Receiver;
 
-    const TOPIC: &str = "http://127.0.0.1:8080/rss.xml";
-    const CALLBACK: &str = "https://reader.example/cb";
+    use super::*;
+    use crate::websub::request::Secret;
 
-    /// A hub over the bundled examples with one subscriber of the site
-    /// feed, no store, and the receiving end of its pool's queue.
-    fn hub() -> (Hub, Receiver<Job>, Arc<Snapshot>) {
-        let config = Config::default_embedded().unwrap();
+    pub(super) const TOPIC: &str = "http://127.0.0.1:8080/rss.xml";
+    pub(super) const CALLBACK: &str = "https://reader.example/cb";
+
+    /// A hub over the bundled examples as `config` says, its store opened
+    /// as `state_dir` says, no subscription, and the receiving end of its
+    /// pool's queue.
+    fn hub_on(config: &Config) -> (Hub, Receiver<Job>, Arc<Snapshot>) {
         let snap = Arc::new(
-            crate::snapshot::Pipeline::new(&config)
+            crate::snapshot::Pipeline::new(config)
                 .unwrap()
                 .initial()
                 .unwrap(),
         );
         let (jobs, queue) = std::sync::mpsc::channel();
-        let mut hub = Hub::new(&config, None, jobs, Arc::default());
-        let sub = Sub {
-            callback: Url::parse(CALLBACK).unwrap(),
-            secret: None,
-            expires: chrono::Utc::now().timestamp() + 3600,
-        };
-        let subs = HashMap::from([(CALLBACK.to_string(), sub)]);
-        hub.subs.insert(TOPIC.to_string(), subs);
+        let store = config
+            .state_dir
+            .is_some()
+            .then(|| Store::open(config))
+            .flatten();
+        let mut hub = Hub::new(config, store, jobs, Arc::default());
+        hub.restore();
         (hub, queue, snap)
     }
 
-    fn deliveries(queue: &Receiver<Job>) -> usize {
-        queue
-            .try_iter()
-            .filter(|j| matches!(j, Job::Deliver(d) if d.topic == TOPIC))
-            .count()
+    /// [`hub_on`] the defaults, no store, `CALLBACK` subscribed to `TOPIC`.
+    pub(super) fn hub() -> (Hub, Receiver<Job>, Arc<Snapshot>) {
+        let (mut hub, queue, snap) = hub_on(&Config::default_embedded().unwrap());
+        subscribe(&mut hub, TOPIC, CALLBACK);
+        (hub, queue, snap)
     }
 
-    fn delivered(hub: &mut Hub, outcome: Delivered) {
-        hub.delivered(TOPIC.into(), Url::parse(CALLBACK).unwrap(), outcome);
-    }
-
-    #[test]
-    fn a_change_during_a_delivery_is_delivered_once_after_it() {
-        let (mut hub, queue, snap) = hub();
-        hub.published(snap.clone(), vec![TOPIC.into()]);
-        hub.dispatch(now_ms());
-        assert_eq!(deliveries(&queue), 1);
-        hub.published(snap.clone(), vec![TOPIC.into()]);
-        hub.published(snap, vec![TOPIC.into()]);
-        hub.dispatch(now_ms());
-        assert_eq!(
-            deliveries(&queue),
-            0,
-            "one delivery at a time per subscriber"
-        );
-        delivered(&mut hub, Delivered::Ok);
-        hub.dispatch(now_ms());
-        assert_eq!(deliveries(&queue), 1, "the newer document, once");
-        delivered(&mut hub, Delivered::Ok);
-        assert!(hub.owed.is_empty());
-    }
-
-    #[test]
-    fn retries_wait_twice_as_long_each_time() {
-        let (mut hub, queue, snap) = hub();
-        let delay = hub.config.retry_delay.as_millis() as i64;
-        hub.published(snap, vec![TOPIC.into()]);
-        for factor in [1, 2, 4] {
-            hub.dispatch(now_ms());
-            assert_eq!(deliveries(&queue), 1);
-            let before = now_ms();
-            delivered(&mut hub, Delivered::Failed("503".into()));
-            let after = now_ms();
-            let due = hub.owed.values().next().unwrap().due_ms;
-            assert!((before + factor * delay..=after + factor * delay).contains(&due));
-            hub.dispatch(after);
-            assert_eq!(deliveries(&queue), 0, "not due yet");
-            hub.owed.values_mut().for_each(|o| o.due_ms = 0);
-        }
-    }
-
-    #[test]
-    fn nothing_is_due_that_cannot_be_sent() {
-        let (mut hub, _queue, snap) = hub();
-        let expires = hub.next_wake();
-        hub.owed.insert(
-            (TOPIC.into(), CALLBACK.into()),
-            Owe {
-                attempts: 0,
-                due_ms: 0,
-                in_flight: false,
-                again: false,
-            },
-        );
-        assert_eq!(hub.next_wake(), expires, "no snapshot yet");
-        hub.snap = Some(snap);
-        assert_eq!(hub.next_wake(), Some(0));
-        hub.delivering = hub.most_delivering();
-        assert_eq!(hub.next_wake(), expires, "the queue is full");
-    }
-
-    #[test]
-    fn a_feed_that_is_gone_settles_what_it_was_owed() {
-        let (mut hub, queue, snap) = hub();
-        let gone = "http://127.0.0.1:8080/tags/none/rss.xml".to_string();
+    /// A verified subscription, in memory only.
+    pub(super) fn subscribe(hub: &mut Hub, topic: &str, callback: &str) {
         let sub = Sub {
-            callback: Url::parse(CALLBACK).unwrap(),
+            callback: Url::parse(callback).unwrap(),
             secret: None,
             expires: chrono::Utc::now().timestamp() + 3600,
         };
-        hub.subs
-            .insert(gone.clone(), HashMap::from([(CALLBACK.to_string(), sub)]));
-        hub.published(snap, vec![gone]);
+        let subs = hub.subs.entry(topic.to_string()).or_default();
+        subs.insert(callback.to_string(), sub);
+    }
+
+    fn request(callback: &str, mode: Mode) -> Request {
+        Request {
+            mode,
+            topic: TOPIC.into(),
+            callback: Url::parse(callback).unwrap(),
+        }
+    }
+
+    fn subscription(secret: &[u8]) -> Mode {
+        Mode::Subscribe {
+            lease: Duration::from_secs(3600),
+            secret: Some(Secret(secret.to_vec())),
+        }
+    }
+
+    /// Found by the fifth attack: a subscription verified while the
+    /// state disk was full was kept in memory only, unreported, and gone
+    /// after a restart.
+    #[test]
+    fn a_subscription_verified_while_the_store_fails_is_counted_and_saved_later() {
+        let state = tempfile::tempdir().unwrap();
+        let mut config = Config::default_embedded().unwrap();
+        config.state_dir = Some(state.path().to_path_buf());
+        let (mut hub, _queue, snap) = hub_on(&config);
+        let refuse = |hub: &Hub, refuse| hub.saving.as_ref().unwrap().refuse_writes(refuse);
+        let next_retry = |hub: &Hub| hub.saving.as_ref().and_then(Saving::next_retry);
+        let unsaved = |hub: &Hub| {
+            hub.count();
+            hub.counts.read().unsaved
+        };
+
+        refuse(&hub, true);
+        let t0 = now_ms();
+        hub.verified(request(CALLBACK, subscription(b"\xffkey")), Ok(()));
+        hub.published(snap, vec![TOPIC.into()]);
+        hub.save(t0);
+        assert_eq!(hub.subscriptions(), 1, "served from memory");
+        assert_eq!(hub.owed.len(), 1);
+        assert_eq!(unsaved(&hub), 1);
+        // Retried at growing intervals, never before they are due.
+        assert_eq!(next_retry(&hub), Some(t0 + 1000));
+        hub.save(t0 + 999);
+        assert_eq!(next_retry(&hub), Some(t0 + 1000));
+        hub.save(t0 + 1000);
+        assert_eq!(next_retry(&hub), Some(t0 + 3000));
+        refuse(&hub, false);
+        hub.save(t0 + 2999);
+        assert_eq!(unsaved(&hub), 1, "not retried before it was due");
+        hub.save(t0 + 3000);
+        assert_eq!((unsaved(&hub), next_retry(&hub)), (0, None));
+        let (restarted, _, _) = hub_on(&config);
+        let sub = restarted.sub(&(TOPIC.into(), CALLBACK.into())).unwrap();
+        assert_eq!(sub.secret, Some(Secret(b"\xffkey".to_vec())));
+        assert_eq!(restarted.owed.len(), 1, "what it was owed, too");
+
+        // An unsubscription is no different.
+        refuse(&hub, true);
+        hub.verified(request(CALLBACK, Mode::Unsubscribe), Ok(()));
+        hub.save(t0 + 4000);
+        assert_eq!(unsaved(&hub), 1);
+        refuse(&hub, false);
+        hub.save(t0 + 5000);
+        assert_eq!(unsaved(&hub), 0);
+        let (restarted, _, _) = hub_on(&config);
+        assert_eq!((restarted.subscriptions(), restarted.owed.len()), (0, 0));
+    }
+
+    #[test]
+    fn without_a_store_every_subscription_is_unsaved() {
+        let (hub, _queue, _snap) = hub();
+        hub.count();
+        assert_eq!(hub.counts.read().unsaved, 1);
+    }
+
+    /// Found by the fifth attack: verifications waited behind a slow
+    /// host's jobs as deliveries did.
+    #[test]
+    fn verifications_wait_for_their_own_hosts_room_only() {
+        let (mut hub, queue, _snap) = hub();
+        for i in 0..10 {
+            let callback = format!("https://slow.example/{i}");
+            hub.request(request(&callback, subscription(b"k")));
+        }
+        hub.request(request("https://fast.example/cb", subscription(b"k")));
+        let verifications = |queue: &Receiver<Job>| -> Vec<Url> {
+            (queue.try_iter())
+                .filter_map(|j| match j {
+                    Job::Verify { request, .. } => Some(request.callback),
+                    _ => None,
+                })
+                .collect()
+        };
         hub.dispatch(now_ms());
-        assert_eq!(queue.try_iter().count(), 0);
-        assert!(hub.owed.is_empty());
+        let sent = verifications(&queue);
+        let share = fair::per_host(hub.config.concurrency);
+        let on = |host: &str| sent.iter().filter(|u| u.host_str() == Some(host)).count();
+        assert_eq!((on("slow.example"), on("fast.example")), (share, 1));
+        let back = sent[0].clone();
+        hub.verified(
+            request(back.as_str(), subscription(b"k")),
+            Err("timed out".into()),
+        );
+        hub.dispatch(now_ms());
+        let next = verifications(&queue);
+        assert_eq!(next.len(), 1);
+        assert_eq!(next[0].host_str(), back.host_str());
     }
 }

@@ -9,12 +9,16 @@
 //! bytes changed (`topics`); every outbound request (verification of
 //! intent, denial, delivery, a ping of another hub) runs on a fixed pool of
 //! threads with a timeout each, through a client that refuses private
-//! addresses after DNS (`outbound`). No request handler ever waits on the
-//! network or the database.
+//! addresses after DNS (`outbound`), each callback host within its share
+//! of them and in turn (`fair`). What changed is saved after each message,
+//! and retried while the store fails (`saving`). No request handler ever
+//! waits on the network or the database.
 
+mod fair;
 mod hub;
 mod outbound;
 pub mod request;
+mod saving;
 mod store;
 mod topics;
 
@@ -32,6 +36,9 @@ pub use request::Refused;
 /// Requests waiting for the hub thread at most; beyond, 503.
 const QUEUE: usize = 1024;
 
+/// A subscription's topic and callback.
+type Key = (String, String);
+
 /// What `/healthz` shows of the hub.
 #[derive(Debug, Default)]
 pub struct Counts {
@@ -39,17 +46,28 @@ pub struct Counts {
     pending: AtomicU64,
     /// Deliveries given up after `websub.max_attempts`, since start.
     failed: AtomicU64,
+    /// Subscriptions whose last change the state file does not have.
+    unsaved: AtomicU64,
+}
+
+/// [`Counts`] as read at one moment.
+#[derive(Debug, Clone, Copy)]
+pub struct Figures {
+    pub subscriptions: u64,
+    pub pending: u64,
+    pub failed: u64,
+    pub unsaved: u64,
 }
 
 impl Counts {
-    /// Subscriptions, pending deliveries, deliveries given up.
-    pub fn read(&self) -> (u64, u64, u64) {
+    pub fn read(&self) -> Figures {
         let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        (
-            get(&self.subscriptions),
-            get(&self.pending),
-            get(&self.failed),
-        )
+        Figures {
+            subscriptions: get(&self.subscriptions),
+            pending: get(&self.pending),
+            failed: get(&self.failed),
+            unsaved: get(&self.unsaved),
+        }
     }
 }
 

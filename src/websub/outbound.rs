@@ -36,6 +36,19 @@ pub enum Job {
     Ping { hub: Url, topic: String },
 }
 
+impl Job {
+    /// Where the job goes, when that is a callback (a ping goes to a hub
+    /// of `websub.hubs`).
+    pub fn callback(&self) -> Option<&Url> {
+        match self {
+            Job::Verify { request, .. } => Some(&request.callback),
+            Job::Deny { callback, .. } => Some(callback),
+            Job::Deliver(d) => Some(&d.callback),
+            Job::Ping { .. } => None,
+        }
+    }
+}
+
 pub struct Delivery {
     pub topic: String,
     pub callback: Url,
@@ -61,10 +74,11 @@ pub fn start(config: &WebSub, results: SyncSender<Command>) -> Sender<Job> {
         .timeout(config.timeout)
         .redirects(0)
         // A fan-out to many callbacks on one host reuses a connection per
-        // thread instead of opening one per delivery; an idle connection was
-        // made to an address the resolver allowed, so reuse keeps the check.
+        // thread of its share (`fair::per_host`, the most it has at once)
+        // instead of opening one per delivery; an idle connection was made
+        // to an address the resolver allowed, so reuse keeps the check.
         .max_idle_connections(config.concurrency * 4)
-        .max_idle_connections_per_host(config.concurrency)
+        .max_idle_connections_per_host(super::fair::per_host(config.concurrency))
         .user_agent(concat!(
             "refeed/",
             env!("CARGO_PKG_VERSION"),
@@ -104,8 +118,9 @@ fn work(agent: &ureq::Agent, queue: &Mutex<Receiver<Job>>, results: &SyncSender<
                 callback,
                 reason,
             } => {
+                let host = super::fair::host(&callback).to_string();
                 deny(agent, &topic, callback, reason);
-                continue;
+                Command::Denied { host }
             }
             Job::Deliver(d) => {
                 let outcome = deliver(agent, &d);

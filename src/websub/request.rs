@@ -80,15 +80,9 @@ pub fn parse(
     config: &WebSub,
     is_topic: impl Fn(&str) -> bool,
 ) -> Result<Request, Refused> {
-    let mut fields: HashMap<String, String> = HashMap::new();
-    for (k, v) in url::form_urlencoded::parse(body) {
-        // The first of a repeated field counts, as in most hubs.
-        fields
-            .entry(k.into_owned())
-            .or_insert_with(|| v.into_owned());
-    }
-    let field = |name: &str| fields.get(name).map(String::as_str);
-    let subscribing = match field("hub.mode") {
+    let fields = fields(body);
+    let field = |name: &str| fields.get(name).map(|v| String::from_utf8_lossy(v));
+    let subscribing = match field("hub.mode").as_deref() {
         Some("subscribe") => true,
         Some("unsubscribe") => false,
         _ => return Err(Refused::Mode),
@@ -98,7 +92,7 @@ pub fn parse(
         .ok_or(Refused::Topic)?;
     let callback = field("hub.callback")
         .filter(|c| c.len() <= config.max_callback_bytes)
-        .and_then(|c| Url::parse(c).ok())
+        .and_then(|c| Url::parse(&c).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or(Refused::Callback)?;
     let mode = if subscribing {
@@ -106,9 +100,9 @@ pub fn parse(
             None => config.lease,
             Some(s) => Duration::from_secs(s.trim().parse().map_err(|_| Refused::Lease)?),
         };
-        let secret = match field("hub.secret").filter(|s| !s.is_empty()) {
+        let secret = match fields.get("hub.secret").filter(|s| !s.is_empty()) {
             Some(s) if s.len() >= MAX_SECRET_BYTES => return Err(Refused::Secret),
-            Some(s) => Some(Secret(s.as_bytes().to_vec())),
+            Some(s) => Some(Secret(s.clone())),
             None => None,
         };
         Mode::Subscribe {
@@ -120,9 +114,32 @@ pub fn parse(
     };
     Ok(Request {
         mode,
-        topic: topic.to_string(),
+        topic: topic.into_owned(),
         callback,
     })
+}
+
+/// A form's fields by name, the first of a repeated one counting (as in
+/// most hubs), each value as the bytes it encodes: a secret is a key, not
+/// text, and signed as given (found by the fifth attack: one that was not
+/// UTF-8 was signed with its lossy decoding, and every signature failed).
+fn fields(body: &[u8]) -> HashMap<String, Vec<u8>> {
+    let decode = |raw: &[u8]| -> Vec<u8> {
+        let spaced: Vec<u8> = (raw.iter())
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced).collect()
+    };
+    let mut fields = HashMap::new();
+    for pair in body.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let (name, value) = match pair.iter().position(|&b| b == b'=') {
+            Some(at) => (&pair[..at], &pair[at + 1..]),
+            None => (pair, &pair[pair.len()..]),
+        };
+        let name = String::from_utf8_lossy(&decode(name)).into_owned();
+        fields.entry(name).or_insert_with(|| decode(value));
+    }
+    fields
 }
 
 /// Addresses remembered at most; beyond, the oldest minute's are dropped,
@@ -260,6 +277,24 @@ mod tests {
             ("hub.callback", cb),
         ]);
         assert_eq!(unsub.map(|r| r.mode), Ok(Mode::Unsubscribe));
+    }
+
+    #[test]
+    fn secrets_that_are_not_utf8_keep_their_exact_bytes() {
+        let body = format!(
+            "hub.mode=subscribe&hub.topic={}&hub.callback=https%3A%2F%2Freader.example%2Fcb\
+             &hub.secret=%FF%00a+b%C3%A9&hub.secret=second",
+            url::form_urlencoded::byte_serialize(TOPIC.as_bytes()).collect::<String>()
+        );
+        let r = parse(body.as_bytes(), &config(), |t| t == TOPIC).unwrap();
+        let Mode::Subscribe { secret, .. } = r.mode else {
+            panic!("not a subscription")
+        };
+        let want = [0xff, 0, b'a', b' ', b'b', 0xc3, 0xa9];
+        assert_eq!(secret, Some(Secret(want.to_vec())));
+        // The limit is on those bytes, not on a longer lossy decoding.
+        let at_limit = body.replace("%FF%00a+b%C3%A9", &"%FF".repeat(MAX_SECRET_BYTES - 1));
+        assert!(parse(at_limit.as_bytes(), &config(), |t| t == TOPIC).is_ok());
     }
 
     #[test]

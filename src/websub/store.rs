@@ -27,6 +27,23 @@ pub struct Owed {
     pub due_ms: i64,
 }
 
+/// One change to the stored state of a (topic, callback) pair.
+#[derive(Debug, Clone)]
+pub enum Write {
+    Subscribe(Row),
+    /// Removes the subscription row only; what it was owed is a
+    /// [`Write::Settle`] of its own.
+    Unsubscribe {
+        topic: String,
+        callback: String,
+    },
+    Owe(Owed),
+    Settle {
+        topic: String,
+        callback: String,
+    },
+}
+
 pub struct Store {
     conn: Connection,
     scope: String,
@@ -102,61 +119,57 @@ impl Store {
         Ok((rows, owed))
     }
 
-    pub fn subscribe(&self, row: &Row) -> rusqlite::Result<()> {
-        self.conn
-            .prepare_cached(
-                "INSERT INTO websub_subscriptions (scope, topic, callback, secret, expires)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (scope, topic, callback) DO UPDATE
-                 SET secret = excluded.secret, expires = excluded.expires",
-            )?
-            .execute(params![
-                self.scope,
-                row.topic,
-                row.callback,
-                row.secret,
-                row.expires
-            ])
-            .map(drop)
-    }
-
-    /// Ends a subscription and whatever it was owed, in one transaction.
-    pub fn unsubscribe(&mut self, topic: &str, callback: &str) -> rusqlite::Result<()> {
+    /// Writes `writes` in one transaction: all of them or, on an error
+    /// (a full disk), none, so the caller can keep them all to retry.
+    pub fn save(&mut self, writes: &[Write]) -> rusqlite::Result<()> {
         let tx = self.conn.transaction()?;
-        for table in ["websub_subscriptions", "websub_pending"] {
-            tx.execute(
-                &format!("DELETE FROM {table} WHERE scope = ?1 AND topic = ?2 AND callback = ?3"),
-                params![self.scope, topic, callback],
-            )?;
+        for write in writes {
+            match write {
+                Write::Subscribe(row) => tx
+                    .prepare_cached(
+                        "INSERT INTO websub_subscriptions (scope, topic, callback, secret, expires)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (scope, topic, callback) DO UPDATE
+                         SET secret = excluded.secret, expires = excluded.expires",
+                    )?
+                    .execute(params![
+                        self.scope,
+                        row.topic,
+                        row.callback,
+                        row.secret,
+                        row.expires
+                    ])?,
+                Write::Unsubscribe { topic, callback } => tx
+                    .prepare_cached(
+                        "DELETE FROM websub_subscriptions
+                         WHERE scope = ?1 AND topic = ?2 AND callback = ?3",
+                    )?
+                    .execute(params![self.scope, topic, callback])?,
+                Write::Owe(o) => tx
+                    .prepare_cached(
+                        "INSERT INTO websub_pending (scope, topic, callback, attempts, due_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5)
+                         ON CONFLICT (scope, topic, callback) DO UPDATE
+                         SET attempts = excluded.attempts, due_ms = excluded.due_ms",
+                    )?
+                    .execute(params![
+                        self.scope, o.topic, o.callback, o.attempts, o.due_ms
+                    ])?,
+                Write::Settle { topic, callback } => tx
+                    .prepare_cached(
+                        "DELETE FROM websub_pending WHERE scope = ?1 AND topic = ?2 AND callback = ?3",
+                    )?
+                    .execute(params![self.scope, topic, callback])?,
+            };
         }
         tx.commit()
     }
 
-    /// Records what is owed, in one transaction.
-    pub fn owe(&mut self, owed: &[Owed]) -> rusqlite::Result<()> {
-        let tx = self.conn.transaction()?;
-        {
-            let mut stmt = tx.prepare_cached(
-                "INSERT INTO websub_pending (scope, topic, callback, attempts, due_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (scope, topic, callback) DO UPDATE
-                 SET attempts = excluded.attempts, due_ms = excluded.due_ms",
-            )?;
-            for o in owed {
-                stmt.execute(params![
-                    self.scope, o.topic, o.callback, o.attempts, o.due_ms
-                ])?;
-            }
-        }
-        tx.commit()
-    }
-
-    pub fn settled(&self, topic: &str, callback: &str) -> rusqlite::Result<()> {
-        self.conn
-            .prepare_cached(
-                "DELETE FROM websub_pending WHERE scope = ?1 AND topic = ?2 AND callback = ?3",
-            )?
-            .execute(params![self.scope, topic, callback])
-            .map(drop)
+    /// Makes every later write fail (`true`) as a full disk would, or work
+    /// again (`false`).
+    #[cfg(test)]
+    pub fn refuse_writes(&self, refuse: bool) {
+        let pragma = format!("PRAGMA query_only = {}", i32::from(refuse));
+        self.conn.execute_batch(&pragma).expect("PRAGMA query_only");
     }
 }

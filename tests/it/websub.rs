@@ -1,17 +1,11 @@
-//! The WebSub hub against loopback subscribers: a tiny HTTP server in the
-//! test on 127.0.0.1 (a free port) that answers verifications of intent
-//! and records deliveries, driven by `refeed serve` as a process.
+//! The WebSub hub against loopback subscribers (`common::subscriber`),
+//! driven by `refeed serve` as a process.
 //! `REFEED_WEBSUB__ALLOW_PRIVATE_CALLBACKS=true` lets the hub reach it,
 //! except in the test of exactly that refusal.
 
 use crate::common;
 
-use std::collections::VecDeque;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::io::{Read, Write};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -19,6 +13,7 @@ use sha2::Sha256;
 use common::server::{
     Launch, PATIENCE, Refeed, connect, parse_response, source_copy, stop, write_atomically,
 };
+use common::subscriber::{Behaviour, Subscriber};
 
 /// The site feed as a topic: its canonical URL, from the default `url`.
 const TOPIC: &str = "http://127.0.0.1:8080/rss.xml";
@@ -26,160 +21,6 @@ const TOPIC: &str = "http://127.0.0.1:8080/rss.xml";
 const PRIVATE_OK: (&str, &str) = ("REFEED_WEBSUB__ALLOW_PRIVATE_CALLBACKS", "true");
 /// Retries come quickly in tests.
 const QUICK_RETRY: (&str, &str) = ("REFEED_WEBSUB__RETRY_DELAY_MS", "20");
-
-// --- a loopback subscriber ---------------------------------------------------
-
-/// One request the subscriber received.
-#[derive(Debug, Clone)]
-struct Received {
-    method: String,
-    /// Path and query.
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn param(&self, name: &str) -> Option<String> {
-        let query = self.target.split_once('?')?.1;
-        url::form_urlencoded::parse(query.as_bytes())
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.into_owned())
-    }
-}
-
-/// How the subscriber answers.
-#[derive(Default)]
-struct Behaviour {
-    /// Echo this instead of the challenge.
-    wrong_echo: bool,
-    /// Statuses for the next deliveries, in order; 200 once empty.
-    statuses: VecDeque<u16>,
-}
-
-struct Subscriber {
-    addr: String,
-    received: Arc<Mutex<Vec<Received>>>,
-    behaviour: Arc<Mutex<Behaviour>>,
-    stopping: Arc<AtomicBool>,
-}
-
-impl Subscriber {
-    fn start(behaviour: Behaviour) -> Subscriber {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind subscriber");
-        let addr = listener.local_addr().unwrap().to_string();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let behaviour = Arc::new(Mutex::new(behaviour));
-        let stopping = Arc::new(AtomicBool::new(false));
-        let (r, b, s) = (received.clone(), behaviour.clone(), stopping.clone());
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if s.load(Ordering::SeqCst) {
-                    return;
-                }
-                if let Ok(stream) = stream {
-                    let _ = serve_one(stream, &r, &b);
-                }
-            }
-        });
-        Subscriber {
-            addr,
-            received,
-            behaviour,
-            stopping,
-        }
-    }
-
-    fn callback(&self, name: &str) -> String {
-        format!("http://{}/{name}?token=abc", self.addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-
-    fn posts(&self) -> Vec<Received> {
-        self.received()
-            .into_iter()
-            .filter(|r| r.method == "POST")
-            .collect()
-    }
-
-    fn set_statuses(&self, statuses: &[u16]) {
-        self.behaviour.lock().unwrap().statuses = statuses.iter().copied().collect();
-    }
-}
-
-impl Drop for Subscriber {
-    fn drop(&mut self) {
-        self.stopping.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-    }
-}
-
-/// One request, one answer, connection closed.
-fn serve_one(
-    stream: TcpStream,
-    received: &Mutex<Vec<Received>>,
-    behaviour: &Mutex<Behaviour>,
-) -> std::io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or_default().to_string();
-    let target = parts.next().unwrap_or_default().to_string();
-    let mut headers = Vec::new();
-    loop {
-        let mut h = String::new();
-        reader.read_line(&mut h)?;
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        if let Some((k, v)) = h.split_once(':') {
-            headers.push((k.trim().to_string(), v.trim().to_string()));
-        }
-    }
-    let length: usize = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.parse().ok())
-        .unwrap_or(0);
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body)?;
-    let request = Received {
-        method,
-        target,
-        headers,
-        body,
-    };
-    let (status, answer) = {
-        let mut b = behaviour.lock().unwrap();
-        match (request.method.as_str(), request.param("hub.challenge")) {
-            ("GET", Some(_)) if b.wrong_echo => (200, "not-the-challenge".to_string()),
-            ("GET", Some(challenge)) => (200, challenge),
-            ("POST", _) => (b.statuses.pop_front().unwrap_or(200), String::new()),
-            _ => (200, String::new()),
-        }
-    };
-    received.lock().unwrap().push(request);
-    let mut out = stream;
-    write!(
-        out,
-        "HTTP/1.1 {status} X\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-        answer.len()
-    )?;
-    out.flush()
-}
 
 // --- talking to the hub ---------------------------------------------------
 
@@ -192,6 +33,11 @@ fn hub_response(server: &Refeed, pairs: &[(&str, &str)]) -> common::server::Resp
     let body = url::form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish();
+    hub_form(server, &body)
+}
+
+/// POSTs a form body as given, percent-encoded bytes and all.
+fn hub_form(server: &Refeed, body: &str) -> common::server::Response {
     let mut stream = connect(&server.addr);
     write!(
         stream,
@@ -243,6 +89,16 @@ fn add_post(dir: &std::path::Path, name: &str) {
         "---\ntitle: Pushed {name}\ndate: 2030-01-01 09:00:00\ncategories: [Push]\n---\n\nNew.\n"
     );
     write_atomically(&dir.join(format!("{name}.md")), &text);
+}
+
+/// `X-Hub-Signature` as the subscriber computes it.
+fn signature(secret: &[u8], body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    let hex: String = (mac.finalize().into_bytes().iter())
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    format!("sha256={hex}")
 }
 
 fn subscribed(server: &Refeed, sub: &Subscriber, name: &str, extra: &[(&str, &str)]) {
@@ -302,17 +158,9 @@ fn subscribe_verify_and_deliver_with_a_valid_signature() {
     assert_eq!(delivery.body, feed.body, "the full new document");
     assert_eq!(delivery.header("content-type"), feed.header("content-type"));
     assert_eq!(delivery.header("link"), feed.header("link"));
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
-    mac.update(&delivery.body);
-    let hex: String = mac
-        .finalize()
-        .into_bytes()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
     assert_eq!(
         delivery.header("x-hub-signature"),
-        Some(format!("sha256={hex}").as_str())
+        Some(signature(b"s3cret", &delivery.body).as_str())
     );
     wait_count(&server, "pending_deliveries", 0);
     assert!(!server.log_text().contains("s3cret"), "a secret was logged");
@@ -415,6 +263,7 @@ fn deliveries_are_given_up_after_max_attempts() {
         "refeed_websub_subscriptions 1",
         "refeed_websub_pending_deliveries 0",
         "refeed_websub_failed_deliveries_total 1",
+        "refeed_websub_unsaved_subscriptions 0",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
     }
@@ -659,4 +508,102 @@ fn limits_hold_for_requests_verified_at_once() {
         hub_count(s, "subscriptions") <= 3 && s.log_text().matches("websub: denied").count() >= 7
     });
     assert_eq!(hub_count(&server, "subscriptions"), 3);
+}
+
+/// Found by the fifth attack: a secret that was not UTF-8 was signed with
+/// its lossy decoding, so the subscriber's check of every delivery failed.
+/// Its bytes are kept through the form, the state file and the HMAC.
+#[test]
+fn a_secret_that_is_not_utf8_is_signed_with_its_exact_bytes() {
+    let dir = source_copy();
+    let state = tempfile::tempdir().unwrap();
+    let sub = Subscriber::start(Behaviour::default());
+    let launch = || {
+        Launch::new(dir.path())
+            .env(&[PRIVATE_OK])
+            .state_dir(state.path())
+            .start()
+    };
+    let server = launch();
+    let encoded = |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+    let form = format!(
+        "hub.mode=subscribe&hub.topic={}&hub.callback={}&hub.secret=%FF%FEkey%00+",
+        encoded(TOPIC),
+        encoded(&sub.callback("cb"))
+    );
+    assert_eq!(hub_form(&server, &form).status, 202);
+    wait_count(&server, "subscriptions", 1);
+    wait_count(&server, "unsaved_subscriptions", 0);
+    stop(server);
+
+    let server = launch();
+    add_post(dir.path(), "bytes");
+    server.wait_for("a delivery", PATIENCE, |_| !sub.posts().is_empty());
+    let delivery = sub.posts()[0].clone();
+    assert_eq!(
+        delivery.header("x-hub-signature"),
+        Some(signature(b"\xff\xfekey\x00 ", &delivery.body).as_str())
+    );
+    stop(server);
+}
+
+/// Found by the fifth attack: slow callbacks held every delivery thread,
+/// and a subscriber on another host waited for them (20.7 s), as did new
+/// verifications. A host has a quarter of the pool (here 1 of 4) and the
+/// others the rest: with the slow host's deliveries held past any
+/// timeout, another host name is still verified and delivered to.
+#[test]
+fn a_slow_callback_host_delays_only_itself() {
+    let dir = source_copy();
+    let slow = Subscriber::start(Behaviour {
+        hold_posts: true,
+        ..Behaviour::default()
+    });
+    let fast = Subscriber::start(Behaviour::default());
+    let server = Refeed::start(
+        dir.path(),
+        &[
+            PRIVATE_OK,
+            ("REFEED_WEBSUB__CONCURRENCY", "4"),
+            ("REFEED_WEBSUB__TIMEOUT", "600"),
+        ],
+    );
+    for i in 0..8 {
+        assert_eq!(
+            subscribe(&server, &slow.callback(&format!("cb{i}")), &[]),
+            202
+        );
+    }
+    wait_count(&server, "subscriptions", 8);
+    add_post(dir.path(), "for the slow");
+    server.wait_for("a held delivery", PATIENCE, |_| !slow.posts().is_empty());
+
+    let other_host = fast.callback("cb").replace("127.0.0.1", "localhost");
+    assert_eq!(subscribe(&server, &other_host, &[]), 202);
+    wait_count(&server, "subscriptions", 9);
+    add_post(dir.path(), "for all");
+    server.wait_for("the other host's delivery", PATIENCE, |_| {
+        !fast.posts().is_empty()
+    });
+    assert!(String::from_utf8_lossy(&fast.posts()[0].body).contains("Pushed for all"));
+    assert_eq!(slow.posts().len(), 1, "the slow host's share, no more");
+    assert_eq!(hub_count(&server, "pending_deliveries"), 8);
+}
+
+/// A subscription the state file cannot keep is one a restart loses:
+/// `/healthz` counts it and says `degraded`, here with a `state_dir` that
+/// is no folder.
+#[test]
+fn subscriptions_the_state_file_cannot_keep_are_reported_unsaved() {
+    let dir = source_copy();
+    let not_a_folder = tempfile::NamedTempFile::new().unwrap();
+    let sub = Subscriber::start(Behaviour::default());
+    let server = Launch::new(dir.path())
+        .env(&[PRIVATE_OK])
+        .state_dir(not_a_folder.path())
+        .start();
+    assert_eq!(server.health()["status"], "ok");
+    subscribed(&server, &sub, "cb", &[]);
+    wait_count(&server, "unsaved_subscriptions", 1);
+    assert_eq!(server.health()["status"], "degraded");
 }

@@ -109,6 +109,7 @@ pub fn assert_inert(html: &str, what: &str) {
 
 /// `refeed serve` as a child process, and a raw HTTP/1.1 client.
 pub mod server;
+pub mod subscriber;
 
 /// Unmounts the tmpfs when the test ends, however it ends.
 pub struct Mount(pub PathBuf);
