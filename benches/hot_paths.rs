@@ -15,7 +15,10 @@
 //!   with 50 items;
 //! - `feed/opencc_s2t_<feed>`: `?opencc=s2t` on those items and their
 //!   channel (`feed::convert`), the work a converted representation adds
-//!   to rendering (target: at most 5 ms for the 50-item feed).
+//!   to rendering (target: at most 5 ms for the 50-item feed);
+//! - `feed/opencc_text_s2t_<feed>_{refeed,ferrous}`: the same items'
+//!   content HTML converted as one text by refeed's chains and by
+//!   ferrous-opencc's own matcher, the anchor its dictionaries come from.
 //!
 //! ```text
 //! cargo bench --bench hot_paths -- --warm-up-time 1 --measurement-time 3
@@ -26,6 +29,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use ferrous_opencc::config::BuiltinConfig;
 
 use refeed::article::front_matter;
 use refeed::catalog::FeedKey;
@@ -185,6 +189,18 @@ fn feed_bench(c: &mut Criterion) {
             });
         }
         let s2t = Conversion::S2t.converter().expect("bundled s2t");
+        let text: String = items.iter().map(|i| i.content.html.as_str()).collect();
+        let reference =
+            ferrous_opencc::OpenCC::from_config(BuiltinConfig::S2t).expect("ferrous-opencc's s2t");
+        assert_eq!(s2t.text(&text), reference.convert(&text));
+        g.throughput(Throughput::Bytes(text.len() as u64));
+        let id = format!("opencc_text_s2t_{name}_{}items", items.len());
+        g.bench_function(format!("{id}_refeed"), |b| {
+            b.iter(|| s2t.text(black_box(&text)))
+        });
+        g.bench_function(format!("{id}_ferrous"), |b| {
+            b.iter(|| reference.convert(black_box(&text)))
+        });
         let id = format!("opencc_s2t_{name}_{}items", items.len());
         g.throughput(Throughput::Elements(items.len() as u64));
         g.bench_function(id, |b| {
