@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::validate::Invalid;
 use crate::opencc::Conversion;
 use crate::site::configured::{ConfiguredFeed, DEFAULT_DEDUP_WINDOW, Selection};
+use crate::site::layout;
 
 /// Bound on the compiled `exclude.title` program, as for `filter*`.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
@@ -72,14 +73,19 @@ struct RawExclusion {
     title: Option<String>,
 }
 
-pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed>, Invalid> {
+/// `max_url_bytes` is `server.max_url_bytes`: every URL of a feed must be
+/// one the server accepts.
+pub(super) fn validate(
+    raw: Vec<RawConfiguredFeed>,
+    max_url_bytes: usize,
+) -> Result<Vec<ConfiguredFeed>, Invalid> {
     let mut slugs = BTreeSet::new();
     raw.into_iter()
         .enumerate()
         .map(|(i, f)| {
             let key = |field: &str| format!("feeds[{i}].{field}");
             let slug = f.slug.trim().to_string();
-            check_slug(&slug).map_err(|reason| Invalid::at(key("slug"), reason))?;
+            check_slug(&slug, max_url_bytes).map_err(|reason| Invalid::at(key("slug"), reason))?;
             if !slugs.insert(slug.clone()) {
                 return Err(Invalid::at(key("slug"), format!("`{slug}` is used twice")));
             }
@@ -149,8 +155,11 @@ pub(super) fn validate(raw: Vec<RawConfiguredFeed>) -> Result<Vec<ConfiguredFeed
 }
 
 /// A slug is one folder name of the served URL: not a name refeed's own
-/// documents have, nothing a URL would read as a path, query or fragment.
-fn check_slug(slug: &str) -> Result<(), String> {
+/// documents have, nothing a URL would read as a path, query or fragment,
+/// and short enough that every URL of the feed is one the server accepts.
+/// It is the publisher's own name, so it is refused, never cut: a cut
+/// slug would serve the feed at a URL nobody chose.
+fn check_slug(slug: &str, max_url_bytes: usize) -> Result<(), String> {
     if slug.is_empty() {
         return Err("must not be empty".into());
     }
@@ -165,7 +174,24 @@ fn check_slug(slug: &str) -> Result<(), String> {
             "`{slug}` may not hold whitespace, `/`, `\\`, `?`, `#` or `%`"
         ));
     }
+    let longest = layout::longest_url(&format!("{}{slug}/", layout::FEEDS));
+    if longest > max_url_bytes {
+        return Err(format!(
+            "`{}` makes the feed's URLs up to {longest} bytes, over server.max_url_bytes \
+             ({max_url_bytes}): choose a shorter slug",
+            short(slug)
+        ));
+    }
     Ok(())
+}
+
+/// A slug as an error quotes it: a long one shortened.
+fn short(slug: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    match slug.char_indices().nth(MAX_CHARS) {
+        Some((at, _)) => format!("{}…", &slug[..at]),
+        None => slug.to_string(),
+    }
 }
 
 /// `48h`, `90m`, `2d`, `3600s` or a number of seconds.
@@ -198,7 +224,7 @@ mod tests {
     fn a_feed_validates_with_its_defaults() {
         let feeds = validate(raw(
             "- slug: china-economy\n  title: 中国经济\n  include: {categories: [[金融, 新浪财经]], tags: [宏观]}\n  exclude: {title: '(?i)直播'}\n",
-        ))
+        ), 2048)
         .unwrap();
         let f = &feeds[0];
         assert_eq!(f.include.categories, [["金融", "新浪财经"]]);
@@ -226,8 +252,40 @@ mod tests {
             ),
             ("- {slug: a, title: t, opencc: zh}", "feeds[0].opencc"),
         ] {
-            let e = validate(raw(yaml)).unwrap_err();
+            let e = validate(raw(yaml), 2048).unwrap_err();
             assert_eq!(e.key, key, "{yaml}: {}", e.reason);
+        }
+    }
+
+    /// Found by the sixth attack: a 5,000-byte slug was accepted, and its
+    /// feed answered 431 while the index and OPML listed it.
+    #[test]
+    fn a_slug_whose_urls_exceed_max_url_bytes_is_refused_naming_the_key() {
+        let limit = 256;
+        let feed = |slug: &str| validate(raw(&format!("- {{slug: '{slug}', title: t}}")), limit);
+        // `/feeds/<slug>/feed.json` and `/feeds/<slug>/?page=<any usize>`.
+        let longest = |slug: &str| {
+            let dir = crate::site::links::encoded_len(slug) + "/feeds//".len();
+            dir + "feed.json"
+                .len()
+                .max("?page=".len() + u64::MAX.to_string().len())
+        };
+        let fitting = "a".repeat(215);
+        assert!(feed(&fitting).is_ok());
+        assert!(longest(&fitting) <= limit);
+        for slug in ["a".repeat(216), "经".repeat(24), "x".repeat(5000)] {
+            let e = feed(&slug).unwrap_err();
+            assert_eq!(e.key, "feeds[0].slug");
+            assert!(
+                e.reason.contains("server.max_url_bytes (256)"),
+                "{}",
+                e.reason
+            );
+            assert!(
+                e.reason.len() < 300,
+                "the slug is quoted short: {}",
+                e.reason
+            );
         }
     }
 

@@ -89,18 +89,23 @@ impl RawConfig {
             category_map: self.category_map.unwrap_or_default(),
             tag_map: self.tag_map.unwrap_or_default(),
         };
+        let source_dir = source_dir(&self.source_dir)?;
+        let load = self.load.validate()?;
+        let feed = self.feed.validate()?;
+        // Before `feeds`: their URLs must fit the server's limit.
+        let server = self.server.validate()?;
         Ok(Config {
             site,
-            source_dir: source_dir(&self.source_dir)?,
+            source_dir,
             // Empty means the default, so that a variable can reset it.
             state_dir: self.state_dir.filter(|p| !p.as_os_str().is_empty()),
-            load: self.load.validate()?,
-            feed: self.feed.validate()?,
-            server: self.server.validate()?,
+            load,
+            feed,
+            feeds: super::feeds::validate(self.feeds, server.max_url_bytes)?,
+            server,
             watch: self.watch.validate(),
             stats: self.stats.validate()?,
             websub: self.websub.validate()?,
-            feeds: super::feeds::validate(self.feeds)?,
         })
     }
 }

@@ -48,7 +48,8 @@ impl Format {
 const LONGEST_FILE: usize = "feed.json".len();
 
 /// Room kept below `server.max_url_bytes` for the `-<hash>` that the route
-/// table adds to folders it has to tell apart (see `crate::routes`).
+/// table adds to folders it has to tell apart (see `crate::routes`), and
+/// for the `?page=N` of a configured feed's page.
 const DISAMBIGUATION_ROOM: usize = 24;
 
 /// The folder a feed's names give it below the site root, not
@@ -123,7 +124,14 @@ fn fitted(
 /// Whether every document of a feed in `dir` has a request line the
 /// server accepts, with room to spare for a disambiguating suffix.
 pub fn fits(scheme: &Scheme, dir: &str) -> bool {
-    1 + encoded_len(dir) + LONGEST_FILE + DISAMBIGUATION_ROOM <= scheme.max_url_bytes
+    longest_url(dir) <= scheme.max_url_bytes
+}
+
+/// Bytes of the longest request line a feed in `dir` is asked for by:
+/// its longest document name, with room for a disambiguating suffix of
+/// the folder or a feed page's `?page=N`.
+pub fn longest_url(dir: &str) -> usize {
+    1 + encoded_len(dir) + LONGEST_FILE + DISAMBIGUATION_ROOM
 }
 
 /// Whether the folder of `key` is a hash of its names because the names
