@@ -21,7 +21,8 @@ use crate::article::Content;
 use crate::catalog::Entry;
 use crate::config::Config;
 use crate::feed::query::Query;
-use crate::feed::{self, Format, Item, convert};
+use crate::feed::{self, Channel, Format, Item, convert};
+use crate::opencc::Conversion;
 use crate::render::{Document, Earlier, Encoding};
 use crate::routes::FeedRoutes;
 use crate::site::{FeedKey, Masthead};
@@ -82,11 +83,15 @@ impl Renderer {
             let content = self.content(snap, &e)?;
             items.push(Item::new(e, content, p.settings()));
         }
+        let conversion = p.settings().conversion(&feed.channel.key);
+        let (site, channel, items) =
+            converted(p.site(), feed.written().clone(), items, conversion)?;
         let mut summary = feed.summary();
+        summary.channel = &channel;
         summary.subscribers = subscribers;
         let pages = self.feed_pages(feed);
         let html = crate::pages::feed(
-            p.site(),
+            &site,
             &crate::pages::FeedPage {
                 summary,
                 page,
@@ -127,17 +132,13 @@ impl Renderer {
                 });
             }
         }
-        let mut channel = feed.channel.with_query(query.cache_key());
-        let mut site: Cow<Masthead> = Cow::Borrowed(p.site());
-        if let Some(conversion) = query.opencc {
-            let c = conversion.converter().map_err(|e| {
-                tracing::error!(error = %e, "a bundled conversion does not load");
-                Unavailable::Broken
-            })?;
-            items = items.iter().map(|i| convert::item(c, i)).collect();
-            channel = convert::channel(c, &channel);
-            site = Cow::Owned(convert::masthead(c, &site));
-        }
+        // A conversion the query asks for replaces the feed's own, and is
+        // applied to the text as written: one conversion, never two.
+        let conversion = query
+            .opencc
+            .or_else(|| p.settings().conversion(&feed.channel.key));
+        let channel = feed.written().with_query(query.cache_key());
+        let (site, channel, items) = converted(p.site(), channel, items, conversion)?;
         let bytes = feed::render_capped(&site, &channel, &items, format, self.max_bytes);
         // A query representation changes exactly when its feed does.
         let modified = feed.doc(path_format).last_modified;
@@ -172,6 +173,24 @@ fn page_modified(snap: &Snapshot, entry: &Entry) -> DateTime<Utc> {
         .get(&entry.article.rel)
         .and_then(|r| r.fingerprint.as_ref()?.changed_at());
     loaded.map_or(updated, |t| updated.max(DateTime::<Utc>::from(t)))
+}
+
+/// `site`, `channel` and `items` under `conversion`, if any.
+fn converted(
+    site: &Masthead,
+    channel: Channel,
+    items: Vec<Item>,
+    conversion: Option<Conversion>,
+) -> Result<(Cow<'_, Masthead>, Channel, Vec<Item>), Unavailable> {
+    let Some(conversion) = conversion else {
+        return Ok((Cow::Borrowed(site), channel, items));
+    };
+    let (site, channel, items) =
+        convert::parts(conversion, site, &channel, &items).map_err(|e| {
+            tracing::error!(error = %e, "a bundled conversion does not load");
+            Unavailable::Broken
+        })?;
+    Ok((Cow::Owned(site), channel, items))
 }
 
 /// RSSHub's `brief`: the description becomes plain text of `n` characters.

@@ -1,14 +1,15 @@
 //! A feed's text under an OpenCC conversion (`?opencc=`): titles,
 //! summaries, category and tag labels, author names, the channel's title
 //! and description, the site's name and author, and the text of the
-//! content. Links, ids, attributes and code are left as they are.
+//! content; the documents' language follows. Links, ids, attributes and
+//! code are left as they are.
 
 use std::sync::Arc;
 
 use super::{Channel, Item, Term};
 use crate::article::{Article, Content};
 use crate::catalog::Entry;
-use crate::opencc::Converter;
+use crate::opencc::{Conversion, ConversionError, Converter};
 use crate::site::Masthead;
 
 /// `item` with its text converted. Its link, id and terms' URLs were
@@ -44,6 +45,23 @@ pub fn item(c: Converter, item: &Item) -> Item {
     }
 }
 
+/// `site`, `channel` and `items` as a document under `conversion` shows
+/// them.
+pub fn parts(
+    conversion: Conversion,
+    site: &Masthead,
+    channel: &Channel,
+    items: &[Item],
+) -> Result<(Masthead, Channel, Vec<Item>), ConversionError> {
+    let c = conversion.converter()?;
+    let items = items.iter().map(|i| item(c, i)).collect();
+    Ok((
+        masthead(conversion, c, site),
+        self::channel(c, channel),
+        items,
+    ))
+}
+
 pub fn channel(c: Converter, channel: &Channel) -> Channel {
     Channel {
         title: c.text(&channel.title),
@@ -52,12 +70,27 @@ pub fn channel(c: Converter, channel: &Channel) -> Channel {
     }
 }
 
-/// The site's name, description and author, as the documents show them.
-pub fn masthead(c: Converter, site: &Masthead) -> Masthead {
+/// The site's name, description and author, as the documents show them,
+/// and the language they are in: the conversion's, when the site's is
+/// Chinese. Any other site keeps its own (an `en` site has little Chinese
+/// to convert, and a `ja` one converted with `jp2t` is still Japanese).
+fn masthead(conversion: Conversion, c: Converter, site: &Masthead) -> Masthead {
+    let language = if is_chinese(&site.language) {
+        conversion.language().to_string()
+    } else {
+        site.language.clone()
+    };
     Masthead {
         title: c.text(&site.title),
         description: c.text(&site.description),
         author: c.text(&site.author),
+        language,
         ..site.clone()
     }
+}
+
+/// Whether a language tag's primary subtag is `zh`.
+fn is_chinese(tag: &str) -> bool {
+    let primary = tag.split(['-', '_']).next().unwrap_or("");
+    primary.eq_ignore_ascii_case("zh")
 }

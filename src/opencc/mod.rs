@@ -77,6 +77,21 @@ impl Conversion {
         Self::ALL.map(Conversion::name).join(", ")
     }
 
+    /// The language tag of the text this conversion writes, when the text
+    /// is Chinese: the script or region it converts to. `t2jp` writes
+    /// Japanese kanji forms, which readers choose Japanese fonts for; the
+    /// Simplified targets are `zh-Hans`, not `zh-CN`, since only the script
+    /// is known (`tw2s` keeps Taiwan's vocabulary).
+    pub fn language(self) -> &'static str {
+        match self {
+            Conversion::S2t | Conversion::Jp2t => "zh-Hant",
+            Conversion::T2s | Conversion::Tw2s | Conversion::Tw2sp | Conversion::Hk2s => "zh-Hans",
+            Conversion::S2tw | Conversion::S2twp | Conversion::T2tw => "zh-TW",
+            Conversion::S2hk | Conversion::T2hk => "zh-HK",
+            Conversion::T2jp => "ja",
+        }
+    }
+
     /// The converter, built from the bundled dictionaries on first use
     /// (up to a tenth of a second for the ones with the phrase list, done
     /// once per process).

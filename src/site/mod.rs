@@ -44,6 +44,15 @@ impl Scheme {
         self.configured.iter().find(|f| f.slug == slug)
     }
 
+    /// The conversion every representation of a feed is in unless a query
+    /// asks for another: a configured feed's `opencc:`.
+    pub fn conversion(&self, key: &FeedKey) -> Option<crate::opencc::Conversion> {
+        match key {
+            FeedKey::Configured(slug) => self.configured(slug)?.opencc,
+            _ => None,
+        }
+    }
+
     /// The post's path below the site root, not percent-encoded.
     pub fn permalink(&self, post: &Post) -> String {
         self.permalinks.path(post, &self.slugs)

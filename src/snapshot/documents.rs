@@ -14,7 +14,6 @@ use super::{FeedDocs, INDEX_PATH, Snapshot};
 use crate::article::Content;
 use crate::catalog::{Catalog, Entry, FeedKey};
 use crate::feed::{self, Channel, Format, Item, convert};
-use crate::opencc::Converter;
 use crate::render::{Document, Earlier};
 use crate::routes::FeedRoutes;
 use crate::site::{Masthead, Scheme, layout};
@@ -108,7 +107,7 @@ impl Render<'_> {
     }
 
     fn feed(&self, key: &FeedKey, entries: Vec<Arc<Entry>>, count: usize) -> FeedDocs {
-        let mut items: Vec<Item> = entries
+        let items: Vec<Item> = entries
             .into_iter()
             .map(|e| {
                 let content = self
@@ -123,13 +122,16 @@ impl Render<'_> {
             Some(d) => d.to_string(),
             None => layout::dir(self.settings, key),
         };
-        let mut channel = Channel::new(self.site, self.settings, key, &dir);
-        let mut site = Cow::Borrowed(self.site);
-        if let Some(c) = self.conversion(key) {
-            items = items.iter().map(|i| convert::item(c, i)).collect();
-            channel = convert::channel(c, &channel);
-            site = Cow::Owned(convert::masthead(c, self.site));
-        }
+        let plain = Channel::new(self.site, self.settings, key, &dir);
+        // The configuration checked that the conversion loads.
+        let converted = self
+            .settings
+            .conversion(key)
+            .and_then(|c| convert::parts(c, self.site, &plain, &items).ok());
+        let (site, channel, items, written) = match converted {
+            Some((site, channel, items)) => (Cow::Owned(site), channel, items, Some(plain)),
+            None => (Cow::Borrowed(self.site), plain, items, None),
+        };
         let site = &*site;
         let updated = feed::last_updated(site, &items);
         let previous = self.previous.and_then(|p| p.feeds.get(key));
@@ -165,20 +167,11 @@ impl Render<'_> {
             docs: [doc(Format::Rss), doc(Format::Atom), doc(Format::Json)],
             page,
             channel,
+            written,
             count,
             updated,
             id: FEED_RENDERS.fetch_add(1, Ordering::Relaxed),
         }
-    }
-
-    /// The conversion a configured feed is published in (`opencc:`); the
-    /// configuration checked that it loads.
-    fn conversion(&self, key: &FeedKey) -> Option<Converter> {
-        let FeedKey::Configured(slug) = key else {
-            return None;
-        };
-        let conversion = self.settings.configured(slug)?.opencc?;
-        conversion.converter().ok()
     }
 
     /// When any feed last changed, for the pages that list them all.

@@ -25,7 +25,11 @@ pub use pipeline::{BuildError, Change, Pipeline};
 
 /// One feed's documents and what the index page shows of it.
 pub struct FeedDocs {
+    /// As the documents show it: converted when the feed is (`opencc:`).
     pub channel: Channel,
+    /// The channel as written, kept when `channel` is converted: what a
+    /// query asking for another conversion converts.
+    written: Option<Channel>,
     pub count: usize,
     pub updated: DateTime<Utc>,
     docs: [Arc<Document>; 3],
@@ -48,6 +52,11 @@ impl std::fmt::Debug for FeedDocs {
 }
 
 impl FeedDocs {
+    /// The channel before the feed's own conversion, if it has one.
+    pub fn written(&self) -> &Channel {
+        self.written.as_ref().unwrap_or(&self.channel)
+    }
+
     pub fn doc(&self, format: Format) -> &Arc<Document> {
         &self.docs[format as usize]
     }

@@ -327,3 +327,42 @@ fn an_edit_to_a_member_reaches_the_configured_feed() {
         },
     );
 }
+
+/// Found by the sixth attack: a feed configured with `opencc: s2t` served
+/// its page and its query representations unconverted.
+#[test]
+fn every_representation_of_a_converted_configured_feed_is_converted() {
+    let dir = source();
+    let config = dir.path().join("refeed.yaml");
+    let server = Launch::new(&dir.path().join("posts"))
+        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
+        .start();
+    let converted = |path: &str| {
+        let r = server.get(path);
+        assert_eq!(r.status, 200, "{path}");
+        let text = r.text();
+        assert!(text.contains(SEED_TITLE_S2T), "{path}: {text}");
+        assert!(!text.contains(SEED_TITLE), "{path}: unconverted");
+        assert!(text.contains("中國經濟（繁體）"), "{path}: the channel");
+        text
+    };
+    let page = converted("/feeds/china-economy-hant/");
+    assert!(page.contains("lang=\"zh-Hant\""), "{page}");
+    converted("/feeds/china-economy-hant/rss.xml?limit=5");
+    converted("/feeds/china-economy-hant/atom.xml?filter=%E5%B7%A5%E4%BF%A1%E9%83%A8");
+    let json = converted("/feeds/china-economy-hant/feed.json?brief=100");
+    assert!(json.contains("\"language\":\"zh-Hant\""), "{json}");
+
+    // A conversion the query names wins, applied to the text as written:
+    // `t2s` gives the Simplified text back, `s2tw` Taiwan's forms of it.
+    let t2s = server
+        .get("/feeds/china-economy-hant/feed.json?opencc=t2s")
+        .text();
+    assert!(t2s.contains(SEED_TITLE) && !t2s.contains(SEED_TITLE_S2T));
+    assert!(t2s.contains("\"language\":\"zh-Hans\""), "{t2s}");
+    let tw = server
+        .get("/feeds/china-economy-hant/rss.xml?opencc=s2tw")
+        .text();
+    assert!(tw.contains(SEED_TITLE_S2T), "{tw}");
+    assert!(tw.contains("<language>zh-TW</language>"), "{tw}");
+}

@@ -156,3 +156,37 @@ fn unknown_conversions_are_refused_with_the_valid_ones() {
         assert!(text.contains(name), "{name} missing from: {text}");
     }
 }
+
+/// The first text between `start` and `end` in `text`.
+fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
+    let from = text.split_once(start).map_or("", |(_, rest)| rest);
+    from.split_once(end).map_or("", |(value, _)| value)
+}
+
+/// Found by the sixth attack: converted documents kept the site's `zh-CN`.
+#[test]
+fn a_converted_document_says_the_language_it_was_converted_to() {
+    let dir = source();
+    let server = Refeed::start(dir.path(), &[]);
+    let rss = |q: &str| server.get(&format!("/rss.xml{q}")).text();
+    let atom = |q: &str| server.get(&format!("/atom.xml{q}")).text();
+    let json = |q: &str| json(&server, &format!("/feed.json{q}"))["language"].clone();
+    assert_eq!(between(&rss(""), "<language>", "<"), "zh-CN");
+    assert_eq!(between(&rss("?opencc=s2t"), "<language>", "<"), "zh-Hant");
+    assert_eq!(between(&rss("?opencc=jp2t"), "<language>", "<"), "zh-Hant");
+    assert_eq!(between(&rss("?opencc=t2jp"), "<language>", "<"), "ja");
+    assert_eq!(between(&atom("?opencc=s2tw"), "xml:lang=\"", "\""), "zh-TW");
+    assert_eq!(
+        between(&atom("?opencc=s2twp"), "xml:lang=\"", "\""),
+        "zh-TW"
+    );
+    assert_eq!(json("?opencc=s2hk"), "zh-HK");
+    assert_eq!(json("?opencc=t2hk"), "zh-HK");
+    assert_eq!(json("?opencc=tw2sp"), "zh-Hans");
+    assert_eq!(json(""), "zh-CN");
+
+    // A site that is not written in Chinese keeps its language.
+    let en = Refeed::start(dir.path(), &[("REFEED_LANGUAGE", "en")]);
+    let text = en.get("/rss.xml?opencc=s2t").text();
+    assert_eq!(between(&text, "<language>", "<"), "en");
+}
