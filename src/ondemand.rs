@@ -195,13 +195,8 @@ fn converted(
 
 /// RSSHub's `brief`: the description becomes plain text of `n` characters.
 fn brief(item: Item, n: usize) -> Item {
-    let summary = crate::html::summarize(&item.content.html, n);
-    let content = crate::article::Content {
-        html: item.content.html.clone(),
-        summary,
-    };
     Item {
-        content: Arc::new(content),
+        content: Arc::new(item.content.briefed(n)),
         ..item
     }
 }

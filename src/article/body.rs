@@ -17,6 +17,49 @@ pub struct Content {
     /// Plain text: the front matter's description, else the part before
     /// `<!-- more -->`, else the body; cut to the configured length.
     pub summary: String,
+    /// What `summary` was made from, so that it can be made again from a
+    /// rewritten text ([`Content::rewritten`]).
+    pub summary_of: SummaryOf,
+}
+
+/// A summary's source: the first `chars` characters of the text of
+/// `part`, or of the content's own HTML when there is no `part`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SummaryOf {
+    /// The front matter's description, or the body before `<!-- more -->`,
+    /// as HTML.
+    pub part: Option<Arc<str>>,
+    pub chars: usize,
+}
+
+impl Content {
+    /// This content with `rewrite` applied to its HTML (a conversion of
+    /// its text), and a summary made from the rewritten HTML as this one's
+    /// was made from the original: what the content keeps as written (code)
+    /// the summary keeps too, and both read the same.
+    pub fn rewritten(&self, rewrite: impl Fn(&str) -> String) -> Content {
+        let html = rewrite(&self.html);
+        let part: Option<Arc<str>> = self.summary_of.part.as_deref().map(|p| rewrite(p).into());
+        let from = part.as_deref().unwrap_or(&html);
+        Content {
+            summary: html::summarize(from, self.summary_of.chars),
+            summary_of: SummaryOf {
+                part,
+                chars: self.summary_of.chars,
+            },
+            html,
+        }
+    }
+
+    /// This content with a summary of the first `chars` characters of its
+    /// whole text (RSSHub's `brief`).
+    pub fn briefed(&self, chars: usize) -> Content {
+        Content {
+            html: self.html.clone(),
+            summary: html::summarize(&self.html, chars),
+            summary_of: SummaryOf { part: None, chars },
+        }
+    }
 }
 
 /// A post's body text as a snapshot keeps it: in the [`Spill`] file when
@@ -181,12 +224,20 @@ pub fn render(
     let (head, rest) = html::split_more(body);
     let to_html = |part: &str| cleaner.clean(&html::body_to_html(part, format));
     let html = to_html(body);
-    let summary = match (description, rest) {
-        (Some(d), _) => html::summarize(d, summary_length),
-        (None, Some(_)) => html::summarize(&to_html(head), summary_length),
-        (None, None) => html::summarize(&html, summary_length),
+    let part: Option<Arc<str>> = match (description, rest) {
+        (Some(d), _) => Some(d.into()),
+        (None, Some(_)) => Some(to_html(head).into()),
+        (None, None) => None,
     };
-    Content { html, summary }
+    let summary = html::summarize(part.as_deref().unwrap_or(&html), summary_length);
+    Content {
+        html,
+        summary,
+        summary_of: SummaryOf {
+            part,
+            chars: summary_length,
+        },
+    }
 }
 
 /// At most `max` bytes of `body`, ending at a line break when there is one

@@ -21,7 +21,7 @@ use crate::site::{IdScheme, links};
 use crate::source::{self, Fingerprint, Role, SourceFile};
 use front_matter::{FieldError, FrontMatter, Located};
 
-pub use body::{Content, Lost, Packed};
+pub use body::{Content, Lost, Packed, SummaryOf};
 pub use report::{FileReport, Message, Severity, Status};
 
 /// A loaded post: every field typed and normalized (dates in UTC, URLs

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use super::{Channel, Item, Term};
-use crate::article::{Article, Content};
+use crate::article::Article;
 use crate::catalog::Entry;
 use crate::opencc::{Conversion, ConversionError, Converter};
 use crate::site::Masthead;
@@ -23,10 +23,7 @@ pub fn item(c: Converter, item: &Item) -> Item {
     };
     let mut entry = Entry::clone(&item.entry);
     entry.article = Arc::new(article);
-    let content = Content {
-        html: c.html(&item.content.html),
-        summary: c.text(&item.content.summary),
-    };
+    let content = item.content.rewritten(|html| c.html(html));
     let terms = item
         .terms
         .iter()

@@ -243,9 +243,11 @@ fn within_budget<'i>(site: &Masthead, items: &'i [Item]) -> Cow<'i, [Item]> {
         if !over(i) {
             return i.clone();
         }
+        // Rendered as it is: nothing rewrites a content past this point.
         let content = Content {
             html: summary_and_link(site, i),
             summary: i.content.summary.clone(),
+            summary_of: i.content.summary_of.clone(),
         };
         Item {
             content: Arc::new(content),

@@ -190,3 +190,29 @@ fn a_converted_document_says_the_language_it_was_converted_to() {
     let text = en.get("/rss.xml?opencc=s2t").text();
     assert_eq!(between(&text, "<language>", "<"), "en");
 }
+
+/// Found by the sixth attack: the content kept its code as written, and
+/// the summary made from that content converted the same code.
+#[test]
+fn a_summary_keeps_the_code_its_content_keeps() {
+    let whole = "---\ntitle: 全文\ndate: 2021-06-02 10:00:00\n---\n\
+                 经济发展见 <code>let 软件 = 发展;</code> 之后\n\n\
+                 ```\nlet 经济 = 1;\n```\n";
+    let head = "---\ntitle: 摘要\ndate: 2021-06-03 10:00:00\n---\n\
+                开头 `发展代码` 经济\n\n<!-- more -->\n\n后文 `软件`\n";
+    let dir = common::tree(&[("a/whole.md", whole), ("a/head.md", head)]);
+    let server = Refeed::start(dir.path(), &[]);
+    let feed = json(&server, "/feed.json?opencc=s2t");
+    let summary = |part: &str| item(&feed, part)["summary"].as_str().unwrap().to_string();
+    assert_eq!(
+        summary("whole"),
+        "經濟發展見 let 软件 = 发展; 之後 let 经济 = 1;"
+    );
+    assert_eq!(summary("head"), "開頭 发展代码 經濟");
+    let briefed = json(&server, "/feed.json?opencc=s2t&brief=100");
+    let brief = item(&briefed, "head")["summary"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(brief, "開頭 发展代码 經濟 後文 软件");
+}
