@@ -144,11 +144,11 @@ fn items_of(pipeline: &Pipeline, snap: &Snapshot, key: &FeedKey, n: usize) -> Ve
     snap.catalog
         .newest(key, n)
         .into_iter()
-        .map(|entry| {
+        .map(|listed| {
             let content = pipeline
-                .content_of(snap, &entry)
+                .content_of(snap, &listed.entry)
                 .expect("a freshly spilled body reads back");
-            Item::new(entry, content, pipeline.settings())
+            Item::new(listed, content, pipeline.settings())
         })
         .collect()
 }

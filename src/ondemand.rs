@@ -79,9 +79,9 @@ impl Renderer {
         let p = &self.pipeline;
         let skip = (page - 1) * self.page_items;
         let mut items = Vec::with_capacity(self.page_items);
-        for e in snap.catalog.page(&feed.channel.key, skip, self.page_items) {
-            let content = self.content(snap, &e)?;
-            items.push(Item::new(e, content, p.settings()));
+        for l in snap.catalog.page(&feed.channel.key, skip, self.page_items) {
+            let content = self.content(snap, &l.entry)?;
+            items.push(Item::new(l, content, p.settings()));
         }
         let conversion = p.settings().conversion(&feed.channel.key);
         let (site, channel, items) =
@@ -119,12 +119,12 @@ impl Renderer {
         let p = &self.pipeline;
         let format = query.format.unwrap_or(path_format);
         let mut items = Vec::new();
-        for e in snap.catalog.newest(&feed.channel.key, self.max_limit) {
+        for l in snap.catalog.newest(&feed.channel.key, self.max_limit) {
             if items.len() == query.limit {
                 break;
             }
-            let content = self.content(snap, &e)?;
-            let item = Item::new(e, content, p.settings());
+            let content = self.content(snap, &l.entry)?;
+            let item = Item::new(l, content, p.settings());
             if query.keeps(&item) {
                 items.push(match query.brief {
                     Some(n) => brief(item, n),

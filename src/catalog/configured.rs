@@ -33,15 +33,15 @@ impl Catalog {
     }
 
     fn members(&self, def: &ConfiguredFeed) -> OrdSet<ItemKey> {
-        // How many includes match each article.
-        let mut matched: BTreeMap<&ItemKey, u32> = BTreeMap::new();
-        for key in selected_keys(&def.include) {
+        // Which includes match each article, by their copy numbers.
+        let mut matched: BTreeMap<&ItemKey, Vec<u32>> = BTreeMap::new();
+        for (copy, key) in (1..).zip(includes(def)) {
             for item in self.feeds.get(&key).into_iter().flatten() {
-                *matched.entry(item).or_default() += 1;
+                matched.entry(item).or_default().push(copy);
             }
         }
         // Earliest first, so that of a story filed twice the first stays.
-        let mut candidates: Vec<(&Article, &ItemKey, u32)> = matched
+        let mut candidates: Vec<(&Article, &ItemKey, Vec<u32>)> = matched
             .into_iter()
             .filter_map(|(k, n)| Some((&*self.entries.get(&k.rel)?.article, k, n)))
             .filter(|(a, _, _)| !excluded(def, a))
@@ -49,12 +49,12 @@ impl Catalog {
         candidates.sort_by(|x, y| (x.0.date, &x.1.rel).cmp(&(y.0.date, &y.1.rel)));
         let mut first_seen: HashMap<String, DateTime<Utc>> = HashMap::new();
         let mut out = OrdSet::new();
-        for (article, key, n) in candidates {
+        for (article, key, copies) in candidates {
             if def.dedup_titles && repeats(&mut first_seen, article, def) {
                 continue;
             }
-            let copies = if def.merge_includes { 1 } else { n };
-            for copy in 0..copies {
+            let copies = if def.merge_includes { vec![0] } else { copies };
+            for copy in copies {
                 out.insert(ItemKey {
                     copy,
                     ..key.clone()
@@ -62,6 +62,15 @@ impl Catalog {
             }
         }
         out
+    }
+
+    /// The include copy number `copy` of configured feed `key` is for.
+    pub(super) fn via(&self, key: &FeedKey, copy: u32) -> Option<FeedKey> {
+        let FeedKey::Configured(slug) = key else {
+            return None;
+        };
+        let place = usize::try_from(copy.checked_sub(1)?).ok()?;
+        includes(self.scheme.configured(slug)?).nth(place)
     }
 
     /// What `check` and `serve` warn about: each category or tag a
@@ -106,6 +115,19 @@ fn selected_keys(selection: &Selection) -> impl Iterator<Item = FeedKey> + '_ {
             .iter()
             .map(|t| FeedKey::Tag(t.as_str().into())),
     )
+}
+
+/// A configured feed's includes, each once, in the order written: an
+/// include's place among them numbers its copies.
+fn includes(def: &ConfiguredFeed) -> impl Iterator<Item = FeedKey> + '_ {
+    let mut seen = Vec::new();
+    selected_keys(&def.include).filter(move |k| {
+        let new = !seen.contains(k);
+        if new {
+            seen.push(k.clone());
+        }
+        new
+    })
 }
 
 fn excluded(def: &ConfiguredFeed, article: &Article) -> bool {
@@ -207,7 +229,7 @@ mod tests {
         let n = c.count(&key);
         c.newest(&key, n)
             .iter()
-            .map(|e| e.article.rel.to_string())
+            .map(|l| l.entry.article.rel.to_string())
             .collect()
     }
 

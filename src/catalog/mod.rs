@@ -31,9 +31,20 @@ pub use crate::site::FeedKey;
 struct ItemKey {
     date: Reverse<DateTime<Utc>>,
     rel: Arc<str>,
-    /// Which copy of the article: above 0 only in a configured feed that
-    /// shows an article once per include it matches.
+    /// Which copy of the article: 0, or in a configured feed that shows
+    /// an article once per include it matches, 1 + the place of the
+    /// include among the feed's ([`Listed::via`]).
     copy: u32,
+}
+
+/// An entry as a feed lists it.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub entry: Arc<Entry>,
+    /// The include this copy of the entry is listed for, in a configured
+    /// feed that lists an article once per include it matches
+    /// (`merge_includes: false`).
+    pub via: Option<FeedKey>,
 }
 
 /// A published article with what the catalog derived for it.
@@ -122,21 +133,22 @@ impl Catalog {
     }
 
     /// The newest `n` entries of a feed.
-    pub fn newest(&self, key: &FeedKey, n: usize) -> Vec<Arc<Entry>> {
+    pub fn newest(&self, key: &FeedKey, n: usize) -> Vec<Listed> {
         self.page(key, 0, n)
     }
 
     /// `n` entries of a feed, newest first, after the `skip` newest.
-    pub fn page(&self, key: &FeedKey, skip: usize, n: usize) -> Vec<Arc<Entry>> {
+    pub fn page(&self, key: &FeedKey, skip: usize, n: usize) -> Vec<Listed> {
         let Some(items) = self.feeds.get(key) else {
             return Vec::new();
         };
-        items
-            .iter()
-            .skip(skip)
-            .take(n)
-            .filter_map(|k| self.entries.get(&k.rel).cloned())
-            .collect()
+        let listed = |k: &ItemKey| {
+            Some(Listed {
+                entry: self.entries.get(&k.rel)?.clone(),
+                via: self.via(key, k.copy),
+            })
+        };
+        items.iter().skip(skip).take(n).filter_map(listed).collect()
     }
 
     /// The catalog of `articles` (in path order, which decides who owns a
@@ -500,7 +512,7 @@ mod tests {
                 let items = c
                     .newest(&k, n)
                     .iter()
-                    .map(|e| (e.article.rel.to_string(), e.id(c.scheme())))
+                    .map(|l| (l.entry.article.rel.to_string(), l.entry.id(c.scheme())))
                     .collect();
                 (k, items)
             })
@@ -537,14 +549,14 @@ mod tests {
         let rels: Vec<_> = c
             .newest(&FeedKey::Site, 10)
             .iter()
-            .map(|e| e.article.rel.to_string())
+            .map(|l| l.entry.article.rel.to_string())
             .collect();
         assert_eq!(rels[0], "d.md");
         assert_eq!(rels[3], "a.md");
         let ids: Vec<_> = c
             .newest(&FeedKey::Site, 10)
             .iter()
-            .map(|e| e.id(c.scheme()))
+            .map(|l| l.entry.id(c.scheme()))
             .collect();
         let mut sorted = ids.clone();
         sorted.dedup();

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::article::Content;
-use crate::catalog::Entry;
+use crate::catalog::{Entry, Listed};
 use crate::site::keys::filed_under;
 use crate::site::{FeedKey, Masthead, Scheme, layout, links};
 
@@ -41,16 +41,22 @@ pub struct Item {
     pub terms: Vec<Term>,
     /// The item link.
     pub url: String,
-    /// The item id (see [`Entry::id`]).
+    /// The item id (see [`Entry::id`]; a copy's is
+    /// [`crate::site::IdScheme::copy_id`]).
     pub id: String,
 }
 
 impl Item {
-    pub fn new(entry: Arc<Entry>, content: Arc<Content>, scheme: &Scheme) -> Self {
+    pub fn new(listed: Listed, content: Arc<Content>, scheme: &Scheme) -> Self {
+        let Listed { entry, via } = listed;
+        let id = entry.id(scheme);
         Item {
             terms: terms(&entry, scheme),
             url: entry.url(scheme),
-            id: entry.id(scheme),
+            id: match via {
+                Some(include) => scheme.ids.copy_id(&id, &layout::dir(scheme, &include)),
+                None => id,
+            },
             entry,
             content,
         }

@@ -33,6 +33,14 @@ impl IdScheme {
         self.tag(&format!("post/{path}"))
     }
 
+    /// The id of one copy of an item, in a feed that lists an article
+    /// once per include it matches: the article's id with the include's
+    /// folder as fragment. Copies differ, and each keeps its id whatever
+    /// else the article comes to match.
+    pub fn copy_id(&self, id: &str, include_dir: &str) -> String {
+        format!("{id}#{}", encode_path(include_dir))
+    }
+
     /// A feed is identified by the folder it is served from, so that two
     /// feeds sharing a slug keep apart.
     pub fn feed_id(&self, dir: &str) -> String {

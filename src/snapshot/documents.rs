@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use super::{FeedDocs, INDEX_PATH, Snapshot};
 use crate::article::Content;
-use crate::catalog::{Catalog, Entry, FeedKey};
+use crate::catalog::{Catalog, FeedKey, Listed};
 use crate::feed::{self, Channel, Format, Item, convert};
 use crate::render::{Document, Earlier};
 use crate::routes::FeedRoutes;
@@ -71,7 +71,7 @@ pub(super) struct Documents {
 impl Render<'_> {
     /// Renders the touched feeds, each with the entries it shows, over the
     /// previous snapshot's feeds, then the lists of them all.
-    pub fn documents(&self, shown: Vec<(FeedKey, Vec<Arc<Entry>>)>) -> Documents {
+    pub fn documents(&self, shown: Vec<(FeedKey, Vec<Listed>)>) -> Documents {
         let rendered: Vec<(FeedKey, Option<FeedDocs>)> = shown
             .into_par_iter()
             .map(|(key, entries)| {
@@ -106,16 +106,16 @@ impl Render<'_> {
         }
     }
 
-    fn feed(&self, key: &FeedKey, entries: Vec<Arc<Entry>>, count: usize) -> FeedDocs {
+    fn feed(&self, key: &FeedKey, entries: Vec<Listed>, count: usize) -> FeedDocs {
         let items: Vec<Item> = entries
             .into_iter()
-            .map(|e| {
+            .map(|l| {
                 let content = self
                     .contents
-                    .get(&*e.article.rel)
+                    .get(&*l.entry.article.rel)
                     .cloned()
                     .unwrap_or_default();
-                Item::new(e, content, self.settings)
+                Item::new(l, content, self.settings)
             })
             .collect();
         let dir = match self.folders.dir(key) {

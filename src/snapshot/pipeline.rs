@@ -16,7 +16,7 @@ use super::documents::{Dating, Documents, Render};
 use super::{FeedDocs, INDEX_PATH, ReloadStats, ReportMap, Snapshot};
 use crate::article::spill::Spill;
 use crate::article::{self, Article, Content, FileReport, Loader, Lost, Packed};
-use crate::catalog::{Catalog, Entry, FeedKey, Plan, Touched};
+use crate::catalog::{Catalog, Entry, FeedKey, Listed, Plan, Touched};
 use crate::config::Config;
 use crate::feed::Format;
 use crate::html::{Cleaner, HtmlError};
@@ -494,14 +494,14 @@ impl Pipeline {
         touched: &Touched,
         contents: &mut HashMap<Arc<str>, Arc<Content>>,
         bodies: &HashMap<Arc<str>, Packed>,
-    ) -> Vec<(FeedKey, Vec<Arc<Entry>>)> {
-        let shown: Vec<(FeedKey, Vec<Arc<Entry>>)> = touched
+    ) -> Vec<(FeedKey, Vec<Listed>)> {
+        let shown: Vec<(FeedKey, Vec<Listed>)> = touched
             .iter()
             .map(|k| (k.clone(), catalog.newest(k, self.limit)))
             .collect();
         let mut missing: Vec<&Arc<Entry>> = Vec::new();
         let mut seen = BTreeSet::new();
-        for entry in shown.iter().flat_map(|(_, e)| e) {
+        for entry in shown.iter().flat_map(|(_, l)| l).map(|l| &l.entry) {
             let rel = &*entry.article.rel;
             if !contents.contains_key(rel) && seen.insert(rel) {
                 missing.push(entry);

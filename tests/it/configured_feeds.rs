@@ -366,3 +366,67 @@ fn every_representation_of_a_converted_configured_feed_is_converted() {
     assert!(tw.contains(SEED_TITLE_S2T), "{tw}");
     assert!(tw.contains("<language>zh-TW</language>"), "{tw}");
 }
+
+/// Found by the sixth attack: with `merge_includes: false`, the copies of
+/// an article shared one Atom id, RSS guid and JSON id in one document.
+#[test]
+fn copies_listed_once_per_include_have_distinct_stable_ids() {
+    let dir = source();
+    let config = dir.path().join("refeed.yaml");
+    let server = Launch::new(&dir.path().join("posts"))
+        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
+        .start();
+    let inner = |part: &str, tag: &str| {
+        let open = format!("<{tag}");
+        let from = part.split_once(&open).map_or("", |(_, r)| r);
+        let from = from.split_once('>').map_or("", |(_, r)| r);
+        from.split_once(&format!("</{tag}>"))
+            .map_or("", |(v, _)| v)
+            .to_string()
+    };
+    let feed = "/feeds/every-copy";
+    let atom = server.get(&format!("{feed}/atom.xml")).text();
+    let rss = server.get(&format!("{feed}/rss.xml?limit=10")).text();
+    let json: Value =
+        serde_json::from_slice(&server.get(&format!("{feed}/feed.json")).body).unwrap();
+    let documents = [
+        atom.split("<entry")
+            .skip(1)
+            .map(|e| inner(e, "id"))
+            .collect::<Vec<_>>(),
+        rss.split("<item>")
+            .skip(1)
+            .map(|i| inner(i, "guid"))
+            .collect(),
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect(),
+    ];
+    for ids in &documents {
+        assert_eq!(ids.len(), 7, "{ids:?}");
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), ids.len(), "{ids:?}");
+        assert_eq!(ids, &documents[2], "one id per copy in every format");
+    }
+    // Each copy is named by the include it is listed for, so its id stays
+    // whatever else the article comes to match.
+    let both: Vec<&str> = json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["title"] == "出口数据超预期")
+        .filter_map(|i| i["id"].as_str()?.split_once('#').map(|(_, via)| via))
+        .collect();
+    assert_eq!(
+        both,
+        ["categories/%E8%B4%A2%E7%BB%8F/", "tags/%E5%AE%8F%E8%A7%82/"]
+    );
+    let merged: Value =
+        serde_json::from_slice(&server.get("/feeds/china-economy/feed.json").body).unwrap();
+    assert!(!merged["items"][0]["id"].as_str().unwrap().contains('#'));
+}
