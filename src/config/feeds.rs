@@ -257,7 +257,7 @@ mod tests {
         }
     }
 
-    /// Found by the sixth attack: a 5,000-byte slug was accepted, and its
+    /// Found by the fifth attack: a 5,000-byte slug was accepted, and its
     /// feed answered 431 while the index and OPML listed it.
     #[test]
     fn a_slug_whose_urls_exceed_max_url_bytes_is_refused_naming_the_key() {

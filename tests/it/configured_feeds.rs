@@ -328,7 +328,7 @@ fn an_edit_to_a_member_reaches_the_configured_feed() {
     );
 }
 
-/// Found by the sixth attack: a feed configured with `opencc: s2t` served
+/// Found by the fifth attack: a feed configured with `opencc: s2t` served
 /// its page and its query representations unconverted.
 #[test]
 fn every_representation_of_a_converted_configured_feed_is_converted() {
@@ -367,7 +367,7 @@ fn every_representation_of_a_converted_configured_feed_is_converted() {
     assert!(tw.contains("<language>zh-TW</language>"), "{tw}");
 }
 
-/// Found by the sixth attack: with `merge_includes: false`, the copies of
+/// Found by the fifth attack: with `merge_includes: false`, the copies of
 /// an article shared one Atom id, RSS guid and JSON id in one document.
 #[test]
 fn copies_listed_once_per_include_have_distinct_stable_ids() {

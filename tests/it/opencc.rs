@@ -163,7 +163,7 @@ fn between<'a>(text: &'a str, start: &str, end: &str) -> &'a str {
     from.split_once(end).map_or("", |(value, _)| value)
 }
 
-/// Found by the sixth attack: converted documents kept the site's `zh-CN`.
+/// Found by the fifth attack: converted documents kept the site's `zh-CN`.
 #[test]
 fn a_converted_document_says_the_language_it_was_converted_to() {
     let dir = source();
@@ -191,7 +191,7 @@ fn a_converted_document_says_the_language_it_was_converted_to() {
     assert_eq!(between(&text, "<language>", "<"), "en");
 }
 
-/// Found by the sixth attack: the content kept its code as written, and
+/// Found by the fifth attack: the content kept its code as written, and
 /// the summary made from that content converted the same code.
 #[test]
 fn a_summary_keeps_the_code_its_content_keeps() {
