@@ -272,15 +272,26 @@ fn summary_and_link(site: &Masthead, item: &Item) -> String {
             .replace('>', "&gt;")
             .replace('"', "&quot;")
     };
-    let label = if site.language.to_ascii_lowercase().starts_with("zh") {
-        "阅读全文"
-    } else {
-        "Read the full article"
-    };
+    let label = read_more(&site.language);
     let link = format!("<p><a href=\"{}\">{label}</a></p>", escape(&item.url));
     match item.content.summary.as_str() {
         "" => link,
         summary => format!("<p>{}</p>{link}", escape(summary)),
+    }
+}
+
+/// The link text to a whole article, in the documents' language: a
+/// converted document says it in the script it was converted to.
+fn read_more(language: &str) -> &'static str {
+    let language = language.to_ascii_lowercase();
+    let mut subtags = language.split(['-', '_']);
+    if subtags.next() != Some("zh") {
+        return "Read the full article";
+    }
+    if subtags.any(|s| matches!(s, "hant" | "tw" | "hk" | "mo")) {
+        "閱讀全文"
+    } else {
+        "阅读全文"
     }
 }
 
@@ -316,6 +327,16 @@ fn image_mime(url: &str) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shortened_item_links_in_the_script_of_its_document() {
+        assert_eq!(read_more("zh-CN"), "阅读全文");
+        assert_eq!(read_more("zh-Hans"), "阅读全文");
+        assert_eq!(read_more("zh-Hant"), "閱讀全文");
+        assert_eq!(read_more("zh-TW"), "閱讀全文");
+        assert_eq!(read_more("zh-hk"), "閱讀全文");
+        assert_eq!(read_more("en"), "Read the full article");
+    }
 
     #[test]
     fn mime_from_extension() {
