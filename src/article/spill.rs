@@ -9,19 +9,10 @@
 //! the few read again (older items of a query, article pages) come back
 //! from there. Unlinked, no other process can change or remove the file,
 //! and it is gone with the process, crash or not.
-//!
-//! Batches are written with `O_DIRECT` where the file system takes it:
-//! the buffered write's copy into the page cache was a sixth of the CPU
-//! time `serve` took to load 100,000 posts, and most of those pages are
-//! never read. A direct write needs its buffer, length and offset on block
-//! boundaries, so each batch starts on one and is padded to one; where the
-//! file system refuses it (tmpfs), or a batch's buffer moved off its
-//! boundary, the batch is written buffered.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
+use std::os::unix::fs::FileExt;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -29,10 +20,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub struct Spill {
     file: File,
-    /// The same file opened again with `O_DIRECT`, for writing batches;
-    /// `None` where the file system does not take it, or once it refused a
-    /// write.
-    direct: Mutex<Option<File>>,
     /// Bodies appended and not yet written. One loading thread appends to
     /// a spill, so the lock is never contended; it makes each write a
     /// whole batch, so that each page of the file is written once, not
@@ -47,44 +34,9 @@ pub struct Spill {
 }
 
 struct Pending {
-    /// Where the batch goes in the file: always on a block boundary.
+    /// Where `bytes` go in the file.
     at: u64,
-    /// `lead` bytes that put the batch on a block boundary in memory, then
-    /// the batch.
-    buffer: Vec<u8>,
-    lead: usize,
-}
-
-impl Pending {
-    fn new() -> Pending {
-        let mut pending = Pending {
-            at: 0,
-            buffer: Vec::with_capacity(BATCH + BATCH / 2 + 2 * BLOCK),
-            lead: 0,
-        };
-        pending.clear();
-        pending
-    }
-
-    fn bytes(&self) -> &[u8] {
-        &self.buffer[self.lead..]
-    }
-
-    /// Empties the batch and realigns its start in memory (a buffer that
-    /// grew may have moved).
-    fn clear(&mut self) {
-        let address = self.buffer.as_ptr() as usize;
-        self.lead = (BLOCK - address % BLOCK) % BLOCK;
-        self.buffer.clear();
-        self.buffer.resize(self.lead, 0);
-    }
-
-    /// The batch padded with zeros to whole blocks: what one write takes.
-    fn padded(&mut self) -> &[u8] {
-        let len = self.bytes().len().next_multiple_of(BLOCK);
-        self.buffer.resize(self.lead + len, 0);
-        self.bytes()
-    }
+    bytes: Vec<u8>,
 }
 
 /// Free space a spill leaves on its disk: the state file beside it (each
@@ -93,10 +45,6 @@ const RESERVE: u64 = 64 << 20;
 
 /// Bytes a spill gathers before it writes them.
 const BATCH: usize = 1 << 20;
-
-/// The boundary direct writes keep to: a page, which every block size
-/// divides.
-const BLOCK: usize = 4096;
 
 impl Spill {
     /// A new, empty, unlinked file in `dir`, if its disk has more than
@@ -107,11 +55,12 @@ impl Spill {
         if free_bytes(&file)? < RESERVE {
             return Err(low_on_space());
         }
-        let direct = reopen_direct(&file);
         Ok(Arc::new(Spill {
             file,
-            direct: Mutex::new(direct),
-            pending: Mutex::new(Pending::new()),
+            pending: Mutex::new(Pending {
+                at: 0,
+                bytes: Vec::new(),
+            }),
             failed: AtomicBool::new(false),
         }))
     }
@@ -123,9 +72,9 @@ impl Spill {
             return None;
         }
         let mut pending = self.pending();
-        let at = pending.at + pending.bytes().len() as u64;
-        pending.buffer.extend_from_slice(bytes);
-        if pending.bytes().len() >= BATCH {
+        let at = pending.at + pending.bytes.len() as u64;
+        pending.bytes.extend_from_slice(bytes);
+        if pending.bytes.len() >= BATCH {
             self.write_out(&mut pending);
         }
         Some(at)
@@ -135,7 +84,7 @@ impl Spill {
     /// body is read back.
     pub fn finish(&self) {
         let mut pending = self.pending();
-        if !self.failed() && !pending.bytes().is_empty() {
+        if !self.failed() && !pending.bytes.is_empty() {
             self.write_out(&mut pending);
         }
     }
@@ -143,17 +92,15 @@ impl Spill {
     /// Writes the batch, if the disk keeps [`RESERVE`] free after it; a
     /// failure (logged the first time) keeps the batch for reading.
     fn write_out(&self, pending: &mut Pending) {
-        let at = pending.at;
-        let batch = pending.padded();
-        let len = batch.len() as u64;
+        let len = pending.bytes.len() as u64;
         let written = match free_bytes(&self.file) {
             Ok(free) if free < RESERVE + len => Err(low_on_space()),
-            _ => self.write_at(batch, at),
+            _ => self.file.write_all_at(&pending.bytes, pending.at),
         };
         match written {
             Ok(()) => {
                 pending.at += len;
-                pending.clear();
+                pending.bytes.clear();
             }
             Err(e) => {
                 if !self.failed.swap(true, Ordering::Relaxed) {
@@ -164,22 +111,6 @@ impl Spill {
                 }
             }
         }
-    }
-
-    /// Writes `batch` directly when it is on a block boundary and the file
-    /// system takes direct writes, else through the page cache.
-    fn write_at(&self, batch: &[u8], at: u64) -> io::Result<()> {
-        let aligned = (batch.as_ptr() as usize).is_multiple_of(BLOCK);
-        let mut direct = self.direct.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(file) = direct.as_ref().filter(|_| aligned) {
-            match file.write_all_at(batch, at) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::InvalidInput => *direct = None,
-                Err(e) => return Err(e),
-            }
-        }
-        drop(direct);
-        self.file.write_all_at(batch, at)
     }
 
     /// Whether a write failed or the disk ran low: what is in the file is
@@ -195,7 +126,7 @@ impl Spill {
             if let Some(from) = at.checked_sub(pending.at) {
                 let from = from as usize;
                 return pending
-                    .bytes()
+                    .bytes
                     .get(from..from + len)
                     .map(<[u8]>::to_vec)
                     .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof));
@@ -209,17 +140,6 @@ impl Spill {
     fn pending(&self) -> std::sync::MutexGuard<'_, Pending> {
         self.pending.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// `file` opened again for direct writes, through its `/proc` link (an
-/// unlinked file has no other name); `None` where that fails.
-fn reopen_direct(file: &File) -> Option<File> {
-    let direct = rustix::fs::OFlags::DIRECT.bits() as i32;
-    OpenOptions::new()
-        .write(true)
-        .custom_flags(direct)
-        .open(format!("/proc/self/fd/{}", file.as_raw_fd()))
-        .ok()
 }
 
 /// Bytes an unprivileged writer may still use on `file`'s disk.
@@ -293,31 +213,6 @@ mod tests {
         assert_eq!(before.text().unwrap(), "written before");
         assert!(before.stored_bytes() > 0);
         assert_eq!(Arc::strong_count(&spill), 1, "a body still holds the file");
-    }
-
-    /// Direct writes need block boundaries in memory, length and file; a
-    /// body larger than a batch moves the buffer off its boundary. Every
-    /// body reads back however its batch was written.
-    #[test]
-    fn bodies_read_back_whether_batches_were_written_directly_or_not() {
-        for direct in [true, false] {
-            let dir = tempfile::tempdir().unwrap();
-            let spill = Spill::create(dir.path()).unwrap();
-            if !direct {
-                *spill.direct.lock().unwrap() = None;
-            }
-            let texts: Vec<String> = (0..300)
-                .map(|i| format!("{i}:") + &"正文 x".repeat((i * 997) % 5000 + i / 299 * BATCH))
-                .collect();
-            let bodies: Vec<_> = texts.iter().map(|t| Packed::spilled(&spill, t)).collect();
-            spill.finish();
-            assert!(!spill.failed());
-            for (text, body) in texts.iter().zip(&bodies) {
-                assert_eq!(body.text().unwrap(), *text, "direct: {direct}");
-            }
-            let size = spill.file.metadata().unwrap().len();
-            assert_eq!(size % BLOCK as u64, 0, "batches end on a block boundary");
-        }
     }
 
     #[test]
