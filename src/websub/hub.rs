@@ -13,8 +13,9 @@ use std::time::Duration;
 
 use url::Url;
 
+use super::command::Command;
 use super::fair::{self, Hosts};
-use super::outbound::{self, Delivered, Job};
+use super::outbound::{self, Job};
 use super::request::{Mode, Request, Secret};
 use super::saving::{Current, Saving};
 use super::store::{Owed, Row, Store};
@@ -23,23 +24,6 @@ use crate::config::{Config, WebSub};
 use crate::snapshot::Snapshot;
 
 mod delivery;
-
-pub enum Command {
-    /// A parsed subscription request, answered 202 already.
-    Request(Request),
-    /// A snapshot was published; these topics' bytes changed.
-    Published(Arc<Snapshot>, Vec<String>),
-    Verified(Request, Result<(), String>),
-    /// A denial was sent to a callback on `host`, or failed.
-    Denied {
-        host: String,
-    },
-    Delivered {
-        topic: String,
-        callback: Url,
-        outcome: Delivered,
-    },
-}
 
 /// The longest the thread sleeps with nothing due, so that a clock jump
 /// cannot hold a lease end or a retry for long.

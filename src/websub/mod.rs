@@ -14,6 +14,7 @@
 //! and retried while the store fails (`saving`). No request handler ever
 //! waits on the network or the database.
 
+mod command;
 mod fair;
 mod hub;
 mod outbound;
@@ -78,7 +79,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// The handle request handlers and the publisher hold.
 pub struct Hub {
-    commands: SyncSender<hub::Command>,
+    commands: SyncSender<command::Command>,
     limiter: request::Limiter,
     counts: Arc<Counts>,
     /// `enabled` says whether refeed answers subscriptions itself, or
@@ -122,7 +123,7 @@ impl Hub {
             return Err(Refused::TooMany);
         }
         let request = request::parse(body, &self.config, |t| topics::is_topic(snap, t))?;
-        match self.commands.try_send(hub::Command::Request(request)) {
+        match self.commands.try_send(command::Command::Request(request)) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Refused::Busy),
         }
@@ -137,7 +138,7 @@ impl Hub {
             let topics = changes.next(snap);
             // A full queue blocks this (reload) thread, never a request;
             // a stopped hub thread has nothing left to tell.
-            let _ = commands.send(hub::Command::Published(snap.clone(), topics));
+            let _ = commands.send(command::Command::Published(snap.clone(), topics));
         })
     }
 }

@@ -14,7 +14,7 @@ use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use url::Url;
 
-use super::hub::Command;
+use super::command::{Command, Delivered};
 use super::request::{Request, Secret};
 use crate::config::WebSub;
 
@@ -56,15 +56,6 @@ pub struct Delivery {
     pub body: Arc<[u8]>,
     pub content_type: &'static str,
     pub link: String,
-}
-
-/// How a delivery went.
-#[derive(Debug)]
-pub enum Delivered {
-    Ok,
-    /// 410: the subscriber is gone for good.
-    Gone,
-    Failed(String),
 }
 
 /// Starts the pool; jobs wait in the channel, the hub thread bounds how

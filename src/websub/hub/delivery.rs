@@ -10,8 +10,9 @@ use url::Url;
 
 use super::{Hub, Owe, now_ms};
 use crate::snapshot::Snapshot;
+use crate::websub::command::Delivered;
 use crate::websub::fair;
-use crate::websub::outbound::{Delivered, Delivery, Job};
+use crate::websub::outbound::{Delivery, Job};
 use crate::websub::{Key, topics};
 
 impl Hub {
