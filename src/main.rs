@@ -89,6 +89,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         .context("binding")?;
     let history = refeed::state::History::open(config, chrono::Utc::now());
     let pipeline = Arc::new(Pipeline::new(config)?.with_history(history));
+    let closing = pipeline.clone();
     let ondemand = Arc::new(OnDemand::new(config, pipeline.clone()));
     let forget = ondemand.clone();
     let mut on_publish: Vec<OnPublish> = vec![Box::new(move |snap| forget.forget_stale(snap))];
@@ -108,7 +109,8 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         on_publish.push(hub.on_publish());
     }
     let live = Arc::new(Live::new(pipeline, on_publish));
-    let mut state = State::new(config, live.clone(), ondemand);
+    let mut state =
+        State::new(config, live.clone(), ondemand).with_state_health(closing.history_health());
     let flusher = match subscribers {
         Some((counted, store)) => {
             state = state.with_subscribers(counted.clone());
@@ -133,8 +135,10 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
             listeners,
         ))
         .with_context(|| format!("serving on {listen}"));
-    // The last counts are written once no request can add to them.
+    // The last counts and dates are written once no request can add to
+    // them.
     drop(flusher);
+    closing.close_history();
     served?;
     Ok(ExitCode::SUCCESS)
 }

@@ -11,6 +11,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
@@ -151,6 +152,10 @@ impl Store {
                 hash TEXT NOT NULL,
                 last_modified INTEGER NOT NULL,
                 PRIMARY KEY (scope, path)
+            ) WITHOUT ROWID;
+            CREATE TABLE IF NOT EXISTS sessions (
+                scope TEXT PRIMARY KEY,
+                open INTEGER NOT NULL
             ) WITHOUT ROWID;",
         )
         .map_err(|source| StateError::Sql {
@@ -200,8 +205,32 @@ impl Store {
         Ok(out)
     }
 
-    /// Stores `changed` in one transaction.
-    pub fn save(&mut self, changed: &[(Arc<str>, Validator)]) -> Result<(), StateError> {
+    /// Whether the last process serving this scope stopped without
+    /// saying that every date it served is stored (a crash, or a disk
+    /// that stayed full to the end).
+    fn ended_unsaved(&self) -> Result<bool, StateError> {
+        let open: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT open FROM sessions WHERE scope = ?1",
+                params![self.scope],
+                |row| row.get(0),
+            )
+            .or_else(|e| match e {
+                rusqlite::Error::QueryReturnedNoRows => Ok(None),
+                e => Err(e),
+            })
+            .map_err(|e| self.sql(e))?;
+        Ok(open == Some(1))
+    }
+
+    /// Stores `changed` and whether this process may still serve dates
+    /// the file does not have (`open`), in one transaction.
+    pub fn save(
+        &mut self,
+        changed: &[(Arc<str>, Validator)],
+        open: bool,
+    ) -> Result<(), StateError> {
         let tx = self.conn.transaction().map_err(|e| StateError::Sql {
             path: self.path.clone(),
             source: e,
@@ -221,6 +250,11 @@ impl Store {
                     v.last_modified.timestamp()
                 ])?;
             }
+            tx.prepare_cached(
+                "INSERT INTO sessions (scope, open) VALUES (?1, ?2)
+                 ON CONFLICT (scope) DO UPDATE SET open = excluded.open",
+            )?
+            .execute(params![self.scope, i64::from(open)])?;
             Ok(())
         })();
         written
@@ -246,17 +280,54 @@ pub struct History {
     /// no client.
     since: Option<DateTime<Utc>>,
     store: Option<Mutex<Durable>>,
+    health: Arc<StateHealth>,
 }
 
 /// The store and what could not be written to it yet.
 struct Durable {
     store: Store,
     /// Rows whose write failed (disk full, read-only remount), retried at
-    /// each publish until one succeeds.
+    /// each publish and at the stop until one succeeds.
     unsaved: HashMap<Arc<str>, Validator>,
-    /// Whether the last write failed, so that a lasting fault is logged
-    /// once, not at every publish.
-    failing: bool,
+    /// The file as opened, to tell when it is removed or replaced.
+    identity: Option<(u64, u64)>,
+}
+
+/// What `/healthz` tells of the state file, kept by the reload thread.
+#[derive(Default)]
+pub struct StateHealth {
+    unusable: AtomicBool,
+    unsaved_documents: AtomicU64,
+    replaced: AtomicBool,
+}
+
+/// [`StateHealth`] as read at one moment.
+pub struct StateReport {
+    /// The state file could not be opened or written to at start-up:
+    /// nothing of this run outlives it.
+    pub unusable: bool,
+    /// Documents whose date the file does not have yet (a full disk).
+    pub unsaved_documents: u64,
+    /// The file was removed or replaced under the running process, whose
+    /// writes then go nowhere a restart finds.
+    pub replaced: bool,
+}
+
+impl StateHealth {
+    pub fn read(&self) -> StateReport {
+        StateReport {
+            unusable: self.unusable.load(Ordering::Relaxed),
+            unsaved_documents: self.unsaved_documents.load(Ordering::Relaxed),
+            replaced: self.replaced.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl StateReport {
+    /// Whether a restart now would lose something this run holds.
+    pub fn at_risk(&self) -> bool {
+        self.unusable || self.unsaved_documents > 0 || self.replaced
+    }
 }
 
 impl History {
@@ -266,6 +337,7 @@ impl History {
             served: Mutex::default(),
             since: None,
             store: None,
+            health: Arc::default(),
         }
     }
 
@@ -274,26 +346,42 @@ impl History {
     /// by an earlier process with another (or a lost) `state_dir`, so it
     /// is dated no earlier than `started`, exactly as when the store
     /// cannot be opened (then with a warning): never a wrong 304, only one
-    /// 200 more per document the store does not know.
+    /// 200 more per document the store does not know. So is every path
+    /// when the last run stopped without its dates all stored (a crash,
+    /// or a full disk to the end): it may have served versions the file
+    /// does not have.
     pub fn open(config: &Config, started: DateTime<Utc>) -> Self {
+        let health = Arc::<StateHealth>::default();
         let opened = dir(config)
             .and_then(|dir| Store::open(&dir, &scope(config)))
-            .and_then(|store| Ok((store.validators()?, store)));
+            .and_then(|store| Ok((store.validators()?, store.ended_unsaved()?, store)))
+            .and_then(|(validators, unsaved, mut store)| {
+                store.save(&[], true)?;
+                Ok((validators, unsaved, store))
+            });
         let (served, store) = match opened {
-            Ok((validators, store)) => {
+            Ok((validators, ended_unsaved, store)) => {
                 tracing::info!(
                     file = %store.path.display(),
                     documents = validators.len(),
                     "state opened"
                 );
-                let served = validators
-                    .into_iter()
-                    .map(|(p, v)| (Arc::from(p), v))
-                    .collect();
+                let served = if ended_unsaved {
+                    tracing::warn!(
+                        "the last run stopped before every Last-Modified it served was stored; \
+                         every feed is dated from this start-up, so clients revalidate once"
+                    );
+                    imbl::HashMap::new()
+                } else {
+                    (validators.into_iter())
+                        .map(|(p, v)| (Arc::from(p), v))
+                        .collect()
+                };
+                let identity = identity(&store.path);
                 let durable = Durable {
                     store,
                     unsaved: HashMap::new(),
-                    failing: false,
+                    identity,
                 };
                 (served, Some(Mutex::new(durable)))
             }
@@ -302,6 +390,7 @@ impl History {
                     "state_dir unusable ({e}); Last-Modified of every feed starts at this \
                      start-up, so clients revalidate once"
                 );
+                health.unusable.store(true, Ordering::Relaxed);
                 (imbl::HashMap::new(), None)
             }
         };
@@ -309,7 +398,13 @@ impl History {
             served: Mutex::new(served),
             since: Some(started),
             store,
+            health,
         }
+    }
+
+    /// What `/healthz` shows of the state file.
+    pub fn health(&self) -> Arc<StateHealth> {
+        self.health.clone()
     }
 
     /// The validators as they are now, for one render.
@@ -327,8 +422,9 @@ impl History {
 
     /// Records the documents of a published snapshot, and stores those
     /// that changed. A failed write is logged once and retried at the next
-    /// publish; meanwhile memory keeps this process monotonic, and a
-    /// restart that finds a stale row dates changed bytes "now" or later.
+    /// publish and at the stop; meanwhile memory keeps this process
+    /// monotonic, `/healthz` counts what is unsaved, and a restart that
+    /// finds this run marked open dates every feed "now" or later.
     pub fn published(&self, docs: impl IntoIterator<Item = (Arc<str>, Validator)>) {
         let mut served = self.lock();
         let changed: Vec<(Arc<str>, Validator)> = docs
@@ -336,30 +432,59 @@ impl History {
             .filter(|(path, v)| served.get(path) != Some(v))
             .collect();
         served.extend(changed.iter().cloned());
+        drop(served);
+        self.save(changed, true);
+    }
+
+    /// Stores what is still unsaved and marks the run closed: called once
+    /// the server has stopped. A store that still refuses leaves the run
+    /// marked open, and the next start dates every feed from then.
+    pub fn close(&self) {
+        self.save(Vec::new(), false);
+    }
+
+    fn save(&self, changed: Vec<(Arc<str>, Validator)>, open: bool) {
         let Some(durable) = &self.store else {
             return;
         };
         let mut durable = durable.lock().unwrap_or_else(|p| p.into_inner());
+        let replaced =
+            durable.identity.is_some() && identity(&durable.store.path) != durable.identity;
+        if replaced && !self.health.replaced.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                file = %durable.store.path.display(),
+                "the state file was removed or replaced; what this run saves is lost at a restart"
+            );
+        }
         durable.unsaved.extend(changed);
-        if durable.unsaved.is_empty() {
+        if durable.unsaved.is_empty() && open {
             return;
         }
         let rows: Vec<(Arc<str>, Validator)> = durable.unsaved.drain().collect();
-        match durable.store.save(&rows) {
-            Ok(()) if durable.failing => {
-                tracing::info!("state saved again");
-                durable.failing = false;
-            }
+        let failing = self.health.unsaved_documents.load(Ordering::Relaxed) > 0;
+        match durable.store.save(&rows, open) {
+            Ok(()) if failing => tracing::info!("state saved again"),
             Ok(()) => {}
             Err(e) => {
-                if !durable.failing {
-                    tracing::warn!("cannot save state, will retry at each reload: {e}");
+                if !failing {
+                    tracing::warn!(
+                        "cannot save state, will retry at each reload and at the stop: {e}"
+                    );
                 }
-                durable.failing = true;
                 durable.unsaved.extend(rows);
             }
         }
+        let unsaved = durable.unsaved.len() as u64;
+        self.health
+            .unsaved_documents
+            .store(unsaved, Ordering::Relaxed);
     }
+}
+
+/// Device and inode of the file at `path`, if there is one.
+fn identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 /// One render's view of [`History`].
@@ -394,9 +519,9 @@ mod tests {
     fn validators_round_trip_per_scope() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = Store::open(dir.path(), "/a").unwrap();
-        a.save(&[("rss.xml".into(), v("h1", 1_600_000_000))])
+        a.save(&[("rss.xml".into(), v("h1", 1_600_000_000))], true)
             .unwrap();
-        a.save(&[("rss.xml".into(), v("h2", 1_600_000_001))])
+        a.save(&[("rss.xml".into(), v("h2", 1_600_000_001))], true)
             .unwrap();
         drop(a);
         let a = Store::open(dir.path(), "/a").unwrap();
@@ -423,6 +548,7 @@ mod tests {
             Earlier::Unknown { since } if since == started
         ));
         history.published([("rss.xml".into(), v("h1", 1_600_000_000))]);
+        history.close();
         drop(history);
 
         let history = History::open(&config(dir.path()), started);
@@ -444,6 +570,92 @@ mod tests {
         ));
     }
 
+    /// Makes the history's store refuse writes, as a full disk does.
+    fn refuse_writes(history: &History, refuse: bool) {
+        let durable = history.store.as_ref().unwrap().lock().unwrap();
+        let value = if refuse { "ON" } else { "OFF" };
+        durable
+            .store
+            .conn
+            .pragma_update(None, "query_only", value)
+            .unwrap();
+    }
+
+    /// Found by the sixth attack: an edit and its revert published while
+    /// the state disk was full, then a stop and a restart, dated the
+    /// reverted bytes with the date before the edit, so a client holding
+    /// the edit got a 304.
+    #[test]
+    fn dates_unsaved_at_the_stop_make_the_next_run_date_every_feed_from_its_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let history = History::open(&config(dir.path()), first);
+        history.published([("rss.xml".into(), v("h1", 1_700_000_000))]);
+        refuse_writes(&history, true);
+        history.published([("rss.xml".into(), v("h2", 1_700_000_010))]);
+        history.published([("rss.xml".into(), v("h1", 1_700_000_020))]);
+        assert_eq!(history.health().read().unsaved_documents, 1);
+        assert!(history.health().read().at_risk());
+        history.close();
+        drop(history);
+
+        let second = DateTime::from_timestamp(1_700_000_100, 0).unwrap();
+        let history = History::open(&config(dir.path()), second);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Unknown { since } if since == second
+        ));
+        // A clean stop of this run gives the next one its dates back.
+        history.published([("rss.xml".into(), v("h1", 1_700_000_100))]);
+        history.close();
+        drop(history);
+        let history = History::open(&config(dir.path()), second);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Served(x) if *x == v("h1", 1_700_000_100)
+        ));
+    }
+
+    /// The same, with the disk freed before the stop: the stop stores
+    /// what was unsaved, and the next run knows the reverted bytes' date.
+    #[test]
+    fn the_stop_saves_what_a_full_disk_held_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let history = History::open(&config(dir.path()), first);
+        history.published([("rss.xml".into(), v("h1", 1_700_000_000))]);
+        refuse_writes(&history, true);
+        history.published([("rss.xml".into(), v("h2", 1_700_000_010))]);
+        history.published([("rss.xml".into(), v("h1", 1_700_000_020))]);
+        refuse_writes(&history, false);
+        history.close();
+        assert_eq!(history.health().read().unsaved_documents, 0);
+        drop(history);
+        let history = History::open(&config(dir.path()), first);
+        assert!(matches!(
+            history.view().earlier("rss.xml"),
+            Earlier::Served(x) if *x == v("h1", 1_700_000_020)
+        ));
+    }
+
+    /// Found by the sixth attack: `/healthz` said ok with the state file
+    /// unusable, or removed under the running process.
+    #[test]
+    fn an_unusable_or_removed_state_file_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let started = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let blocker = dir.path().join("a-file");
+        std::fs::write(&blocker, "").unwrap();
+        let history = History::open(&config(&blocker.join("state")), started);
+        assert!(history.health().read().unusable);
+
+        let history = History::open(&config(&dir.path().join("state")), started);
+        assert!(!history.health().read().at_risk());
+        std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+        history.published([("rss.xml".into(), v("h1", 1_700_000_000))]);
+        assert!(history.health().read().replaced);
+    }
+
     #[test]
     fn an_unusable_state_dir_is_an_error_not_a_panic() {
         let dir = tempfile::tempdir().unwrap();
@@ -459,7 +671,7 @@ mod tests {
         let dir = home.path().join("state/refeed");
         let mut store = Store::open(&dir, "/a").unwrap();
         store
-            .save(&[("rss.xml".into(), v("h1", 1_600_000_000))])
+            .save(&[("rss.xml".into(), v("h1", 1_600_000_000))], true)
             .unwrap();
         let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(&dir), 0o700);

@@ -32,6 +32,21 @@ struct Health<'a> {
     /// The WebSub hub, when refeed runs one.
     #[serde(skip_serializing_if = "Option::is_none")]
     websub: Option<Hub>,
+    /// The state file in `state_dir`; anything in it at risk makes
+    /// `status` `degraded`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    state: Option<StateFile>,
+}
+
+#[derive(Serialize)]
+struct StateFile {
+    /// It could not be opened or written at start-up: dates, counts and
+    /// subscriptions of this run do not outlive it.
+    usable: bool,
+    /// Documents whose `Last-Modified` the file does not have yet.
+    unsaved_documents: u64,
+    /// The file was removed or replaced while refeed runs.
+    replaced: bool,
 }
 
 #[derive(Serialize)]
@@ -66,12 +81,16 @@ pub fn respond(state: &State) -> HttpResponse {
     let hub = state.hub.as_ref().filter(|h| h.path().is_some());
     let websub = hub.map(|hub| hub.counts().read());
     let unsaved = websub.map_or(0, |f| f.unsaved);
+    let state_file = state.state_file.as_ref().map(|h| h.read());
+    let state_at_risk = state_file.as_ref().is_some_and(|f| f.at_risk());
     let (status, code) = match (&snap, source_error) {
         (None, _) => ("loading", StatusCode::SERVICE_UNAVAILABLE),
         (Some(_), Some(_)) => ("source-unavailable", StatusCode::SERVICE_UNAVAILABLE),
         // Feeds still serve; the pages that need a lost body do not, and
         // unsaved subscriptions would not outlive a restart.
-        (Some(_), None) if lost_bodies > 0 || unsaved > 0 => ("degraded", StatusCode::OK),
+        (Some(_), None) if lost_bodies > 0 || unsaved > 0 || state_at_risk => {
+            ("degraded", StatusCode::OK)
+        }
         (Some(_), None) => ("ok", StatusCode::OK),
     };
     let body = Health {
@@ -108,6 +127,11 @@ pub fn respond(state: &State) -> HttpResponse {
             pending_deliveries: f.pending,
             failed_deliveries: f.failed,
             unsaved_subscriptions: f.unsaved,
+        }),
+        state: state_file.map(|f| StateFile {
+            usable: !f.unusable,
+            unsaved_documents: f.unsaved_documents,
+            replaced: f.replaced,
         }),
     };
     HttpResponse::build(code)

@@ -48,6 +48,8 @@ pub struct State {
     subscribers: Option<Arc<Subscribers>>,
     /// The WebSub hub, when refeed runs one or pings others.
     hub: Option<Arc<crate::websub::Hub>>,
+    /// The state file's health, as the dates' history sees it.
+    state_file: Option<Arc<crate::state::StateHealth>>,
 }
 
 impl State {
@@ -71,7 +73,14 @@ impl State {
             metrics_here: config.server.metrics == config::Metrics::Main,
             subscribers: None,
             hub: None,
+            state_file: None,
         }
+    }
+
+    /// Shows the state file's health in `/healthz`.
+    pub fn with_state_health(mut self, health: Arc<crate::state::StateHealth>) -> Self {
+        self.state_file = Some(health);
+        self
     }
 
     /// Answers subscriptions at the hub's path and shows it in `/healthz`.

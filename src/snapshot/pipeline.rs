@@ -156,6 +156,17 @@ impl Pipeline {
         Pipeline { history, ..self }
     }
 
+    /// What `/healthz` shows of the state file the history keeps.
+    pub fn history_health(&self) -> Arc<crate::state::StateHealth> {
+        self.history.health()
+    }
+
+    /// Stores what the history could not yet, and marks the run closed:
+    /// `serve` calls it once the server has stopped.
+    pub fn close_history(&self) {
+        self.history.close();
+    }
+
     /// Records a just-published snapshot's documents in the history: the
     /// reload thread calls it after each publish, never a request. Feeds
     /// that `prev` already had unchanged are skipped.
