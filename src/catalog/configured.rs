@@ -267,7 +267,10 @@ mod tests {
         assert_eq!(normalized("Ａ股 大涨！"), normalized("a股大涨"));
         assert_ne!(normalized("A股大涨"), normalized("A股大跌"));
         assert_eq!(normalized("ΣΟΦΟΣ"), normalized("σοφος"));
-        assert_eq!(normalized("İstanbul News"), normalized("i\u{307}stanbul news"));
+        assert_eq!(
+            normalized("İstanbul News"),
+            normalized("i\u{307}stanbul news")
+        );
     }
 
     #[test]
