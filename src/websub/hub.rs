@@ -6,6 +6,7 @@
 //! ends and saves that failed.
 
 use std::collections::{HashMap, VecDeque};
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -155,7 +156,13 @@ impl Hub {
                 })
                 .min(IDLE);
             match inbox.recv_timeout(wait) {
-                Ok(command) => self.handle(command),
+                Ok(command) => {
+                    if let ControlFlow::Break(stopped) = self.handle(command) {
+                        self.stop();
+                        let _ = stopped.send(());
+                        return;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
@@ -210,6 +217,26 @@ impl Hub {
         });
     }
 
+    /// The last save, due or not: what the store has now is what the next
+    /// process starts from (found by the sixth attack: a stop soon after
+    /// the disk recovered lost unsaved subscriptions and brought ended
+    /// ones back).
+    fn stop(&mut self) {
+        let Some(saving) = &mut self.saving else {
+            return;
+        };
+        saving.retry_now();
+        self.save(now_ms());
+        self.count();
+        let unsaved = self.saving.as_ref().map_or(0, Saving::unsaved);
+        if unsaved > 0 {
+            tracing::warn!(
+                unsaved,
+                "websub: stopped with subscriptions unsaved; their last change is lost"
+            );
+        }
+    }
+
     fn subscription_changed(&mut self, key: &Key) {
         if let Some(saving) = &mut self.saving {
             saving.subscription_changed(key);
@@ -243,7 +270,8 @@ impl Hub {
         retries.chain(leases).chain(save).min()
     }
 
-    fn handle(&mut self, command: Command) {
+    /// Takes a message; breaks with where to say so when it is to stop.
+    fn handle(&mut self, command: Command) -> ControlFlow<Sender<()>> {
         match command {
             Command::Request(request) => self.request(request),
             Command::Verified(request, outcome) => self.verified(request, outcome),
@@ -257,7 +285,9 @@ impl Hub {
                 callback,
                 outcome,
             } => self.delivered(topic, callback, outcome),
+            Command::Stop(stopped) => return ControlFlow::Break(stopped),
         }
+        ControlFlow::Continue(())
     }
 
     fn exists(&self, topic: &str, callback: &str) -> bool {
@@ -551,6 +581,40 @@ mod tests {
         assert_eq!(unsaved(&hub), 0);
         let (restarted, _, _) = hub_on(&config);
         assert_eq!((restarted.subscriptions(), restarted.owed.len()), (0, 0));
+    }
+
+    /// Found by the sixth attack: a graceful stop saved nothing, so with
+    /// the disk back but the next retry not yet due, a restart lost a
+    /// subscription and brought back one that had ended.
+    #[test]
+    fn a_stop_saves_what_the_store_missed_while_it_failed() {
+        let state = tempfile::tempdir().unwrap();
+        let mut config = Config::default_embedded().unwrap();
+        config.state_dir = Some(state.path().to_path_buf());
+        let (mut hub, _queue, _snap) = hub_on(&config);
+        let ended = "https://ended.example/cb";
+        hub.verified(request(ended, subscription(b"k")), Ok(()));
+        hub.save(now_ms());
+        assert_eq!(hub.saving.as_ref().unwrap().unsaved(), 0);
+
+        hub.saving.as_ref().unwrap().refuse_writes(true);
+        hub.verified(request(CALLBACK, subscription(b"k")), Ok(()));
+        hub.verified(request(ended, Mode::Unsubscribe), Ok(()));
+        hub.save(now_ms());
+        assert_eq!(hub.saving.as_ref().unwrap().unsaved(), 2);
+        hub.saving.as_ref().unwrap().refuse_writes(false);
+
+        // Stopped as the server stops it, through its inbox.
+        let (commands, inbox) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::spawn(move || hub.run(&inbox));
+        let (done, stopped) = std::sync::mpsc::channel();
+        commands.send(Command::Stop(done)).unwrap();
+        stopped.recv().unwrap();
+        thread.join().unwrap();
+
+        let (restarted, _, _) = hub_on(&config);
+        let subscribed: Vec<&String> = restarted.subs.values().flat_map(HashMap::keys).collect();
+        assert_eq!(subscribed, [CALLBACK]);
     }
 
     #[test]
