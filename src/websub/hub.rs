@@ -5,7 +5,7 @@
 //! (`fair`), saves what changed (`saving`), and wakes for retries, lease
 //! ends and saves that failed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -24,7 +24,10 @@ use super::{Counts, Key, QUEUE};
 use crate::config::{Config, WebSub};
 use crate::snapshot::Snapshot;
 
+mod asking;
 mod delivery;
+
+use asking::Asking;
 
 /// The longest the thread sleeps with nothing due, so that a clock jump
 /// cannot hold a lease end or a retry for long.
@@ -55,9 +58,8 @@ struct Hub {
     /// By topic, then callback.
     subs: HashMap<String, HashMap<String, Sub>>,
     owed: HashMap<Key, Owe>,
-    /// Verifications and denials waiting for their host's room, oldest
-    /// first.
-    asking: VecDeque<Job>,
+    /// Verifications and denials waiting for their host's room.
+    asking: Asking,
     /// Verifications and denials waiting here or in the pool.
     verifying: usize,
     delivering: usize,
@@ -93,7 +95,7 @@ impl Hub {
             saving: store.map(Saving::new),
             subs: HashMap::new(),
             owed: HashMap::new(),
-            asking: VecDeque::new(),
+            asking: Asking::new(),
             verifying: 0,
             delivering: 0,
             hosts: Hosts::new(config.websub.concurrency),
@@ -335,19 +337,23 @@ impl Hub {
     }
 
     /// Queues a verification or denial for its host's turn. Beyond
-    /// `concurrency` × 64 waiting or under way, it is dropped: the
-    /// subscriber asks again when it hears nothing.
+    /// `concurrency` × 64 waiting or under way, the host with the most
+    /// waiting loses its oldest, counted: a slow host delays its own
+    /// requests, and its subscribers ask again when they hear nothing.
     fn ask(&mut self, job: Job) {
-        if self.verifying >= self.config.concurrency * 64 {
-            let host = job.callback().map_or("", fair::host);
-            tracing::warn!(
-                callback = host,
-                "websub: too many verifications under way; dropped"
-            );
+        let host = job.callback().map_or("", fair::host).to_string();
+        self.asking.push(job);
+        if self.verifying < self.config.concurrency * 64 {
+            self.verifying += 1;
             return;
         }
-        self.verifying += 1;
-        self.asking.push_back(job);
+        if let Some(dropped) = self.asking.drop_from_busiest(&host) {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                callback = dropped,
+                "websub: too many verifications waiting; this host's oldest dropped"
+            );
+        }
     }
 
     fn request(&mut self, request: Request) {
@@ -450,14 +456,9 @@ impl Hub {
     /// Hands the pool what its hosts have room for: verifications and
     /// denials first, oldest first, then what is due.
     fn dispatch(&mut self, now: i64) {
-        for _ in 0..self.asking.len() {
-            let Some(job) = self.asking.pop_front() else {
-                break;
-            };
+        while let Some(job) = self.asking.next(|host| self.hosts.room(host) > 0) {
             let host = job.callback().map_or("", fair::host).to_string();
-            if self.hosts.room(&host) == 0 {
-                self.asking.push_back(job);
-            } else if self.jobs.send(job).is_ok() {
+            if self.jobs.send(job).is_ok() {
                 self.hosts.took(&host);
             } else {
                 self.verifying = self.verifying.saturating_sub(1);
@@ -516,7 +517,7 @@ mod tests {
         subs.insert(callback.to_string(), sub);
     }
 
-    fn request(callback: &str, mode: Mode) -> Request {
+    pub(super) fn request(callback: &str, mode: Mode) -> Request {
         Request {
             mode,
             topic: TOPIC.into(),
@@ -524,7 +525,7 @@ mod tests {
         }
     }
 
-    fn subscription(secret: &[u8]) -> Mode {
+    pub(super) fn subscription(secret: &[u8]) -> Mode {
         Mode::Subscribe {
             lease: Duration::from_secs(3600),
             secret: Some(Secret(secret.to_vec())),

@@ -50,6 +50,9 @@ pub struct Counts {
     failed: AtomicU64,
     /// Subscriptions whose last change the state file does not have.
     unsaved: AtomicU64,
+    /// Verifications and denials dropped with too many waiting, since
+    /// start.
+    dropped: AtomicU64,
 }
 
 /// [`Counts`] as read at one moment.
@@ -59,6 +62,7 @@ pub struct Figures {
     pub pending: u64,
     pub failed: u64,
     pub unsaved: u64,
+    pub dropped: u64,
 }
 
 impl Counts {
@@ -69,6 +73,7 @@ impl Counts {
             pending: get(&self.pending),
             failed: get(&self.failed),
             unsaved: get(&self.unsaved),
+            dropped: get(&self.dropped),
         }
     }
 }

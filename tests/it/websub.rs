@@ -286,6 +286,7 @@ fn deliveries_are_given_up_after_max_attempts() {
         "refeed_websub_pending_deliveries 0",
         "refeed_websub_failed_deliveries_total 1",
         "refeed_websub_unsaved_subscriptions 0",
+        "refeed_websub_dropped_verifications_total 0",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
     }
