@@ -81,6 +81,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// How long a stop waits for the WebSub hub's last save.
+const HUB_STOP: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     let system = actix_web::rt::System::new();
     // Bound first: a port already taken ends `serve` before any loading.
@@ -122,7 +125,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     if let Some(metrics) = metrics {
         state = state.with_metrics(metrics);
     }
-    if let Some(hub) = hub {
+    if let Some(hub) = hub.clone() {
         state = state.with_hub(hub);
     }
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
@@ -139,6 +142,9 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     // them.
     drop(flusher);
     closing.close_history();
+    if let Some(hub) = hub {
+        hub.stop(HUB_STOP);
+    }
     served?;
     Ok(ExitCode::SUCCESS)
 }

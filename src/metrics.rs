@@ -122,6 +122,7 @@ pub struct Metrics {
     websub_pending: Gauge,
     websub_failed: Counter,
     websub_unsaved: Gauge,
+    websub_dropped: Counter,
 }
 
 impl Default for Metrics {
@@ -207,8 +208,15 @@ impl Metrics {
             "Deliveries the WebSub hub gave up after websub.max_attempts, since start",
             websub_failed.clone(),
         );
+        let websub_dropped = Counter::default();
+        registry.register(
+            "websub_dropped_verifications",
+            "Verifications and denials the WebSub hub dropped with too many waiting, since start",
+            websub_dropped.clone(),
+        );
         Metrics {
             registry,
+            websub_dropped,
             websub_subscriptions,
             websub_pending,
             websub_failed,
@@ -274,6 +282,8 @@ impl Metrics {
         self.websub_unsaved.set(gauge_value(hub.unsaved));
         self.websub_failed
             .inc_by(hub.failed.saturating_sub(self.websub_failed.get()));
+        self.websub_dropped
+            .inc_by(hub.dropped.saturating_sub(self.websub_dropped.get()));
     }
 
     /// The whole registry in the Prometheus text format, with the query

@@ -59,6 +59,9 @@ struct Hub {
     /// owed) the state file does not have: a restart would lose it. Above
     /// 0, `status` is `degraded`.
     unsaved_subscriptions: u64,
+    /// Verifications and denials dropped with too many waiting, since
+    /// start, each from the callback host with the most waiting.
+    dropped_verifications: u64,
 }
 
 #[derive(Serialize)]
@@ -127,6 +130,7 @@ pub fn respond(state: &State) -> HttpResponse {
             pending_deliveries: f.pending,
             failed_deliveries: f.failed,
             unsaved_subscriptions: f.unsaved,
+            dropped_verifications: f.dropped,
         }),
         state: state_file.map(|f| StateFile {
             usable: !f.unusable,

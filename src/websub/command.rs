@@ -3,6 +3,7 @@
 //! nor the pool needs the other's types to talk.
 
 use std::sync::Arc;
+use std::sync::mpsc::Sender;
 
 use url::Url;
 
@@ -24,6 +25,9 @@ pub enum Command {
         callback: Url,
         outcome: Delivered,
     },
+    /// The server stops: save what is unsaved, end the thread, then say
+    /// so on the sender.
+    Stop(Sender<()>),
 }
 
 /// How a delivery went.

@@ -5,7 +5,8 @@
 //! (`fair`), saves what changed (`saving`), and wakes for retries, lease
 //! ends and saves that failed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
+use std::ops::ControlFlow;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
@@ -23,7 +24,10 @@ use super::{Counts, Key, QUEUE};
 use crate::config::{Config, WebSub};
 use crate::snapshot::Snapshot;
 
+mod asking;
 mod delivery;
+
+use asking::Asking;
 
 /// The longest the thread sleeps with nothing due, so that a clock jump
 /// cannot hold a lease end or a retry for long.
@@ -54,9 +58,8 @@ struct Hub {
     /// By topic, then callback.
     subs: HashMap<String, HashMap<String, Sub>>,
     owed: HashMap<Key, Owe>,
-    /// Verifications and denials waiting for their host's room, oldest
-    /// first.
-    asking: VecDeque<Job>,
+    /// Verifications and denials waiting for their host's room.
+    asking: Asking,
     /// Verifications and denials waiting here or in the pool.
     verifying: usize,
     delivering: usize,
@@ -92,7 +95,7 @@ impl Hub {
             saving: store.map(Saving::new),
             subs: HashMap::new(),
             owed: HashMap::new(),
-            asking: VecDeque::new(),
+            asking: Asking::new(),
             verifying: 0,
             delivering: 0,
             hosts: Hosts::new(config.websub.concurrency),
@@ -155,7 +158,13 @@ impl Hub {
                 })
                 .min(IDLE);
             match inbox.recv_timeout(wait) {
-                Ok(command) => self.handle(command),
+                Ok(command) => {
+                    if let ControlFlow::Break(stopped) = self.handle(command) {
+                        self.stop();
+                        let _ = stopped.send(());
+                        return;
+                    }
+                }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
             }
@@ -210,6 +219,26 @@ impl Hub {
         });
     }
 
+    /// The last save, due or not: what the store has now is what the next
+    /// process starts from (found by the sixth attack: a stop soon after
+    /// the disk recovered lost unsaved subscriptions and brought ended
+    /// ones back).
+    fn stop(&mut self) {
+        let Some(saving) = &mut self.saving else {
+            return;
+        };
+        saving.retry_now();
+        self.save(now_ms());
+        self.count();
+        let unsaved = self.saving.as_ref().map_or(0, Saving::unsaved);
+        if unsaved > 0 {
+            tracing::warn!(
+                unsaved,
+                "websub: stopped with subscriptions unsaved; their last change is lost"
+            );
+        }
+    }
+
     fn subscription_changed(&mut self, key: &Key) {
         if let Some(saving) = &mut self.saving {
             saving.subscription_changed(key);
@@ -243,7 +272,8 @@ impl Hub {
         retries.chain(leases).chain(save).min()
     }
 
-    fn handle(&mut self, command: Command) {
+    /// Takes a message; breaks with where to say so when it is to stop.
+    fn handle(&mut self, command: Command) -> ControlFlow<Sender<()>> {
         match command {
             Command::Request(request) => self.request(request),
             Command::Verified(request, outcome) => self.verified(request, outcome),
@@ -257,7 +287,9 @@ impl Hub {
                 callback,
                 outcome,
             } => self.delivered(topic, callback, outcome),
+            Command::Stop(stopped) => return ControlFlow::Break(stopped),
         }
+        ControlFlow::Continue(())
     }
 
     fn exists(&self, topic: &str, callback: &str) -> bool {
@@ -305,19 +337,23 @@ impl Hub {
     }
 
     /// Queues a verification or denial for its host's turn. Beyond
-    /// `concurrency` × 64 waiting or under way, it is dropped: the
-    /// subscriber asks again when it hears nothing.
+    /// `concurrency` × 64 waiting or under way, the host with the most
+    /// waiting loses its oldest, counted: a slow host delays its own
+    /// requests, and its subscribers ask again when they hear nothing.
     fn ask(&mut self, job: Job) {
-        if self.verifying >= self.config.concurrency * 64 {
-            let host = job.callback().map_or("", fair::host);
-            tracing::warn!(
-                callback = host,
-                "websub: too many verifications under way; dropped"
-            );
+        let host = job.callback().map_or("", fair::host).to_string();
+        self.asking.push(job);
+        if self.verifying < self.config.concurrency * 64 {
+            self.verifying += 1;
             return;
         }
-        self.verifying += 1;
-        self.asking.push_back(job);
+        if let Some(dropped) = self.asking.drop_from_busiest(&host) {
+            self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(
+                callback = dropped,
+                "websub: too many verifications waiting; this host's oldest dropped"
+            );
+        }
     }
 
     fn request(&mut self, request: Request) {
@@ -420,14 +456,9 @@ impl Hub {
     /// Hands the pool what its hosts have room for: verifications and
     /// denials first, oldest first, then what is due.
     fn dispatch(&mut self, now: i64) {
-        for _ in 0..self.asking.len() {
-            let Some(job) = self.asking.pop_front() else {
-                break;
-            };
+        while let Some(job) = self.asking.next(|host| self.hosts.room(host) > 0) {
             let host = job.callback().map_or("", fair::host).to_string();
-            if self.hosts.room(&host) == 0 {
-                self.asking.push_back(job);
-            } else if self.jobs.send(job).is_ok() {
+            if self.jobs.send(job).is_ok() {
                 self.hosts.took(&host);
             } else {
                 self.verifying = self.verifying.saturating_sub(1);
@@ -486,7 +517,7 @@ mod tests {
         subs.insert(callback.to_string(), sub);
     }
 
-    fn request(callback: &str, mode: Mode) -> Request {
+    pub(super) fn request(callback: &str, mode: Mode) -> Request {
         Request {
             mode,
             topic: TOPIC.into(),
@@ -494,7 +525,7 @@ mod tests {
         }
     }
 
-    fn subscription(secret: &[u8]) -> Mode {
+    pub(super) fn subscription(secret: &[u8]) -> Mode {
         Mode::Subscribe {
             lease: Duration::from_secs(3600),
             secret: Some(Secret(secret.to_vec())),
@@ -551,6 +582,40 @@ mod tests {
         assert_eq!(unsaved(&hub), 0);
         let (restarted, _, _) = hub_on(&config);
         assert_eq!((restarted.subscriptions(), restarted.owed.len()), (0, 0));
+    }
+
+    /// Found by the sixth attack: a graceful stop saved nothing, so with
+    /// the disk back but the next retry not yet due, a restart lost a
+    /// subscription and brought back one that had ended.
+    #[test]
+    fn a_stop_saves_what_the_store_missed_while_it_failed() {
+        let state = tempfile::tempdir().unwrap();
+        let mut config = Config::default_embedded().unwrap();
+        config.state_dir = Some(state.path().to_path_buf());
+        let (mut hub, _queue, _snap) = hub_on(&config);
+        let ended = "https://ended.example/cb";
+        hub.verified(request(ended, subscription(b"k")), Ok(()));
+        hub.save(now_ms());
+        assert_eq!(hub.saving.as_ref().unwrap().unsaved(), 0);
+
+        hub.saving.as_ref().unwrap().refuse_writes(true);
+        hub.verified(request(CALLBACK, subscription(b"k")), Ok(()));
+        hub.verified(request(ended, Mode::Unsubscribe), Ok(()));
+        hub.save(now_ms());
+        assert_eq!(hub.saving.as_ref().unwrap().unsaved(), 2);
+        hub.saving.as_ref().unwrap().refuse_writes(false);
+
+        // Stopped as the server stops it, through its inbox.
+        let (commands, inbox) = std::sync::mpsc::sync_channel(1);
+        let thread = std::thread::spawn(move || hub.run(&inbox));
+        let (done, stopped) = std::sync::mpsc::channel();
+        commands.send(Command::Stop(done)).unwrap();
+        stopped.recv().unwrap();
+        thread.join().unwrap();
+
+        let (restarted, _, _) = hub_on(&config);
+        let subscribed: Vec<&String> = restarted.subs.values().flat_map(HashMap::keys).collect();
+        assert_eq!(subscribed, [CALLBACK]);
     }
 
     #[test]

@@ -18,7 +18,8 @@ use super::command::{Command, Delivered};
 use super::request::{Request, Secret};
 use crate::config::WebSub;
 
-/// A challenge echo longer than this is wrong anyway; no more is read.
+/// A challenge echo longer than this is wrong anyway: one byte more is
+/// read, to know, and no further.
 const MAX_ECHO_BYTES: u64 = 1024;
 
 pub enum Job {
@@ -151,10 +152,15 @@ fn verify(agent: &ureq::Agent, request: &Request, challenge: &str) -> Result<(),
     let mut echo = Vec::new();
     response
         .into_reader()
-        .take(MAX_ECHO_BYTES)
+        .take(MAX_ECHO_BYTES + 1)
         .read_to_end(&mut echo)
         .map_err(|e| e.to_string())?;
-    if echo.trim_ascii() == challenge.as_bytes() {
+    // §5.3: the body is the challenge, white space around it aside; a
+    // body that only begins with it is not (found by the sixth attack:
+    // the first KiB, trimmed, was compared and the rest never read).
+    if echo.len() as u64 > MAX_ECHO_BYTES {
+        Err(format!("answered more than {MAX_ECHO_BYTES} bytes"))
+    } else if echo.trim_ascii() == challenge.as_bytes() {
         Ok(())
     } else {
         Err("did not echo the challenge".into())

@@ -179,6 +179,28 @@ fn a_wrong_challenge_echo_subscribes_nothing() {
     assert_eq!(hub_count(&server, "subscriptions"), 0);
 }
 
+/// Found by the sixth attack: a body that only began with the challenge
+/// verified the subscription (the first KiB was read and trimmed). White
+/// space around the challenge is all that may come with it.
+#[test]
+fn an_echo_that_only_begins_with_the_challenge_subscribes_nothing() {
+    let dir = source_copy();
+    let junk = Subscriber::start(Behaviour {
+        echo_after: format!("{}JUNK", " ".repeat(2000)),
+        ..Behaviour::default()
+    });
+    let server = Refeed::start(dir.path(), &[PRIVATE_OK]);
+    assert_eq!(subscribe(&server, &junk.callback("cb"), &[]), 202);
+    wait_log(&server, "websub: not verified");
+    assert_eq!(hub_count(&server, "subscriptions"), 0);
+
+    let newline = Subscriber::start(Behaviour {
+        echo_after: "\r\n".into(),
+        ..Behaviour::default()
+    });
+    subscribed(&server, &newline, "cb", &[]);
+}
+
 #[test]
 fn unsubscribed_callbacks_get_nothing_more() {
     let dir = source_copy();
@@ -264,6 +286,7 @@ fn deliveries_are_given_up_after_max_attempts() {
         "refeed_websub_pending_deliveries 0",
         "refeed_websub_failed_deliveries_total 1",
         "refeed_websub_unsaved_subscriptions 0",
+        "refeed_websub_dropped_verifications_total 0",
     ] {
         assert!(metrics.lines().any(|l| l == line), "{line}: {metrics}");
     }

@@ -40,6 +40,8 @@ impl Received {
 pub struct Behaviour {
     /// Echo this instead of the challenge.
     pub wrong_echo: bool,
+    /// Echo the challenge followed by this.
+    pub echo_after: String,
     /// Statuses for the next deliveries, in order; 200 once empty.
     pub statuses: VecDeque<u16>,
     /// Never answer a delivery: hold its connection until the hub closes
@@ -158,7 +160,7 @@ fn serve_one(
         let mut b = behaviour.lock().unwrap();
         match (request.method.as_str(), request.param("hub.challenge")) {
             ("GET", Some(_)) if b.wrong_echo => (200, "not-the-challenge".to_string()),
-            ("GET", Some(challenge)) => (200, challenge),
+            ("GET", Some(challenge)) => (200, challenge + &b.echo_after),
             ("POST", _) => (b.statuses.pop_front().unwrap_or(200), String::new()),
             _ => (200, String::new()),
         }
