@@ -444,8 +444,10 @@ fn unclosed_tags_on_one_line_cost_linear_time() {
             let (small, large) = fastest_of_five(&make(n), &make(4 * n), |body| {
                 cleaner.clean(&body_to_html(body, format));
             });
+            // Below 20 ms a loaded machine's noise is the ratio (CI saw 4
+            // and 32 ms); quadratic at 4n is still seconds over that.
             assert!(
-                large < 6.0 * small.max(0.005),
+                large < 6.0 * small.max(0.02),
                 "{what} ({format:?}): {small:.3} s for {n} units, {large:.3} s for {}",
                 4 * n
             );
