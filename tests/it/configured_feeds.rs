@@ -294,6 +294,27 @@ fn a_bad_regex_or_a_reserved_slug_is_a_config_error_naming_the_key() {
     }
 }
 
+/// Found by the sixth attack: a feed whose `include:` was left empty
+/// passed `check` and was listed in the index and OPML, always empty.
+#[test]
+fn a_feed_without_an_include_is_a_config_error_not_an_empty_feed() {
+    let dir = common::tree(&[
+        (
+            "refeed.yaml",
+            "feeds:\n  - slug: empty\n    title: Empty\n    include:\n",
+        ),
+        ("posts/a.md", "---\ntitle: a\ntags: [x]\n---\n"),
+    ]);
+    let out = refeed(dir.path(), &["check", "--source", "posts"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`feeds[0].include`"), "{stderr}");
+    assert!(
+        stderr.contains("at least one category or tag to include"),
+        "{stderr}"
+    );
+}
+
 /// Found by the fifth attack: an edit to an article a configured feed
 /// already held (same file, same date, so the same members) never reached
 /// that feed, nor its WebSub subscribers.
