@@ -522,12 +522,7 @@ feeds:
             .filter_map(|id| id.split_once('#').map(|(_, f)| f))
             .collect();
         // One copy per include, `C#` written twice counting once.
-        let mut want = [
-            "tags/C%23/",
-            "tags/C++/",
-            "tags/Node%20js/",
-            "tags/NodeJS/",
-        ];
+        let mut want = ["tags/C%23/", "tags/C++/", "tags/Node%20js/", "tags/NodeJS/"];
         let mut got = fragments.clone();
         got.sort();
         want.sort();
