@@ -132,6 +132,14 @@ pub(super) fn validate(
             if f.title.trim().is_empty() {
                 return Err(Invalid::at(key("title"), "must not be empty"));
             }
+            // Without an include the feed could never hold an article, yet
+            // the index and OPML would offer it (found by the sixth attack).
+            if f.include.categories.is_empty() && f.include.tags.is_empty() {
+                return Err(Invalid::at(
+                    key("include"),
+                    "a feed needs at least one category or tag to include",
+                ));
+            }
             Ok(ConfiguredFeed {
                 slug,
                 title: f.title,
@@ -242,7 +250,7 @@ mod tests {
             ),
             ("- {slug: rss.xml, title: t}", "feeds[0].slug"),
             (
-                "- {slug: a, title: t}\n- {slug: a, title: u}",
+                "- {slug: a, title: t, include: {tags: [x]}}\n- {slug: a, title: u}",
                 "feeds[1].slug",
             ),
             ("- {slug: a/b, title: t}", "feeds[0].slug"),
@@ -257,12 +265,37 @@ mod tests {
         }
     }
 
+    /// Found by the sixth attack: a feed with no include (the key left
+    /// empty or missing) passed `check` and was served, always empty.
+    #[test]
+    fn a_feed_without_an_include_is_refused_naming_the_key() {
+        for yaml in [
+            "- {slug: a, title: t}",
+            "- slug: a\n  title: t\n  include:\n",
+            "- {slug: a, title: t, include: {}}",
+            "- {slug: a, title: t, include: {categories: [], tags: []}, exclude: {tags: [x]}}",
+        ] {
+            let e = validate(raw(yaml), 2048).unwrap_err();
+            assert_eq!(e.key, "feeds[0].include", "{yaml}");
+            assert!(
+                e.reason.contains("at least one category or tag to include"),
+                "{}",
+                e.reason
+            );
+        }
+        let with_a_tag = "- {slug: a, title: t, include: {tags: [x]}}";
+        assert!(validate(raw(with_a_tag), 2048).is_ok());
+    }
+
     /// Found by the fifth attack: a 5,000-byte slug was accepted, and its
     /// feed answered 431 while the index and OPML listed it.
     #[test]
     fn a_slug_whose_urls_exceed_max_url_bytes_is_refused_naming_the_key() {
         let limit = 256;
-        let feed = |slug: &str| validate(raw(&format!("- {{slug: '{slug}', title: t}}")), limit);
+        let feed = |slug: &str| {
+            let yaml = format!("- {{slug: '{slug}', title: t, include: {{tags: [x]}}}}");
+            validate(raw(&yaml), limit)
+        };
         // `/feeds/<slug>/feed.json` and `/feeds/<slug>/?page=<any usize>`.
         let longest = |slug: &str| {
             let dir = crate::site::links::encoded_len(slug) + "/feeds//".len();

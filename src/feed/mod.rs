@@ -54,7 +54,7 @@ impl Item {
             terms: terms(&entry, scheme),
             url: entry.url(scheme),
             id: match via {
-                Some(include) => scheme.ids.copy_id(&id, &layout::dir(scheme, &include)),
+                Some(include) => scheme.ids.copy_id(&id, &include),
                 None => id,
             },
             entry,

@@ -1,8 +1,10 @@
 //! Simplified/Traditional Chinese conversion (`?opencc=`, as RSSHub names
 //! it) with OpenCC's own dictionaries and phrase rules (`chain`, over the
 //! dictionaries ferrous-opencc ships). Converts text, and the text nodes of
-//! HTML outside code; never markup, attributes or URLs.
+//! HTML outside code; never markup, attributes, or URLs and e-mail
+//! addresses, written as text or not (`addresses`).
 
+mod addresses;
 mod chain;
 mod data;
 
@@ -126,7 +128,7 @@ const VERBATIM: &str = "code, pre, kbd, samp";
 
 impl Converter {
     pub fn text(self, s: &str) -> String {
-        self.0.convert(s)
+        addresses::convert_outside_addresses(self.0, s)
     }
 
     /// `html` with the text of every text node converted, except inside
@@ -149,7 +151,7 @@ impl Converter {
             if chunk.last_in_text_node() {
                 // The text is as written in the markup, references included;
                 // they are ASCII, which no conversion touches.
-                chunk.replace(&self.0.convert(&pending), ContentType::Html);
+                chunk.replace(&self.text(&pending), ContentType::Html);
                 pending.clear();
             } else {
                 chunk.remove();

@@ -4,6 +4,7 @@
 
 use chrono::NaiveDate;
 
+use super::FeedKey;
 use super::links::encode_path;
 
 /// The `tag:authority,date:` prefix every id of the site shares.
@@ -34,11 +35,14 @@ impl IdScheme {
     }
 
     /// The id of one copy of an item, in a feed that lists an article
-    /// once per include it matches: the article's id with the include's
-    /// folder as fragment. Copies differ, and each keeps its id whatever
-    /// else the article comes to match.
-    pub fn copy_id(&self, id: &str, include_dir: &str) -> String {
-        format!("{id}#{}", encode_path(include_dir))
+    /// once per include it matches: the article's id with the include as
+    /// written as fragment (`categories/<name>/…/` or `tags/<name>/`).
+    /// Names, not slugs: `C#` and `C++` share a slug, and so do two names
+    /// `tag_map` sends to one, which gave one id twice in a document
+    /// (found by the sixth attack). Copies differ, and each keeps its id
+    /// whatever else the article comes to match.
+    pub fn copy_id(&self, id: &str, include: &FeedKey) -> String {
+        format!("{id}#{}", include_fragment(include))
     }
 
     /// A feed is identified by the folder it is served from, so that two
@@ -51,6 +55,20 @@ impl IdScheme {
     /// an IRI) whatever the names hold.
     fn tag(&self, specific: &str) -> String {
         format!("{}{}", self.prefix, encode_path(specific))
+    }
+}
+
+/// Distinct includes give distinct fragments: each name is one segment,
+/// percent-encoded whole (its `/` too).
+fn include_fragment(include: &FeedKey) -> String {
+    let segment = |name: &str| format!("{}/", encode_path(name).replace('/', "%2F"));
+    match include {
+        FeedKey::Site => String::new(),
+        FeedKey::Category(path) => path
+            .iter()
+            .fold("categories/".to_string(), |dir, name| dir + &segment(name)),
+        FeedKey::Tag(tag) => format!("tags/{}", segment(tag)),
+        FeedKey::Configured(slug) => format!("feeds/{}", segment(slug)),
     }
 }
 
@@ -84,6 +102,31 @@ mod tests {
             specific(s.feed_id("categories/C#/")),
             "example.com,2021-01-01:feed/categories/C%23/"
         );
+    }
+
+    /// Found by the sixth attack: copies of one article for `C#` and `C++`
+    /// (one slug), or for two tags `tag_map` sends to one slug, had one id.
+    #[test]
+    fn copies_for_includes_sharing_a_slug_have_distinct_ids() {
+        let s = IdScheme::new("e", NaiveDate::from_ymd_opt(2021, 1, 1).unwrap());
+        let id = s.path_id("a.md");
+        let copy = |k: FeedKey| s.copy_id(&id, &k);
+        let copies = [
+            copy(FeedKey::Tag("C#".into())),
+            copy(FeedKey::Tag("C++".into())),
+            copy(FeedKey::Tag("a/b".into())),
+            copy(FeedKey::Category(vec!["a".into(), "b".into()].into())),
+            copy(FeedKey::Category(vec!["a/b".into()].into())),
+            copy(FeedKey::Category(vec!["C#".into()].into())),
+        ];
+        assert_eq!(copies[0], format!("{id}#tags/C%23/"));
+        assert_eq!(copies[1], format!("{id}#tags/C++/"));
+        assert_eq!(copies[3], format!("{id}#categories/a/b/"));
+        assert_eq!(copies[4], format!("{id}#categories/a%2Fb/"));
+        let mut unique = copies.to_vec();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), copies.len(), "{copies:?}");
     }
 
     /// RFC 4151's `specific` allows pchar, `/` and `?`: everything else,

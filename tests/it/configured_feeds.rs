@@ -294,6 +294,27 @@ fn a_bad_regex_or_a_reserved_slug_is_a_config_error_naming_the_key() {
     }
 }
 
+/// Found by the sixth attack: a feed whose `include:` was left empty
+/// passed `check` and was listed in the index and OPML, always empty.
+#[test]
+fn a_feed_without_an_include_is_a_config_error_not_an_empty_feed() {
+    let dir = common::tree(&[
+        (
+            "refeed.yaml",
+            "feeds:\n  - slug: empty\n    title: Empty\n    include:\n",
+        ),
+        ("posts/a.md", "---\ntitle: a\ntags: [x]\n---\n"),
+    ]);
+    let out = refeed(dir.path(), &["check", "--source", "posts"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`feeds[0].include`"), "{stderr}");
+    assert!(
+        stderr.contains("at least one category or tag to include"),
+        "{stderr}"
+    );
+}
+
 /// Found by the fifth attack: an edit to an article a configured feed
 /// already held (same file, same date, so the same members) never reached
 /// that feed, nor its WebSub subscribers.
@@ -429,4 +450,83 @@ fn copies_listed_once_per_include_have_distinct_stable_ids() {
     let merged: Value =
         serde_json::from_slice(&server.get("/feeds/china-economy/feed.json").body).unwrap();
     assert!(!merged["items"][0]["id"].as_str().unwrap().contains('#'));
+}
+
+/// The item ids of one built document of feed `slug` below `out`, in
+/// document order: Atom ids, RSS guids or JSON Feed ids.
+fn built_ids(out: &Path, slug: &str) -> [Vec<String>; 3] {
+    let dir = out.join("feeds").join(slug);
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect("built document");
+    let inner = |part: &str, tag: &str| {
+        let from = part.split_once('>').map_or("", |(_, r)| r);
+        from.split_once(&format!("</{tag}>"))
+            .map_or("", |(v, _)| v)
+            .to_string()
+    };
+    let json: Value = serde_json::from_str(&read("feed.json")).unwrap();
+    [
+        read("atom.xml")
+            .split("<entry>")
+            .skip(1)
+            .map(|e| inner(e.split_once("<id").map_or("", |(_, r)| r), "id"))
+            .collect(),
+        read("rss.xml")
+            .split("<item>")
+            .skip(1)
+            .map(|i| inner(i.split_once("<guid").map_or("", |(_, r)| r), "guid"))
+            .collect(),
+        json["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect(),
+    ]
+}
+
+/// Found by the sixth attack: with `merge_includes: false`, a copy's id
+/// named its include by slug, so tags `C#` and `C++` (both slug `C`), or
+/// two tags `tag_map` sends to one slug, gave one id twice in a document.
+#[test]
+fn copies_for_includes_sharing_a_slug_have_distinct_ids() {
+    let config = "tag_map: {Node js: node, NodeJS: node}
+feeds:
+  - slug: langs
+    title: Langs
+    include:
+      tags: ['C#', 'C++', 'C#', Node js, NodeJS]
+    merge_includes: false
+";
+    let dir = common::tree(&[
+        ("refeed.yaml", config),
+        (
+            "posts/a.md",
+            &post(
+                "a",
+                "2021-06-24 08:00:00",
+                "[]",
+                "['C#', 'C++', Node js, NodeJS]",
+            ),
+        ),
+    ]);
+    let out = refeed(dir.path(), &["build", "--source", "posts", "--out", "out"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let documents = built_ids(&dir.path().join("out"), "langs");
+    for ids in &documents {
+        let fragments: Vec<&str> = ids
+            .iter()
+            .filter_map(|id| id.split_once('#').map(|(_, f)| f))
+            .collect();
+        // One copy per include, `C#` written twice counting once.
+        let mut want = ["tags/C%23/", "tags/C++/", "tags/Node%20js/", "tags/NodeJS/"];
+        let mut got = fragments.clone();
+        got.sort();
+        want.sort();
+        assert_eq!(got, want, "{ids:?}");
+        assert_eq!(ids, &documents[2], "one id per copy in every format");
+    }
 }

@@ -216,3 +216,38 @@ fn a_summary_keeps_the_code_its_content_keeps() {
         .to_string();
     assert_eq!(brief, "開頭 发展代码 經濟 後文 软件");
 }
+
+/// Found by the sixth attack: URLs and e-mail addresses written as text
+/// (a link's text, a bare URL with an IDN host and a Chinese path, an
+/// address with a Chinese local part) were converted into other addresses,
+/// in the content, the summary and the title.
+#[test]
+fn urls_and_addresses_written_as_text_are_not_converted() {
+    const WIKI: &str = "https://zh.wikipedia.org/wiki/软件";
+    const BARE: &str = "https://例子.中国/软件发展";
+    const MAIL: &str = "张三@例子.中国";
+    let post = format!(
+        "---\ntitle: 软件 {BARE} 软件\ndate: 2021-06-04 10:00:00\n---\n\
+         软件见 <a href=\"{WIKI}\">{WIKI}</a>，软件：{BARE} 或写信给 {MAIL} 软件\n"
+    );
+    let dir = common::tree(&[("a/links.md", &post)]);
+    let server = Refeed::start(dir.path(), &[]);
+    let feed = json(&server, "/feed.json?opencc=s2twp");
+    let links = item(&feed, "links");
+    assert_eq!(links["title"], format!("軟體 {BARE} 軟體"));
+    let content = links["content_html"].as_str().unwrap();
+    let summary = links["summary"].as_str().unwrap();
+    for text in [content, summary] {
+        assert!(text.contains("軟體見 "), "{text}");
+        assert!(
+            text.contains(&format!("{WIKI}</a>，軟體："))
+                || text.contains(&format!("{WIKI}，軟體：")),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("軟體：{BARE} 或寫信給 {MAIL} 軟體")),
+            "{text}"
+        );
+    }
+    assert!(!content.contains("軟體發展") && !content.contains("中國"));
+}
