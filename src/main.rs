@@ -129,6 +129,11 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
         state = state.with_hub(hub);
     }
     let _reloader = refeed::watch::start(config, live).context("starting the loader")?;
+    let retrying = closing.clone();
+    let retrier = refeed::state::Retrier::start(std::time::Duration::from_secs(10), move || {
+        retrying.retry_history()
+    })
+    .context("starting the state thread")?;
     let listen = config.server.listen;
     // `server::run` prints the URLs to open once it serves.
     let served = system
@@ -141,6 +146,7 @@ fn serve(config: &Config) -> anyhow::Result<ExitCode> {
     // The last counts and dates are written once no request can add to
     // them.
     drop(flusher);
+    drop(retrier);
     closing.close_history();
     if let Some(hub) = hub {
         hub.stop(HUB_STOP);

@@ -279,9 +279,22 @@ pub struct History {
     /// without its volume); `None` only for `refeed build`, which answers
     /// no client.
     since: Option<DateTime<Utc>>,
-    store: Option<Mutex<Durable>>,
+    /// `None` while the state file cannot be used, and always for `build`.
+    store: Mutex<Option<Durable>>,
+    /// Where to open the state file again while it cannot be used (a
+    /// full or read-only disk at start-up), and when to try next.
+    reopen: Option<Mutex<Reopen>>,
     health: Arc<StateHealth>,
 }
+
+struct Reopen {
+    dir: PathBuf,
+    scope: String,
+    next: std::time::Instant,
+}
+
+/// How often a state file that cannot be used is tried again.
+const REOPEN_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The store and what could not be written to it yet.
 struct Durable {
@@ -336,7 +349,8 @@ impl History {
         History {
             served: Mutex::default(),
             since: None,
-            store: None,
+            store: Mutex::default(),
+            reopen: None,
             health: Arc::default(),
         }
     }
@@ -383,23 +397,72 @@ impl History {
                     unsaved: HashMap::new(),
                     identity,
                 };
-                (served, Some(Mutex::new(durable)))
+                (served, Some(durable))
             }
             Err(e) => {
                 tracing::warn!(
                     "state_dir unusable ({e}); Last-Modified of every feed starts at this \
-                     start-up, so clients revalidate once"
+                     start-up, so clients revalidate once; tried again every {} s",
+                    REOPEN_EVERY.as_secs()
                 );
                 health.unusable.store(true, Ordering::Relaxed);
                 (imbl::HashMap::new(), None)
             }
         };
+        let reopen = dir(config).ok().map(|dir| {
+            Mutex::new(Reopen {
+                dir,
+                scope: scope(config),
+                next: std::time::Instant::now() + REOPEN_EVERY,
+            })
+        });
         History {
             served: Mutex::new(served),
             since: Some(started),
-            store,
+            store: Mutex::new(store),
+            reopen,
             health,
         }
+    }
+
+    /// The state file opened again, once it can be, and marked as this
+    /// run's: without the mark, the next start would trust the dates of
+    /// the run before and give a client of this one a wrong 304 (found by
+    /// the re-attack: a state disk full or read-only at start-up). All
+    /// this run has served is then to be stored.
+    fn reopened(&self) -> Option<Durable> {
+        let mut reopen = self
+            .reopen
+            .as_ref()?
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if now < reopen.next {
+            return None;
+        }
+        reopen.next = now + REOPEN_EVERY;
+        let mut store = Store::open(&reopen.dir, &reopen.scope).ok()?;
+        store.save(&[], true).ok()?;
+        tracing::info!(file = %store.path.display(), "state usable again");
+        self.health.unusable.store(false, Ordering::Relaxed);
+        let identity = identity(&store.path);
+        let unsaved = self
+            .lock()
+            .iter()
+            .map(|(p, v)| (p.clone(), v.clone()))
+            .collect();
+        Some(Durable {
+            store,
+            unsaved,
+            identity,
+        })
+    }
+
+    /// Saves what is unsaved, or opens the state file again: a disk that
+    /// clears is seen without waiting for a change (`serve` calls it every
+    /// few seconds).
+    pub fn retry(&self) {
+        self.save(Vec::new(), true);
     }
 
     /// What `/healthz` shows of the state file.
@@ -444,10 +507,13 @@ impl History {
     }
 
     fn save(&self, changed: Vec<(Arc<str>, Validator)>, open: bool) {
-        let Some(durable) = &self.store else {
+        let mut store = self.store.lock().unwrap_or_else(|p| p.into_inner());
+        if store.is_none() {
+            *store = self.reopened();
+        }
+        let Some(durable) = store.as_mut() else {
             return;
         };
-        let mut durable = durable.lock().unwrap_or_else(|p| p.into_inner());
         let replaced =
             durable.identity.is_some() && identity(&durable.store.path) != durable.identity;
         if replaced && !self.health.replaced.swap(true, Ordering::Relaxed) {
@@ -478,6 +544,46 @@ impl History {
         self.health
             .unsaved_documents
             .store(unsaved, Ordering::Relaxed);
+    }
+}
+
+/// Calls `retry` every `period` on a thread of its own, until dropped:
+/// `serve` retries the history's saves with it, so that `/healthz` stops
+/// saying `degraded` once a full disk clears, whether or not a post
+/// changes (found by the re-attack).
+pub struct Retrier {
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Retrier {
+    pub fn start(
+        period: std::time::Duration,
+        retry: impl Fn() + Send + 'static,
+    ) -> std::io::Result<Retrier> {
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("refeed-state".into())
+            .spawn(move || {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(period)
+                {
+                    retry();
+                }
+            })?;
+        Ok(Retrier {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for Retrier {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
@@ -572,7 +678,8 @@ mod tests {
 
     /// Makes the history's store refuse writes, as a full disk does.
     fn refuse_writes(history: &History, refuse: bool) {
-        let durable = history.store.as_ref().unwrap().lock().unwrap();
+        let store = history.store.lock().unwrap();
+        let durable = store.as_ref().unwrap();
         let value = if refuse { "ON" } else { "OFF" };
         durable
             .store
@@ -635,6 +742,42 @@ mod tests {
         assert!(matches!(
             history.view().earlier("rss.xml"),
             Earlier::Served(x) if *x == v("h1", 1_700_000_020)
+        ));
+    }
+
+    /// Found by the re-attack: a run whose state folder could not be used
+    /// at start-up could not mark itself, so the next start trusted the
+    /// run before it and gave a client of this one a wrong 304. The run
+    /// opens the file again once it can, marks itself and stores what it
+    /// served.
+    #[test]
+    fn a_state_file_unusable_at_start_up_is_opened_again_and_marks_the_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        let t = |secs| DateTime::from_timestamp(secs, 0).unwrap();
+        let a = History::open(&config(&state), t(1_700_000_000));
+        a.published([("rss.xml".into(), v("h1", 1_700_000_000))]);
+        a.close();
+        drop(a);
+
+        let away = dir.path().join("away");
+        std::fs::rename(&state, &away).unwrap();
+        std::fs::write(&state, "not a folder").unwrap();
+        let b = History::open(&config(&state), t(1_700_000_100));
+        assert!(b.health().read().unusable);
+        b.published([("rss.xml".into(), v("h2", 1_700_000_100))]);
+        b.published([("rss.xml".into(), v("h1", 1_700_000_101))]);
+        std::fs::remove_file(&state).unwrap();
+        std::fs::rename(&away, &state).unwrap();
+        b.reopen.as_ref().unwrap().lock().unwrap().next = std::time::Instant::now();
+        b.retry();
+        assert!(!b.health().read().at_risk());
+        drop(b); // a crash: no close
+
+        let c = History::open(&config(&state), t(1_700_000_200));
+        assert!(matches!(
+            c.view().earlier("rss.xml"),
+            Earlier::Unknown { since } if since == t(1_700_000_200)
         ));
     }
 

@@ -167,6 +167,11 @@ impl Pipeline {
         self.history.close();
     }
 
+    /// Saves what the history could not yet, or opens its file again.
+    pub fn retry_history(&self) {
+        self.history.retry();
+    }
+
     /// Records a just-published snapshot's documents in the history: the
     /// reload thread calls it after each publish, never a request. Feeds
     /// that `prev` already had unchanged are skipped.
