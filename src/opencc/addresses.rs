@@ -72,18 +72,20 @@ fn url_at(text: &str, colon: usize) -> Option<Range<usize>> {
     (length > 0).then(|| colon - scheme..colon + "://".len() + length)
 }
 
-/// The e-mail address around the `@` at `at`: a local part before it and
-/// a domain of at least two labels after it, in any script. `@名字`, a
-/// mention, is not one. Chinese prose runs into an ASCII address with no
-/// space (`邮箱abc@qq.com。`), so a part that meets the `@` in ASCII ends
-/// where ASCII does.
+/// The e-mail address around the `@` at `at`: an ASCII local part before
+/// it and an ASCII domain of at least two labels after it (an
+/// internationalized one in its `xn--` form). Chinese prose runs into an
+/// address with no space (`邮箱abc@qq.com。`), so both end where ASCII
+/// does. Not in any script: prose next to an `@` (`感谢@张三对软件v2.0`,
+/// `请发到张三@例子.中国`) cannot be told from an address, and was kept
+/// unconverted whole (found by the re-attack); a Chinese address written
+/// as text is converted as the prose around it is.
 fn email_at(text: &str, at: usize) -> Option<Range<usize>> {
     let before = &text[..at];
-    let ascii = before.chars().next_back().is_some_and(|c| c.is_ascii());
     let start = before
         .char_indices()
         .rev()
-        .take_while(|&(_, c)| local_char(c) && (c.is_ascii() || !ascii))
+        .take_while(|&(_, c)| local_char(c))
         .last()?
         .0;
     let domain = domain(&text[at + 1..]);
@@ -91,27 +93,18 @@ fn email_at(text: &str, at: usize) -> Option<Range<usize>> {
         .then(|| start..at + 1 + domain.len())
 }
 
-/// RFC 5322's `atext`, any letter or digit included (RFC 6531), and `.`.
+/// RFC 5322's `atext`, and `.`.
 fn local_char(c: char) -> bool {
-    c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c)
 }
 
-/// The domain at the start of `after`, without a final `.`: labels of
-/// letters, digits and `-`, each ASCII or not; a label begun in ASCII
-/// ends the domain where it meets other text (`qq.com软件`).
+/// The domain at the start of `after`, without a final `.`: ASCII labels
+/// of letters, digits and `-`, ending where other text begins
+/// (`qq.com软件`).
 fn domain(after: &str) -> &str {
-    let mut label_ascii = None;
     let end = after
-        .char_indices()
-        .find(|&(_, c)| {
-            if c == '.' {
-                label_ascii = None;
-                return false;
-            }
-            let ascii = *label_ascii.get_or_insert(c.is_ascii());
-            !(c.is_alphanumeric() || c == '-') || (ascii && !c.is_ascii())
-        })
-        .map_or(after.len(), |(i, _)| i);
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '.'))
+        .unwrap_or(after.len());
     after[..end].trim_end_matches('.')
 }
 
@@ -157,8 +150,26 @@ mod tests {
                 "软件：https://例子.中国/软件发展，软件",
                 "軟體：https://例子.中国/软件发展，軟體",
             ),
-            ("写信给 张三@例子.中国 软件", "寫信給 张三@例子.中国 軟體"),
+            ("写信给 abc@qq.com 软件", "寫信給 abc@qq.com 軟體"),
             ("软件: 发展 @软件 a@软件", "軟體: 發展 @軟體 a@軟體"),
+        ] {
+            assert_eq!(tw.text(text), want, "{text}");
+        }
+    }
+
+    /// Found by the re-attack: Chinese text touching an `@` was taken for
+    /// an address and kept unconverted, prose and all.
+    #[test]
+    fn prose_beside_an_at_sign_is_converted() {
+        let tw = Conversion::S2twp.converter().unwrap();
+        for (text, want) in [
+            ("感谢@张三对软件v2.0的贡献", "感謝@張三對軟體v2.0的貢獻"),
+            (
+                "请发邮件到张三@例子.中国，我们会回复。",
+                "請發郵件到張三@例子.中國，我們會回覆。",
+            ),
+            ("邮箱abc@qq.com了解更多软件", "郵箱abc@qq.com瞭解更多軟體"),
+            ("软件发展@2024.01会议", "軟體發展@2024.01會議"),
         ] {
             assert_eq!(tw.text(text), want, "{text}");
         }
@@ -175,16 +186,11 @@ mod tests {
             found("https://&lt;用户名&gt;.io &quot;https://a.b/x&amp;y=软件&quot;软件"),
             ["https://a.b/x&amp;y=软件"]
         );
-        assert_eq!(
-            found("mailto:张三@例子.中国，或 李四@例子.中国。"),
-            ["张三@例子.中国", "李四@例子.中国"]
-        );
         assert_eq!(found("https://a@b.c/d x@y.z"), ["https://a@b.c/d", "x@y.z"]);
         assert_eq!(
-            found("邮箱abc@qq.com软件，或例子@例子.中国"),
-            ["abc@qq.com", "或例子@例子.中国"]
+            found("邮箱abc@qq.com软件，或 x@xn--fsqu00a.xn--fiqs8s。"),
+            ["abc@qq.com", "x@xn--fsqu00a.xn--fiqs8s"]
         );
-        assert_eq!(found("a@例子.com。"), ["a@例子.com"]);
         for none in [
             "://软件",
             "时间 10:30",
@@ -192,6 +198,8 @@ mod tests {
             "@a.b",
             "a@b.",
             "a@.b",
+            "张三@例子.中国",
+            "a@例子.com",
         ] {
             assert!(found(none).is_empty(), "{none}");
         }
