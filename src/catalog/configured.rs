@@ -164,17 +164,18 @@ fn repeats(
 }
 
 /// A title as two pipelines filing one story would both give it:
-/// compatibility-normalized, lower case, letters and digits only (the
-/// pipelines differ in spaces, punctuation and full-width forms). Lower
-/// case comes before the filter, so that a letter whose lower case adds a
-/// mark (`İ`) meets the same letter written with it, and a final sigma is
-/// a sigma (found by the sixth attack).
+/// compatibility-normalized, lower case, letters, marks and digits only
+/// (the pipelines differ in spaces, punctuation and full-width forms).
+/// Lower case comes before the filter, so that a letter whose lower case
+/// adds a mark (`İ`) meets the same letter written with it, and a final
+/// sigma is a sigma (found by the sixth attack). Marks are kept: a Thai
+/// tone mark makes another word (`เสือ` tiger, `เสื้อ` shirt; the re-attack).
 fn normalized(title: &str) -> String {
     title
         .nfkc()
         .flat_map(char::to_lowercase)
         .map(|c| if c == 'ς' { 'σ' } else { c })
-        .filter(|c| c.is_alphanumeric())
+        .filter(|&c| c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c))
         .collect()
 }
 
@@ -267,6 +268,8 @@ mod tests {
         assert_eq!(normalized("Ａ股 大涨！"), normalized("a股大涨"));
         assert_ne!(normalized("A股大涨"), normalized("A股大跌"));
         assert_eq!(normalized("ΣΟΦΟΣ"), normalized("σοφος"));
+        assert_ne!(normalized("ราคาเสือ"), normalized("ราคาเสื้อ"));
+        assert_ne!(normalized("ไม่ขาย"), normalized("ไม้ขาย"));
         assert_eq!(
             normalized("İstanbul News"),
             normalized("i\u{307}stanbul news")

@@ -140,6 +140,20 @@ pub(super) fn validate(
                     "a feed needs at least one category or tag to include",
                 ));
             }
+            // An empty name is no category or tag an article can be filed
+            // under, so such an include never matches (the re-attack).
+            for (kind, empty) in [
+                ("categories", blank_path(&f.include.categories)),
+                (
+                    "tags",
+                    f.include.tags.iter().position(|t| t.trim().is_empty()),
+                ),
+            ] {
+                if let Some(i) = empty {
+                    let why = "an empty name matches no article; name a category or tag";
+                    return Err(Invalid::at(key(&format!("include.{kind}[{i}]")), why));
+                }
+            }
             Ok(ConfiguredFeed {
                 slug,
                 title: f.title,
@@ -160,6 +174,13 @@ pub(super) fn validate(
             })
         })
         .collect()
+}
+
+/// The first category path that is empty or holds an empty name.
+fn blank_path(paths: &[Vec<String>]) -> Option<usize> {
+    paths
+        .iter()
+        .position(|p| p.is_empty() || p.iter().any(|n| n.trim().is_empty()))
 }
 
 /// A slug is one folder name of the served URL: not a name refeed's own
@@ -259,6 +280,30 @@ mod tests {
                 "feeds[0].dedup_window",
             ),
             ("- {slug: a, title: t, opencc: zh}", "feeds[0].opencc"),
+        ] {
+            let e = validate(raw(yaml), 2048).unwrap_err();
+            assert_eq!(e.key, key, "{yaml}: {}", e.reason);
+        }
+    }
+
+    /// Found by the re-attack: includes that name nothing an article can
+    /// be filed under (`[[]]`, `[""]`) passed `check` with a warning and
+    /// the feed was served, always empty.
+    #[test]
+    fn an_include_of_an_empty_name_is_refused_naming_it() {
+        for (yaml, key) in [
+            (
+                "- {slug: a, title: t, include: {categories: [[]]}}",
+                "feeds[0].include.categories[0]",
+            ),
+            (
+                "- {slug: a, title: t, include: {categories: [[a], [a, '']]}}",
+                "feeds[0].include.categories[1]",
+            ),
+            (
+                "- {slug: a, title: t, include: {tags: [x, ' ']}}",
+                "feeds[0].include.tags[1]",
+            ),
         ] {
             let e = validate(raw(yaml), 2048).unwrap_err();
             assert_eq!(e.key, key, "{yaml}: {}", e.reason);
