@@ -96,6 +96,7 @@ impl Renderer {
                 summary,
                 page,
                 pages,
+                paged: true,
             },
             &items,
         );

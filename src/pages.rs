@@ -258,6 +258,9 @@ pub struct FeedPage<'a> {
     /// 1-based, of `pages`.
     pub page: usize,
     pub pages: usize,
+    /// Whether the other pages exist (`serve`'s `?page=N`); a page
+    /// `refeed build` writes has no others, and says it shows the newest.
+    pub paged: bool,
 }
 
 /// A feed's page at its channel link: its name, its subscribe links with
@@ -294,7 +297,7 @@ pub fn feed(site: &Masthead, page: &FeedPage, items: &[Item]) -> String {
         feed_page_item(&mut out, item);
     }
     out.push_str("</ol>\n");
-    pager(&mut out, page);
+    pager(&mut out, page, items.len());
     out.push_str("</body>\n</html>\n");
     out
 }
@@ -318,7 +321,14 @@ fn feed_page_item(out: &mut String, item: &Item) {
 /// Links to the newer and older pages (`?page=N`; the first has none),
 /// absolute: the page may have been asked for without its trailing slash
 /// (found by the fifth attack: `./` then left the feed's folder).
-fn pager(out: &mut String, page: &FeedPage) {
+fn pager(out: &mut String, page: &FeedPage, shown: usize) {
+    if !page.paged {
+        let count = page.summary.count;
+        if shown < count {
+            let _ = writeln!(out, "<p><small>the newest {shown} of {count}</small></p>");
+        }
+        return;
+    }
     let home = &page.summary.channel.home_url;
     let link = |n: usize| match n {
         1 => home.clone(),

@@ -157,6 +157,7 @@ impl Render<'_> {
                 summary,
                 page: 1,
                 pages: 1,
+                paged: false,
             };
             let html = crate::pages::feed(site, &one, &items);
             let doc = Document::new(html.into_bytes(), "text/html; charset=utf-8", updated);

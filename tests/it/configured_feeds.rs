@@ -260,6 +260,24 @@ fn build_writes_the_configured_feed_and_check_warns() {
     let html = converted["content_html"].as_str().unwrap();
     assert!(html.contains("工業和信息化部"), "{html}");
 
+    // The built page has no other pages to link to: it says it shows the
+    // newest, never "page 1 of 1" over a feed longer than it (found by
+    // the re-attack).
+    let limited = Command::new(env!("CARGO_BIN_EXE_refeed"))
+        .current_dir(dir.path())
+        .env("REFEED_FEED__LIMIT", "1")
+        .args(["--config", "refeed.yaml", "--log", "warn"])
+        .args(["build", "--source", "posts", "--out", "limited"])
+        .output()
+        .expect("run refeed");
+    assert!(limited.status.success());
+    let page = dir.path().join("limited/feeds/china-economy/index.html");
+    let page = std::fs::read_to_string(page).unwrap();
+    assert!(
+        !page.contains("page 1 of") && page.contains("the newest 1 of 2"),
+        "{page}"
+    );
+
     let out = refeed(dir.path(), &["check", "--source", "posts"]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}");
