@@ -16,9 +16,10 @@ pub enum Command {
     /// A snapshot was published; these topics' bytes changed.
     Published(Arc<Snapshot>, Vec<String>),
     Verified(Request, Result<(), String>),
-    /// A denial was sent to a callback on `host`, or failed.
+    /// A denial was sent to a callback of `party` (`fair::party`), or
+    /// failed.
     Denied {
-        host: String,
+        party: String,
     },
     Delivered {
         topic: String,

@@ -4,19 +4,55 @@
 //! many delays its own jobs and no other host's (found by the fifth
 //! attack: 99 callbacks that answered after the timeout held every thread,
 //! and a subscriber on another host waited 20.7 s).
+//!
+//! A "host" here is the party that controls the callback, not its literal
+//! name: several names for one server, or a wildcard domain's endless
+//! names, would each have had a share (found by the re-attack of the sixth:
+//! `localhost`, `runsc`, `vm` and `[::ffff:127.0.0.1]` took the whole pool).
 
 use std::collections::{BTreeMap, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
 
-use url::Url;
+use url::{Host, Url};
 
 use super::Key;
 
-/// A callback's host as the limits name it (`max_per_callback_host` too).
-pub fn host(callback: &Url) -> &str {
-    callback.host_str().unwrap_or("")
+/// The party a callback's share, turn and limits (`max_per_callback_host`
+/// too) are counted for: a domain name's registrable domain by the Public
+/// Suffix List (the name itself, lower-cased, when it has none, as
+/// `localhost` or a suffix), an address's /24 (IPv4, which an IPv6 address
+/// embedding one is taken as) or /48 (IPv6): what one owner holds at once.
+pub fn party(callback: &Url) -> String {
+    match callback.host() {
+        Some(Host::Domain(name)) => domain_party(name),
+        Some(Host::Ipv4(ip)) => v4_party(ip),
+        Some(Host::Ipv6(ip)) => match ip.to_ipv4() {
+            Some(v4) if !ip.is_loopback() && !ip.is_unspecified() => v4_party(v4),
+            _ => v6_party(ip),
+        },
+        None => String::new(),
+    }
 }
 
-/// Jobs (verifications, denials, deliveries) in the pool by callback host.
+fn domain_party(name: &str) -> String {
+    let name = name.trim_end_matches('.').to_ascii_lowercase();
+    match psl::domain_str(&name) {
+        Some(registrable) => registrable.to_string(),
+        None => name,
+    }
+}
+
+fn v4_party(ip: Ipv4Addr) -> String {
+    let [a, b, c, _] = ip.octets();
+    format!("{a}.{b}.{c}.0/24")
+}
+
+fn v6_party(ip: Ipv6Addr) -> String {
+    let s = ip.segments();
+    format!("{:x}:{:x}:{:x}::/48", s[0], s[1], s[2])
+}
+
+/// Jobs (verifications, denials, deliveries) in the pool by [`party`].
 pub struct Hosts {
     per_host: usize,
     busy: HashMap<String, usize>,
@@ -113,6 +149,50 @@ mod tests {
             .map(|(h, _)| h)
             .collect();
         assert_eq!(order, ["b", "c"]);
+    }
+
+    fn party_of(url: &str) -> String {
+        party(&Url::parse(url).unwrap())
+    }
+
+    #[test]
+    fn every_subdomain_of_a_registrable_domain_is_one_party() {
+        let evil = party_of("https://evil.example/cb");
+        assert_eq!(evil, "evil.example");
+        assert_eq!(party_of("https://a.evil.example/cb"), evil);
+        assert_eq!(party_of("http://B.x.Evil.Example.:8080/cb"), evil);
+        assert_ne!(party_of("https://other.example/cb"), evil);
+    }
+
+    #[test]
+    fn a_public_suffix_of_several_labels_is_not_one_party() {
+        let example = party_of("https://a.example.co.uk/cb");
+        assert_eq!(example, "example.co.uk");
+        assert_eq!(party_of("https://b.example.co.uk/cb"), example);
+        assert_eq!(party_of("https://example.co.uk/cb"), example);
+        assert_ne!(party_of("https://other.co.uk/cb"), example);
+        assert_eq!(party_of("https://co.uk/cb"), "co.uk");
+    }
+
+    #[test]
+    fn a_name_without_a_registrable_domain_is_its_own_party() {
+        assert_eq!(party_of("http://localhost/cb"), "localhost");
+        assert_eq!(party_of("http://LocalHost./cb"), "localhost");
+        assert_ne!(party_of("http://runsc/cb"), party_of("http://vm/cb"));
+    }
+
+    #[test]
+    fn addresses_of_one_network_are_one_party_however_written() {
+        let local = party_of("http://127.0.0.1/cb");
+        assert_eq!(party_of("http://[::ffff:127.0.0.1]/cb"), local);
+        assert_eq!(party_of("http://[::127.0.0.1]/cb"), local);
+        assert_eq!(party_of("http://127.0.0.9:81/cb"), local);
+        assert_eq!(party_of("http://2130706433/cb"), local);
+        assert_ne!(party_of("http://127.0.1.1/cb"), local);
+        let v6 = party_of("http://[2001:db8:1::1]/cb");
+        assert_eq!(party_of("http://[2001:db8:1:ffff::2]/cb"), v6);
+        assert_ne!(party_of("http://[2001:db8:2::1]/cb"), v6);
+        assert_ne!(party_of("http://[::1]/cb"), party_of("http://0.0.0.1/cb"));
     }
 
     #[test]

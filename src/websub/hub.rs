@@ -35,9 +35,22 @@ const IDLE: Duration = Duration::from_secs(60);
 
 struct Sub {
     callback: Url,
+    /// The callback's [`fair::party`], kept since it is asked for often.
+    party: String,
     secret: Option<Secret>,
     /// Unix seconds.
     expires: i64,
+}
+
+impl Sub {
+    fn new(callback: Url, secret: Option<Secret>, expires: i64) -> Sub {
+        Sub {
+            party: fair::party(&callback),
+            callback,
+            secret,
+            expires,
+        }
+    }
 }
 
 /// A delivery owed to one subscription: always of the topic's current
@@ -118,11 +131,7 @@ impl Hub {
             let Ok(callback) = Url::parse(&row.callback) else {
                 continue;
             };
-            let sub = Sub {
-                callback,
-                secret: row.secret.map(Secret),
-                expires: row.expires,
-            };
+            let sub = Sub::new(callback, row.secret.map(Secret), row.expires);
             self.subs
                 .entry(row.topic)
                 .or_default()
@@ -259,7 +268,7 @@ impl Hub {
         let sendable = self.snap.is_some() && self.delivering < self.most_delivering();
         let retries = (self.owed.iter())
             .filter(|(key, o)| {
-                let room = |s: &Sub| self.hosts.room(fair::host(&s.callback)) > 0;
+                let room = |s: &Sub| self.hosts.room(&s.party) > 0;
                 sendable && !o.in_flight && self.sub(key).is_none_or(room)
             })
             .map(|(_, o)| o.due_ms);
@@ -277,9 +286,9 @@ impl Hub {
         match command {
             Command::Request(request) => self.request(request),
             Command::Verified(request, outcome) => self.verified(request, outcome),
-            Command::Denied { host } => {
+            Command::Denied { party } => {
                 self.verifying = self.verifying.saturating_sub(1);
-                self.hosts.done(&host);
+                self.hosts.done(&party);
             }
             Command::Published(snap, topics) => self.published(snap, topics),
             Command::Delivered {
@@ -304,16 +313,16 @@ impl Hub {
         if self.exists(&request.topic, request.callback.as_str()) {
             return None;
         }
-        let host = request.callback.host_str();
-        let on_host = (self.subs.values().flat_map(HashMap::values))
-            .filter(|s| s.callback.host_str() == host)
+        let party = fair::party(&request.callback);
+        let on_party = (self.subs.values().flat_map(HashMap::values))
+            .filter(|s| s.party == party)
             .count();
         let on_topic = self.subs.get(&request.topic).map_or(0, HashMap::len);
         if self.subscriptions() >= c.max_subscriptions {
             Some("the hub has as many subscriptions as it takes")
         } else if on_topic >= c.max_per_topic {
             Some("this topic has as many subscribers as the hub takes")
-        } else if on_host >= c.max_per_callback_host {
+        } else if on_party >= c.max_per_callback_host {
             Some("this callback host has as many subscriptions as the hub takes")
         } else {
             None
@@ -322,7 +331,7 @@ impl Hub {
 
     /// Tells the callback it is not subscribed, and why.
     fn deny(&mut self, request: Request, reason: &'static str) {
-        let host = fair::host(&request.callback);
+        let host = request.callback.host_str().unwrap_or("");
         tracing::info!(
             topic = request.topic,
             callback = host,
@@ -341,16 +350,16 @@ impl Hub {
     /// waiting loses its oldest, counted: a slow host delays its own
     /// requests, and its subscribers ask again when they hear nothing.
     fn ask(&mut self, job: Job) {
-        let host = job.callback().map_or("", fair::host).to_string();
-        self.asking.push(job);
+        let party = self.asking.push(job);
         if self.verifying < self.config.concurrency * 64 {
             self.verifying += 1;
             return;
         }
-        if let Some(dropped) = self.asking.drop_from_busiest(&host) {
+        if let Some(dropped) = self.asking.drop_from_busiest(&party) {
             self.counts.dropped.fetch_add(1, Ordering::Relaxed);
+            let host = dropped.callback().and_then(Url::host_str).unwrap_or("");
             tracing::warn!(
-                callback = dropped,
+                callback = host,
                 "websub: too many verifications waiting; this host's oldest dropped"
             );
         }
@@ -378,8 +387,8 @@ impl Hub {
 
     fn verified(&mut self, request: Request, outcome: Result<(), String>) {
         self.verifying = self.verifying.saturating_sub(1);
-        let host = fair::host(&request.callback);
-        self.hosts.done(host);
+        self.hosts.done(&fair::party(&request.callback));
+        let host = request.callback.host_str().unwrap_or("");
         let mode = request.mode.name();
         if let Err(why) = outcome {
             tracing::info!(
@@ -411,11 +420,7 @@ impl Hub {
             Mode::Subscribe { lease, secret } => {
                 let expires = chrono::Utc::now().timestamp() + lease.as_secs() as i64;
                 self.subscription_changed(&(request.topic.clone(), callback.clone()));
-                let sub = Sub {
-                    callback: request.callback,
-                    secret,
-                    expires,
-                };
+                let sub = Sub::new(request.callback, secret, expires);
                 self.subs
                     .entry(request.topic)
                     .or_default()
@@ -456,10 +461,9 @@ impl Hub {
     /// Hands the pool what its hosts have room for: verifications and
     /// denials first, oldest first, then what is due.
     fn dispatch(&mut self, now: i64) {
-        while let Some(job) = self.asking.next(|host| self.hosts.room(host) > 0) {
-            let host = job.callback().map_or("", fair::host).to_string();
+        while let Some((party, job)) = self.asking.next(|party| self.hosts.room(party) > 0) {
             if self.jobs.send(job).is_ok() {
-                self.hosts.took(&host);
+                self.hosts.took(&party);
             } else {
                 self.verifying = self.verifying.saturating_sub(1);
             }
@@ -508,11 +512,8 @@ mod tests {
 
     /// A verified subscription, in memory only.
     pub(super) fn subscribe(hub: &mut Hub, topic: &str, callback: &str) {
-        let sub = Sub {
-            callback: Url::parse(callback).unwrap(),
-            secret: None,
-            expires: chrono::Utc::now().timestamp() + 3600,
-        };
+        let expires = chrono::Utc::now().timestamp() + 3600;
+        let sub = Sub::new(Url::parse(callback).unwrap(), None, expires);
         let subs = hub.subs.entry(topic.to_string()).or_default();
         subs.insert(callback.to_string(), sub);
     }
@@ -657,5 +658,30 @@ mod tests {
         let next = verifications(&queue);
         assert_eq!(next.len(), 1);
         assert_eq!(next[0].host_str(), back.host_str());
+    }
+
+    /// Found by the re-attack of the sixth: each name of one domain had
+    /// a `max_per_callback_host` of its own.
+    #[test]
+    fn the_callback_host_limit_counts_every_name_of_a_domain() {
+        let (mut hub, queue, _snap) = hub();
+        hub.config.max_per_callback_host = 2;
+        subscribe(&mut hub, TOPIC, "https://a.evil.example/cb");
+        subscribe(&mut hub, TOPIC, "https://evil.example/cb");
+        hub.request(request("https://b.evil.example/cb", subscription(b"k")));
+        hub.request(request("https://other.example/cb", subscription(b"k")));
+        hub.dispatch(now_ms());
+        let sent: Vec<(&str, String)> = (queue.try_iter())
+            .filter_map(|j| match j {
+                Job::Deny { callback, .. } => Some(("deny", callback.to_string())),
+                Job::Verify { request, .. } => Some(("verify", request.callback.to_string())),
+                _ => None,
+            })
+            .collect();
+        let want = [
+            ("deny", "https://b.evil.example/cb".to_string()),
+            ("verify", "https://other.example/cb".to_string()),
+        ];
+        assert_eq!(sent, want);
     }
 }

@@ -110,9 +110,9 @@ fn work(agent: &ureq::Agent, queue: &Mutex<Receiver<Job>>, results: &SyncSender<
                 callback,
                 reason,
             } => {
-                let host = super::fair::host(&callback).to_string();
+                let party = super::fair::party(&callback);
                 deny(agent, &topic, callback, reason);
-                Command::Denied { host }
+                Command::Denied { party }
             }
             Job::Deliver(d) => {
                 let outcome = deliver(agent, &d);

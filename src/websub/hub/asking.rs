@@ -11,55 +11,53 @@ use crate::websub::fair;
 use crate::websub::outbound::Job;
 
 pub struct Asking {
-    /// Oldest first.
-    jobs: VecDeque<Job>,
-    /// How many of `jobs` each host has.
-    by_host: HashMap<String, usize>,
-}
-
-fn host(job: &Job) -> &str {
-    job.callback().map_or("", fair::host)
+    /// Oldest first, each with its callback's [`fair::party`].
+    jobs: VecDeque<(String, Job)>,
+    /// How many of `jobs` each party has.
+    by_party: HashMap<String, usize>,
 }
 
 impl Asking {
     pub fn new() -> Asking {
         Asking {
             jobs: VecDeque::new(),
-            by_host: HashMap::new(),
+            by_party: HashMap::new(),
         }
     }
 
-    pub fn push(&mut self, job: Job) {
-        *self.by_host.entry(host(&job).to_string()).or_default() += 1;
-        self.jobs.push_back(job);
+    /// Queues `job`; its party.
+    pub fn push(&mut self, job: Job) -> String {
+        let party = job.callback().map(fair::party).unwrap_or_default();
+        *self.by_party.entry(party.clone()).or_default() += 1;
+        self.jobs.push_back((party.clone(), job));
+        party
     }
 
-    /// Drops the oldest job of the host with the most waiting (on a tie,
-    /// of `newcomer`'s host, which just reached it); that host.
-    pub fn drop_from_busiest(&mut self, newcomer: &str) -> Option<String> {
-        let (busiest, _) = (self.by_host.iter())
-            .max_by_key(|&(host, &n)| (n, host == newcomer))
-            .map(|(host, &n)| (host.clone(), n))?;
-        let at = self.jobs.iter().position(|j| host(j) == busiest)?;
-        self.remove(at).map(|_| busiest)
+    /// Drops and returns the oldest job of the party with the most waiting
+    /// (on a tie, of `newcomer`'s party, which just reached it).
+    pub fn drop_from_busiest(&mut self, newcomer: &str) -> Option<Job> {
+        let busiest = (self.by_party.iter())
+            .max_by_key(|&(party, &n)| (n, party == newcomer))
+            .map(|(party, _)| party.clone())?;
+        let at = self.jobs.iter().position(|(p, _)| *p == busiest)?;
+        self.remove(at).map(|(_, job)| job)
     }
 
-    /// Takes the oldest job whose host `has_room`.
-    pub fn next(&mut self, has_room: impl Fn(&str) -> bool) -> Option<Job> {
-        let at = self.jobs.iter().position(|j| has_room(host(j)))?;
+    /// Takes the oldest job whose party `has_room`, with that party.
+    pub fn next(&mut self, has_room: impl Fn(&str) -> bool) -> Option<(String, Job)> {
+        let at = self.jobs.iter().position(|(p, _)| has_room(p))?;
         self.remove(at)
     }
 
-    fn remove(&mut self, at: usize) -> Option<Job> {
-        let job = self.jobs.remove(at)?;
-        let h = host(&job);
-        if let Some(n) = self.by_host.get_mut(h) {
+    fn remove(&mut self, at: usize) -> Option<(String, Job)> {
+        let (party, job) = self.jobs.remove(at)?;
+        if let Some(n) = self.by_party.get_mut(&party) {
             *n = n.saturating_sub(1);
             if *n == 0 {
-                self.by_host.remove(h);
+                self.by_party.remove(&party);
             }
         }
-        Some(job)
+        Some((party, job))
     }
 }
 
@@ -121,5 +119,31 @@ mod tests {
         hub.verified(request(CALLBACK, Mode::Unsubscribe), Ok(()));
         assert!(hub.exists(TOPIC, newcomer));
         assert!(!hub.exists(TOPIC, CALLBACK));
+    }
+
+    /// Found by the re-attack of the sixth: verifications for several
+    /// names of one domain had a share of the pool for each name.
+    #[test]
+    fn several_names_of_one_domain_wait_for_one_share_of_the_pool() {
+        let (mut hub, queue, _snap) = hub();
+        let names = [
+            "slow.example",
+            "a.slow.example",
+            "b.slow.example",
+            "c.slow.example",
+        ];
+        for (i, name) in names.iter().cycle().take(40).enumerate() {
+            hub.request(request(&format!("https://{name}/{i}"), subscription(b"k")));
+        }
+        hub.request(request("https://fast.example/cb", subscription(b"k")));
+        hub.dispatch(now_ms());
+        let sent = verifications(&queue);
+        let slow = (sent.iter())
+            .filter(|(u, _)| u.host_str().is_some_and(|h| h.ends_with("slow.example")))
+            .count();
+        let fast = (sent.iter())
+            .filter(|(u, _)| u.host_str() == Some("fast.example"))
+            .count();
+        assert_eq!((slow, fast), (fair::per_host(hub.config.concurrency), 1));
     }
 }

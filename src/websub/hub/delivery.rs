@@ -60,8 +60,8 @@ impl Hub {
 
     pub(super) fn delivered(&mut self, topic: String, callback: Url, outcome: Delivered) {
         self.delivering = self.delivering.saturating_sub(1);
-        let host = fair::host(&callback);
-        self.hosts.done(host);
+        self.hosts.done(&fair::party(&callback));
+        let host = callback.host_str().unwrap_or("");
         let key = (topic, callback.to_string());
         let Some(owe) = self.owed.get_mut(&key) else {
             return;
@@ -128,12 +128,11 @@ impl Hub {
                 orphans.push(key.clone());
                 continue;
             };
-            let host = fair::host(&sub.callback);
-            let room = self.hosts.room(host).min(most);
-            match due.get_mut(host) {
+            let room = self.hosts.room(&sub.party).min(most);
+            match due.get_mut(&sub.party) {
                 Some(keys) if keys.len() < room => keys.push(key.clone()),
                 None if room > 0 => {
-                    due.insert(host.to_string(), vec![key.clone()]);
+                    due.insert(sub.party.clone(), vec![key.clone()]);
                 }
                 _ => {}
             }
@@ -143,7 +142,7 @@ impl Hub {
             self.owed_changed(&key);
         }
         let mut documents: HashMap<String, _> = HashMap::new();
-        for (host, key) in self.hosts.in_turn(due, most) {
+        for (party, key) in self.hosts.in_turn(due, most) {
             let Some(sub) = self.sub(&key) else {
                 continue;
             };
@@ -169,7 +168,7 @@ impl Hub {
             {
                 owe.in_flight = true;
                 self.delivering += 1;
-                self.hosts.took(&host);
+                self.hosts.took(&party);
             }
         }
     }
@@ -303,5 +302,28 @@ mod tests {
         hub.delivered(TOPIC.into(), first, Delivered::Failed("timed out".into()));
         hub.dispatch(now_ms());
         assert_eq!(hosts(&queue), ["slow.example"], "one back, one more");
+    }
+
+    /// Found by the re-attack of the sixth: callbacks on several names of
+    /// one domain had a share of the pool for each name, and took it all.
+    #[test]
+    fn several_names_of_one_domain_have_one_share_of_the_pool() {
+        let (mut hub, queue, snap) = hub();
+        let names = [
+            "evil.example",
+            "a.evil.example",
+            "b.evil.example",
+            "c.b.evil.example",
+        ];
+        for (i, name) in names.iter().cycle().take(20).enumerate() {
+            subscribe(&mut hub, TOPIC, &format!("https://{name}/{i}"));
+        }
+        hub.published(snap, vec![TOPIC.into()]);
+        hub.dispatch(now_ms());
+        let sent = hosts(&queue);
+        let evil = sent.iter().filter(|h| h.ends_with("evil.example")).count();
+        let reader = sent.iter().filter(|h| *h == "reader.example").count();
+        let share = fair::per_host(hub.config.concurrency);
+        assert_eq!((evil, reader), (share, 1));
     }
 }
