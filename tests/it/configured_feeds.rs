@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::common;
-use crate::common::server::{Launch, PATIENCE, write_atomically};
+use crate::common::server::{Launch, PATIENCE, Refeed, write_atomically};
 
 use serde_json::Value;
 
@@ -101,6 +101,14 @@ fn source() -> tempfile::TempDir {
 
 const EXPECTED: &[&str] = &["出口数据超预期", SEED_TITLE];
 
+/// `refeed serve` of `dir`'s posts with its configuration.
+fn serve(dir: &tempfile::TempDir) -> Refeed {
+    let config = dir.path().join("refeed.yaml");
+    Launch::new(&dir.path().join("posts"))
+        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
+        .start()
+}
+
 fn titles(feed: &Value) -> Vec<String> {
     feed["items"]
         .as_array()
@@ -127,10 +135,7 @@ fn refeed(dir: &Path, args: &[&str]) -> Output {
 #[test]
 fn serve_merges_excludes_and_dedups_with_everything_feeds_have() {
     let dir = source();
-    let config = dir.path().join("refeed.yaml");
-    let server = Launch::new(&dir.path().join("posts"))
-        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
-        .start();
+    let server = serve(&dir);
     let r = server.get("/feeds/china-economy/feed.json");
     assert_eq!(r.status, 200, "{}", r.text());
     let feed: Value = serde_json::from_slice(&r.body).unwrap();
@@ -339,10 +344,7 @@ fn a_feed_without_an_include_is_a_config_error_not_an_empty_feed() {
 #[test]
 fn an_edit_to_a_member_reaches_the_configured_feed() {
     let dir = source();
-    let config = dir.path().join("refeed.yaml");
-    let server = Launch::new(&dir.path().join("posts"))
-        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
-        .start();
+    let server = serve(&dir);
     let path = "/feeds/china-economy/feed.json";
     assert_eq!(
         titles(&serde_json::from_slice(&server.get(path).body).unwrap()),
@@ -372,10 +374,7 @@ fn an_edit_to_a_member_reaches_the_configured_feed() {
 #[test]
 fn every_representation_of_a_converted_configured_feed_is_converted() {
     let dir = source();
-    let config = dir.path().join("refeed.yaml");
-    let server = Launch::new(&dir.path().join("posts"))
-        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
-        .start();
+    let server = serve(&dir);
     let converted = |path: &str| {
         let r = server.get(path);
         assert_eq!(r.status, 200, "{path}");
@@ -411,10 +410,7 @@ fn every_representation_of_a_converted_configured_feed_is_converted() {
 #[test]
 fn copies_listed_once_per_include_have_distinct_stable_ids() {
     let dir = source();
-    let config = dir.path().join("refeed.yaml");
-    let server = Launch::new(&dir.path().join("posts"))
-        .env(&[("REFEED_CONFIG", config.to_str().unwrap())])
-        .start();
+    let server = serve(&dir);
     let inner = |part: &str, tag: &str| {
         let open = format!("<{tag}");
         let from = part.split_once(&open).map_or("", |(_, r)| r);

@@ -157,17 +157,6 @@ def explained(name, ours, theirs, spans, cut):
     return True
 
 
-def cut_alike(ours, theirs):
-    """Summaries cut to a length: refeed cuts its converted text, so
-    where a phrase changed length (s2twp) the two cuts fall apart by a few
-    characters. Compared up to a little before the shorter cut, and whether
-    they were."""
-    if not (ours.endswith("…") or theirs.endswith("…")):
-        return ours, theirs, False
-    n = max(min(len(ours), len(theirs)) - 1 - 8, 0)
-    return ours[:n], theirs[:n], True
-
-
 def main():
     if len(sys.argv) != 3:
         sys.exit(__doc__)
