@@ -54,6 +54,18 @@ struct Durable {
     identity: Option<(u64, u64)>,
 }
 
+impl Durable {
+    /// `store` as just opened, with `unsaved` still to write to it.
+    fn new(store: Store, unsaved: HashMap<Arc<str>, Validator>) -> Durable {
+        let identity = identity(&store.path);
+        Durable {
+            store,
+            unsaved,
+            identity,
+        }
+    }
+}
+
 /// What `/healthz` tells of the state file, kept by the reload thread.
 #[derive(Default)]
 pub struct StateHealth {
@@ -139,13 +151,7 @@ impl History {
                         .map(|(p, v)| (Arc::from(p), v))
                         .collect()
                 };
-                let identity = identity(&store.path);
-                let durable = Durable {
-                    store,
-                    unsaved: HashMap::new(),
-                    identity,
-                };
-                (served, Some(durable))
+                (served, Some(Durable::new(store, HashMap::new())))
             }
             Err(e) => {
                 tracing::warn!(
@@ -193,17 +199,12 @@ impl History {
         store.save(&[], true).ok()?;
         tracing::info!(file = %store.path.display(), "state usable again");
         self.health.unusable.store(false, Ordering::Relaxed);
-        let identity = identity(&store.path);
         let unsaved = self
             .lock()
             .iter()
             .map(|(p, v)| (p.clone(), v.clone()))
             .collect();
-        Some(Durable {
-            store,
-            unsaved,
-            identity,
-        })
+        Some(Durable::new(store, unsaved))
     }
 
     /// Saves what is unsaved, or opens the state file again: a disk that
