@@ -600,8 +600,12 @@ fn soak_under_load_with_churn_loses_nothing() {
         initial["articles"].as_u64().unwrap() - BUCKETS + ledger.live.len() as u64,
         "{health}"
     );
+    // Within a quarter: the end-to-warm-up ratio of one 20 s run moves by
+    // ±12% with nothing leaking (CI saw -11.0%, -4.6%, +11.5% and +14.8%
+    // on one commit and cache size), while a leak of even one snapshot in
+    // ten changes is hundreds of MB over the 200 changes of a run.
     assert!(
-        (rss_end as f64) <= rss_warm as f64 * 1.10,
+        (rss_end as f64) <= rss_warm as f64 * 1.25,
         "RSS grew from {rss_warm} KiB after warm-up to {rss_end} KiB"
     );
     assert!(
